@@ -1,0 +1,380 @@
+//! The streaming turn loop: send one `user.message` and collect the session's events until the
+//! turn ends — the cookbook's `run_turn`, with the failure modes the real service has handled:
+//!
+//! * the stream is opened **before** the message is sent, since it carries live events only;
+//! * the loop ends on `session.status_idle` with *any* stop reason (returned, so a
+//!   `requires_action` never hangs it), on `session.status_terminated` and on `session.deleted`;
+//! * one deadline bounds the whole turn and another the gap between events;
+//! * if the stream drops mid-turn it reconnects, backfills through the events list and
+//!   de-duplicates by event id, so the caller sees every event exactly once and in order.
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+
+use futures::TryStreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::Client;
+use crate::error::{Error, Result};
+use crate::resources::sessions::events::EventStream;
+use crate::types::{
+    ClientEvent, ContentBlock, ListEvents, SessionEvent, StopReason, StreamEvents, Timestamp, UserMessage, joined_text,
+};
+
+/// Limits for one turn.
+#[derive(Debug, Clone)]
+pub struct TurnOptions {
+    /// The whole turn, from opening the stream to the idle event.
+    pub turn_timeout: Duration,
+    /// The longest wait for the next event (pings do not count as events).
+    pub gap_timeout: Duration,
+    /// Stream reconnections allowed in one turn.
+    pub max_reconnects: u32,
+}
+
+impl Default for TurnOptions {
+    fn default() -> Self {
+        Self { turn_timeout: Duration::from_secs(600), gap_timeout: Duration::from_secs(120), max_reconnects: 5 }
+    }
+}
+
+/// How a turn ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum TurnEnd {
+    /// `session.status_idle`; see [`Turn::stop_reason`].
+    Idle,
+    Terminated,
+    Deleted,
+    /// The whole-turn deadline passed.
+    TurnTimeout,
+    /// No event arrived within the gap timeout.
+    GapTimeout,
+}
+
+/// One tool call the agent made during the turn.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolUse {
+    pub id: String,
+    pub name: String,
+    pub input: Value,
+    /// Every `/mnt/memory/...` path named anywhere in the input.
+    pub memory_paths: Vec<String>,
+    /// From the matching `agent.tool_result`, if one arrived.
+    pub is_error: Option<bool>,
+    pub result_text: Option<String>,
+}
+
+impl ToolUse {
+    /// Whether this call writes files (the `write` and `edit` tools, or a `bash` command that redirects
+    /// into, removes, moves or copies under a memory mount).
+    pub fn writes_memory(&self) -> bool {
+        if self.memory_paths.is_empty() {
+            return false;
+        }
+        match self.name.as_str() {
+            "write" | "edit" => true,
+            "bash" => {
+                let cmd = self.input.get("command").and_then(Value::as_str).unwrap_or("");
+                static WRITE: LazyLock<regex::Regex> = LazyLock::new(|| {
+                    regex::Regex::new(r"(>>?\s*/mnt/memory/|\b(rm|mv|cp|tee|touch|mkdir|sed\s+-i)\b)")
+                        .expect("static regex")
+                });
+                WRITE.is_match(cmd)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Milliseconds from just before the message was sent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TurnTimings {
+    pub first_byte_ms: Option<f64>,
+    pub first_message_ms: Option<f64>,
+    pub idle_ms: Option<f64>,
+    pub total_ms: f64,
+}
+
+/// Everything one turn produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Turn {
+    pub session_id: String,
+    /// The id of the `user.message` this turn sent.
+    pub user_event_id: Option<String>,
+    /// The text of every `agent.message`, joined by blank lines.
+    pub reply: String,
+    /// Every event of the turn, exactly once, in order, starting with the `user.message` echo.
+    pub events: Vec<SessionEvent>,
+    pub tool_uses: Vec<ToolUse>,
+    pub stop_reason: Option<StopReason>,
+    pub end: TurnEnd,
+    pub timings: TurnTimings,
+    pub reconnects: u32,
+    /// Frames that could not be decoded (the turn went on without them).
+    pub decode_errors: Vec<String>,
+}
+
+impl Turn {
+    /// Idle with `end_turn`: the only normal finish.
+    pub fn ended_normally(&self) -> bool {
+        self.end == TurnEnd::Idle && matches!(self.stop_reason, Some(StopReason::EndTurn(_)))
+    }
+}
+
+/// Runs one turn with a plain-text message. See the module docs for the guarantees.
+pub async fn run_turn(client: &Client, session_id: &str, text: &str, options: &TurnOptions) -> Result<Turn> {
+    run_turn_with(client, session_id, UserMessage::text(text), options).await
+}
+
+pub async fn run_turn_with(
+    client: &Client,
+    session_id: &str,
+    message: UserMessage,
+    options: &TurnOptions,
+) -> Result<Turn> {
+    let deadline = tokio::time::Instant::now() + options.turn_timeout;
+    let events_api = client.sessions().events();
+    let mut stream = tokio::time::timeout_at(deadline, events_api.stream(session_id, &StreamEvents::default()))
+        .await
+        .map_err(|_| Error::Timeout(options.turn_timeout))??;
+
+    stream.mark();
+    let started = Instant::now();
+    let send = {
+        let client = client.clone();
+        let session_id = session_id.to_string();
+        tokio::spawn(async move {
+            client.sessions().events().send(&session_id, vec![ClientEvent::UserMessage(message)]).await
+        })
+    };
+    let mut send = Some(send);
+    let mut collector = Collector::default();
+    let mut reconnects = 0;
+    let mut first_byte = None;
+
+    let end = loop {
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            break TurnEnd::TurnTimeout;
+        }
+        let gap_deadline = (now + options.gap_timeout).min(deadline);
+        tokio::select! {
+            joined = async { send.as_mut().expect("guarded by the select condition").await }, if send.is_some() => {
+                send = None;
+                let sent = joined.map_err(|e| Error::Stream(format!("send task failed: {e}")))??;
+                let echo = sent.data.into_iter().find(|e| e.type_name() == "user.message");
+                collector.set_echo(echo.as_ref().and_then(|e| e.id()).map(str::to_string), echo.as_ref().and_then(SessionEvent::processed_at));
+                if let Some(end) = collector.end() { break end; }
+            }
+            next = tokio::time::timeout_at(gap_deadline, stream.next_event()) => {
+                if first_byte.is_none() { first_byte = stream.first_byte_since_mark(); }
+                match next {
+                    Err(_) if gap_deadline == deadline => break TurnEnd::TurnTimeout,
+                    Err(_) => break TurnEnd::GapTimeout,
+                    Ok(Some(Ok(event))) => {
+                        collector.push(event, started);
+                        if let Some(end) = collector.end() { break end; }
+                    }
+                    Ok(Some(Err(Error::Decode { message, .. }))) => collector.decode_errors.push(message),
+                    Ok(Some(Err(e @ Error::Api(_)))) => return Err(e),
+                    Ok(Some(Err(_))) | Ok(None) => {
+                        // The stream dropped before the turn ended: reopen it, then backfill from the
+                        // events list. Opening first means nothing emitted in between is missed.
+                        if reconnects >= options.max_reconnects {
+                            return Err(Error::Stream(format!("stream dropped {} times in one turn", reconnects + 1)));
+                        }
+                        reconnects += 1;
+                        tracing::info!(session_id, reconnects, "event stream dropped mid-turn; reconnecting");
+                        if let Some(task) = send.take() {
+                            let sent = tokio::time::timeout_at(deadline, task).await
+                                .map_err(|_| Error::Timeout(options.turn_timeout))?
+                                .map_err(|e| Error::Stream(format!("send task failed: {e}")))??;
+                            let echo = sent.data.into_iter().find(|e| e.type_name() == "user.message");
+                            collector.set_echo(echo.as_ref().and_then(|e| e.id()).map(str::to_string), echo.as_ref().and_then(SessionEvent::processed_at));
+                        }
+                        stream = tokio::time::timeout_at(deadline, events_api.stream(session_id, &StreamEvents::default()))
+                            .await.map_err(|_| Error::Timeout(options.turn_timeout))??;
+                        let params = ListEvents { created_at_gte: collector.echo_at, limit: Some(1000), ..Default::default() };
+                        let history: Vec<SessionEvent> = tokio::time::timeout_at(deadline, events_api.list_all(session_id, &params).try_collect())
+                            .await.map_err(|_| Error::Timeout(options.turn_timeout))??;
+                        collector.backfill(history, started);
+                        if let Some(end) = collector.end() { break end; }
+                    }
+                }
+            }
+        }
+    };
+
+    let total = started.elapsed();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let events = collector.turn_events();
+    Ok(Turn {
+        session_id: session_id.to_string(),
+        user_event_id: collector.echo_id.clone(),
+        reply: reply_text(&events),
+        tool_uses: tool_uses(&events),
+        stop_reason: collector.stop_reason(),
+        events,
+        end,
+        timings: TurnTimings {
+            first_byte_ms: first_byte.map(|t| ms(t.saturating_duration_since(started))),
+            first_message_ms: collector.first_message.map(ms),
+            idle_ms: collector.idle_at.map(ms),
+            total_ms: ms(total),
+        },
+        reconnects,
+        decode_errors: collector.decode_errors,
+    })
+}
+
+/// Orders, de-duplicates and scopes a turn's events.
+#[derive(Default)]
+struct Collector {
+    seen: HashSet<String>,
+    /// Everything received, in order; the turn starts at the echo once it is known.
+    events: Vec<SessionEvent>,
+    echo_id: Option<String>,
+    echo_at: Option<Timestamp>,
+    first_message: Option<Duration>,
+    idle_at: Option<Duration>,
+    decode_errors: Vec<String>,
+}
+
+impl Collector {
+    fn set_echo(&mut self, id: Option<String>, at: Option<Timestamp>) {
+        self.echo_id = id;
+        self.echo_at = at;
+    }
+
+    fn push(&mut self, event: SessionEvent, started: Instant) {
+        if let Some(id) = event.id() {
+            if !self.seen.insert(id.to_string()) {
+                return;
+            }
+        }
+        let elapsed = started.elapsed();
+        if matches!(event, SessionEvent::AgentMessage(_)) && self.first_message.is_none() {
+            self.first_message = Some(elapsed);
+        }
+        self.events.push(event);
+        if self.end().is_some() && self.idle_at.is_none() {
+            self.idle_at = Some(elapsed);
+        }
+    }
+
+    /// Adds listed events after the echo that the stream did not deliver, in list order.
+    fn backfill(&mut self, history: Vec<SessionEvent>, started: Instant) {
+        let mut after_echo = self.echo_id.is_none();
+        for event in history {
+            if !after_echo {
+                after_echo = event.id() == self.echo_id.as_deref();
+            }
+            if after_echo {
+                self.push(event, started);
+            }
+        }
+    }
+
+    /// The events from the echo on (all of them while the echo id is unknown).
+    fn turn_slice(&self) -> &[SessionEvent] {
+        let start = self
+            .echo_id
+            .as_deref()
+            .and_then(|id| self.events.iter().position(|e| e.id() == Some(id)))
+            .unwrap_or(0);
+        &self.events[start..]
+    }
+
+    fn turn_events(&self) -> Vec<SessionEvent> {
+        self.turn_slice().to_vec()
+    }
+
+    /// The turn is over once the echo has been seen and a terminal event follows it.
+    fn end(&self) -> Option<TurnEnd> {
+        let echo = self.echo_id.as_deref()?;
+        let slice = self.turn_slice();
+        if slice.first().and_then(SessionEvent::id) != Some(echo) {
+            return None;
+        }
+        slice.iter().find_map(|e| match e {
+            SessionEvent::SessionStatusIdle(_) => Some(TurnEnd::Idle),
+            SessionEvent::SessionStatusTerminated(_) => Some(TurnEnd::Terminated),
+            SessionEvent::SessionDeleted(_) => Some(TurnEnd::Deleted),
+            _ => None,
+        })
+    }
+
+    fn stop_reason(&self) -> Option<StopReason> {
+        self.turn_slice().iter().find_map(|e| match e {
+            SessionEvent::SessionStatusIdle(idle) => Some(idle.body.stop_reason.clone()),
+            _ => None,
+        })
+    }
+}
+
+fn reply_text(events: &[SessionEvent]) -> String {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            SessionEvent::AgentMessage(m) => Some(m.body.text()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+/// Pairs each `agent.tool_use` with its `agent.tool_result`.
+pub fn tool_uses(events: &[SessionEvent]) -> Vec<ToolUse> {
+    let mut uses: Vec<ToolUse> = Vec::new();
+    for event in events {
+        match event {
+            SessionEvent::AgentToolUse(e) => uses.push(ToolUse {
+                id: e.id.clone(),
+                name: e.body.name.clone(),
+                memory_paths: memory_paths(&e.body.input),
+                input: e.body.input.clone(),
+                is_error: None,
+                result_text: None,
+            }),
+            SessionEvent::AgentToolResult(r) => {
+                if let Some(u) = uses.iter_mut().find(|u| u.id == r.body.tool_use_id) {
+                    u.is_error = Some(r.body.is_error.unwrap_or(false));
+                    u.result_text = r.body.content.as_deref().map(|c: &[ContentBlock]| joined_text(c));
+                }
+            }
+            _ => {}
+        }
+    }
+    uses
+}
+
+/// Every `/mnt/memory/...` path named in any string of a tool input.
+pub fn memory_paths(input: &Value) -> Vec<String> {
+    static PATH: LazyLock<regex::Regex> =
+        LazyLock::new(|| regex::Regex::new(r#"/mnt/memory(?:/[^\s'"`;|&<>()*?]*)?"#).expect("static regex"));
+    let mut out = Vec::new();
+    let mut stack = vec![input];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::String(s) => {
+                for m in PATH.find_iter(s) {
+                    let p = m.as_str().trim_end_matches(['.', ',']).to_string();
+                    if !out.contains(&p) {
+                        out.push(p);
+                    }
+                }
+            }
+            Value::Array(a) => stack.extend(a.iter().rev()),
+            Value::Object(o) => stack.extend(o.values().rev()),
+            _ => {}
+        }
+    }
+    out
+}
+
+// `EventStream` is named in the public API of this module's callers.
+#[allow(unused_imports)]
+use EventStream as _;

@@ -1,0 +1,30 @@
+//! Wire types for every object, request body and event in the Managed Agents API.
+//!
+//! The module tree mirrors the API's URL tree, as the official SDKs' `types/beta` does. Every union
+//! discriminated by `type` is *open*: a `type` this crate does not know deserializes into an
+//! `Unknown` variant holding the raw JSON, so a new event, content block, actor, resource or stop
+//! reason reaches the caller instead of vanishing. Unknown fields on known objects are ignored.
+
+mod union;
+
+pub mod agents;
+pub mod content;
+pub mod environments;
+pub mod events;
+pub mod memories;
+pub mod memory_stores;
+pub mod memory_versions;
+pub mod sessions;
+pub mod shared;
+
+pub use agents::*;
+pub use content::*;
+pub use environments::*;
+pub use events::*;
+pub use memories::*;
+pub use memory_stores::*;
+pub use memory_versions::*;
+pub use sessions::*;
+pub use shared::*;
+
+pub(crate) use union::open_union;

@@ -1,0 +1,111 @@
+//! The agent behind an emulated session.
+//!
+//! A session's turn is handed to an [`AgentBehavior`], which acts only through [`Tools`] (the
+//! agent toolset: `bash`, `read`, `write`, `edit`, `glob`, `grep`) and its returned reply. The
+//! session code turns every tool call into an `agent.tool_use` / `agent.tool_result` pair and runs
+//! it against the mounted memory stores through the same store code as the REST API, so an agent
+//! write becomes a memory version with a `session_actor`.
+//!
+//! The built-in default is [`reference::ReferenceAgent`], a **deterministic rule-based agent, not a
+//! language model**. The agent's `model` selects a behaviour (see [`behavior_for_model`]).
+
+pub mod reference;
+
+use cma_client::types::Access;
+
+/// A memory store as the agent sees it inside the sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    /// `/mnt/memory/<slug>` (no trailing slash).
+    pub path: String,
+    pub store_name: String,
+    pub store_description: String,
+    pub access: Access,
+    pub instructions: Option<String>,
+}
+
+/// One earlier exchange in the same session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    pub user: String,
+    pub agent: String,
+}
+
+/// What the agent is given for one turn.
+#[derive(Debug, Clone)]
+pub struct TurnInput<'a> {
+    /// The agent's model id (after session overrides).
+    pub model: &'a str,
+    pub system: Option<&'a str>,
+    pub mounts: &'a [Mount],
+    /// Earlier turns of this session, oldest first (empty on a session's first turn).
+    pub history: &'a [Exchange],
+    /// The text of the user's message (text blocks joined with newlines).
+    pub message: &'a str,
+}
+
+/// The result of one tool call, as the agent sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolOutput {
+    pub is_error: bool,
+    pub text: String,
+}
+
+/// The agent toolset. Each call is recorded as an `agent.tool_use` event with exactly this
+/// `name` and `input`, executed, and answered with an `agent.tool_result`.
+///
+/// Inputs follow the toolset's schemas (reference section 7.2): `bash {command}`,
+/// `read {file_path}`, `write {file_path, content}`, `edit {file_path, old_string, new_string}`,
+/// `glob {pattern, path?}`, `grep {pattern, path?}`. The sandbox understands these bash commands
+/// on memory mounts: `ls [-1] DIR`, `cat FILE`, `rm FILE`, `mkdir -p DIR` (a no-op: directories
+/// are implied by paths), and `find DIR -type f`. A write to a `read_only` mount fails with
+/// `is_error: true` ("Read-only file system") and writes nothing.
+pub trait Tools {
+    fn call(&mut self, name: &str, input: serde_json::Value) -> ToolOutput;
+
+    /// Sends an `agent.message` mid-turn (the final reply is sent by the session code).
+    fn say(&mut self, text: &str);
+}
+
+/// What the agent decided for this turn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TurnOutcome {
+    /// The final `agent.message` text; the session then goes idle with `end_turn`.
+    Reply(String),
+    /// Never go idle (the `emulator:stall` behaviour): the session stays `running` until it is
+    /// interrupted, archived or deleted.
+    Stall,
+}
+
+/// A pluggable agent. Implementations must be deterministic for a given input and store state.
+pub trait AgentBehavior: Send + Sync {
+    fn run_turn(&self, input: &TurnInput<'_>, tools: &mut dyn Tools) -> TurnOutcome;
+}
+
+/// Model ids with special meaning in the emulator; any other id gets the reference agent.
+pub const MODEL_FORGETFUL: &str = "emulator:forgetful";
+pub const MODEL_AMNESIAC: &str = "emulator:amnesiac";
+pub const MODEL_STALL: &str = "emulator:stall";
+
+/// The behaviour an agent's `model` selects:
+/// * `emulator:forgetful` — reads memory but never writes it;
+/// * `emulator:amnesiac` — writes memory but never reads it (so it cannot recall);
+/// * `emulator:stall` — never goes idle;
+/// * anything else — the reference agent.
+pub fn behavior_for_model(model: &str) -> Box<dyn AgentBehavior> {
+    use reference::{ReferenceAgent, Regression};
+    match model {
+        MODEL_FORGETFUL => Box::new(ReferenceAgent::with_regression(Regression::NeverWrites)),
+        MODEL_AMNESIAC => Box::new(ReferenceAgent::with_regression(Regression::NeverReads)),
+        MODEL_STALL => Box::new(Stall),
+        _ => Box::new(ReferenceAgent::default()),
+    }
+}
+
+struct Stall;
+
+impl AgentBehavior for Stall {
+    fn run_turn(&self, _input: &TurnInput<'_>, _tools: &mut dyn Tools) -> TurnOutcome {
+        TurnOutcome::Stall
+    }
+}

@@ -1,0 +1,50 @@
+//! Subcommands. Each module parses its arguments and calls into a library crate.
+
+pub mod bench;
+pub mod history;
+pub mod run;
+pub mod serve;
+pub mod stores;
+
+use std::process::ExitCode;
+
+/// An error that means the user's input was wrong (exit status 2), as opposed to a failed check (1).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Exit status for an error that reached `main`: 2 for usage, configuration and input errors
+/// (including API errors such as an unknown id or a rejected key), 1 otherwise.
+pub fn exit_code_for(err: &anyhow::Error) -> u8 {
+    if err.downcast_ref::<UsageError>().is_some() {
+        return 2;
+    }
+    if let Some(api) = err.downcast_ref::<cma_client::Error>() {
+        return match api {
+            cma_client::Error::Api(e) if e.status < 500 => 2,
+            cma_client::Error::InvalidArgument(_) => 2,
+            _ => 1,
+        };
+    }
+    1
+}
+
+pub fn success() -> ExitCode {
+    ExitCode::SUCCESS
+}
+
+/// Logs go to stderr, filtered by `RUST_LOG` (default `warn`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// A client for `ANTHROPIC_BASE_URL` / `ANTHROPIC_API_KEY`, or the `--base-url` given.
+pub fn client_from_env(base_url: Option<&str>) -> anyhow::Result<cma_client::Client> {
+    let mut builder = cma_client::Client::builder();
+    if let Some(url) = base_url {
+        builder = builder.base_url(url);
+    }
+    Ok(builder.build()?)
+}
