@@ -26,6 +26,8 @@ mod query;
 pub mod resources;
 pub mod retry;
 pub mod sse;
+#[doc(hidden)]
+pub mod testing;
 pub mod turn;
 pub mod types;
 

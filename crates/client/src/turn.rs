@@ -250,10 +250,10 @@ impl Collector {
     }
 
     fn push(&mut self, event: SessionEvent, started: Instant) {
-        if let Some(id) = event.id() {
-            if !self.seen.insert(id.to_string()) {
-                return;
-            }
+        if let Some(id) = event.id()
+            && !self.seen.insert(id.to_string())
+        {
+            return;
         }
         let elapsed = started.elapsed();
         if matches!(event, SessionEvent::AgentMessage(_)) && self.first_message.is_none() {

@@ -203,6 +203,8 @@ open_union! {
 }
 
 /// The `agent` field of a session create: a bare id (latest version) or an object.
+// A request parameter built once per session; boxing the large variant would only cost ergonomics.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum AgentRef {
