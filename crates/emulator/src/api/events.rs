@@ -1,0 +1,69 @@
+//! `/v1/sessions/{id}/events`: send and list (reference 4.8). The stream is in [`crate::sse`].
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::Response;
+use cma_client::types::{SendEvents, SessionEvent};
+use serde_json::json;
+
+use super::extract::{Params, TimeRange, json_body};
+use super::{AppState, ok_json, page_json, read, write};
+use crate::error::{ApiError, ApiResult};
+use crate::pagination::{Cursor, Key, paginate};
+use crate::runner;
+
+pub async fn send(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let p: SendEvents = json_body(&body, &["events"])?;
+    let sid = id.clone();
+    let (echoes, start) = write(&st, move |m| m.send_events(&sid, p.events)).await?;
+    if start {
+        runner::spawn(st.db.clone(), id);
+    }
+    Ok(ok_json(json!({ "data": echoes })))
+}
+
+pub async fn list(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let p = Params::parse(q.as_deref());
+    let limit = p.limit(20, 1000)?;
+    let range = TimeRange::parse(&p, "created_at", &["gt", "gte", "lt", "lte"])?;
+    let desc = p.desc(false)?;
+    let types: Vec<String> = p.all("types").into_iter().map(str::to_string).collect();
+    if let Some(bad) = types.iter().find(|t| {
+        !SessionEvent::KNOWN_TYPES.contains(&t.as_str())
+            || matches!(t.as_str(), "event_start" | "event_delta")
+    }) {
+        return Err(ApiError::invalid(format!(
+            "types: unknown event type {bad:?}"
+        )));
+    }
+    let scope = format!("{}#{id}", p.scope("events"));
+    let cursor = p
+        .get("page")
+        .map(|c| Cursor::decode(c, &scope))
+        .transpose()?;
+    let page = read(&st, move |m| {
+        let log = m.session(&id)?.rt.log.clone();
+        let mut items: Vec<_> = log
+            .snapshot()
+            .into_iter()
+            .enumerate()
+            .filter(|(_, e)| types.is_empty() || types.contains(&e.kind))
+            .filter(|(_, e)| range.contains(e.processed_at))
+            .map(|(i, e)| (Key::Seq(i as u64), e.json.clone()))
+            .collect();
+        if desc {
+            items.reverse();
+        }
+        Ok(paginate(items, desc, limit, cursor.as_ref(), &scope))
+    })
+    .await?;
+    Ok(page_json(page.data, page.next_page, None))
+}

@@ -1,0 +1,105 @@
+//! Rebuilds the model from persisted records at start.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cma_client::types::SessionStatus;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::clock;
+use crate::persist::Loaded;
+use crate::store::{
+    AgentRec, EnvRec, EventLog, MemoryRec, Model, SessionRec, StoreRec, StoredEvent, VersionRec,
+};
+
+fn parse<T: DeserializeOwned>(kind: &str, id: &str, json: &str) -> Result<T, String> {
+    serde_json::from_str(json).map_err(|e| format!("record {kind} {id} does not decode: {e}"))
+}
+
+fn event(json: &str) -> Result<StoredEvent, String> {
+    let value: Value =
+        serde_json::from_str(json).map_err(|e| format!("event does not decode: {e}"))?;
+    let field = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_string);
+    let (Some(id), Some(kind)) = (field("id"), field("type")) else {
+        return Err("event without id or type".into());
+    };
+    let processed_at = field("processed_at")
+        .and_then(|t| clock::parse(&t))
+        .ok_or("event without processed_at")?;
+    Ok(StoredEvent {
+        id,
+        kind,
+        processed_at,
+        json: value,
+    })
+}
+
+pub fn model(loaded: Loaded) -> Result<Model, String> {
+    let mut m = Model::default();
+    let mut latest = chrono::DateTime::<chrono::Utc>::MIN_UTC;
+    for (kind, id, json) in &loaded.objects {
+        match kind.as_str() {
+            "memory_store" => {
+                let r: StoreRec = parse(kind, id, json)?;
+                latest = latest.max(r.store.updated_at);
+                m.seq = m.seq.max(r.seq);
+                m.stores.insert(id.clone(), r);
+            }
+            "memory" => {
+                let r: MemoryRec = parse(kind, id, json)?;
+                latest = latest.max(r.memory.updated_at);
+                m.seq = m.seq.max(r.seq);
+                m.memories.insert(id.clone(), r);
+            }
+            "memory_version" => {
+                let r: VersionRec = parse(kind, id, json)?;
+                latest = latest
+                    .max(r.version.created_at)
+                    .max(r.version.redacted_at.unwrap_or(latest));
+                m.seq = m.seq.max(r.seq);
+                m.versions.insert(id.clone(), r);
+            }
+            "agent" => {
+                let r: AgentRec = parse(kind, id, json)?;
+                for a in &r.versions {
+                    latest = latest.max(a.updated_at);
+                }
+                m.seq = m.seq.max(r.seq);
+                m.agents.insert(id.clone(), r);
+            }
+            "environment" => {
+                let r: EnvRec = parse(kind, id, json)?;
+                m.seq = m.seq.max(r.seq);
+                m.environments.insert(id.clone(), r);
+            }
+            "session" => {
+                let mut r: SessionRec = parse(kind, id, json)?;
+                latest = latest.max(r.session.updated_at);
+                m.seq = m.seq.max(r.seq);
+                // No turn survives a restart: a running session waits for an interrupt, and
+                // pending confirmations are gone with the runner that waited for them.
+                if r.session.status == SessionStatus::Running {
+                    r.stalled = true;
+                }
+                r.pending_tool_uses.clear();
+                m.sessions.insert(id.clone(), r);
+            }
+            other => return Err(format!("unknown record kind {other:?}")),
+        }
+    }
+    let mut events: HashMap<String, Vec<StoredEvent>> = HashMap::new();
+    for (session_id, json) in &loaded.events {
+        let e = event(json)?;
+        latest = latest.max(e.processed_at);
+        events.entry(session_id.clone()).or_default().push(e);
+    }
+    for (session_id, list) in events {
+        if let Some(rec) = m.sessions.get_mut(&session_id) {
+            rec.rt.log = Arc::new(EventLog::from_events(list));
+        }
+    }
+    m.rebuild_path_index();
+    clock::observe(latest);
+    Ok(m)
+}

@@ -1,0 +1,349 @@
+//! The agent's view of its memory mounts as a filesystem: `/mnt/memory/<slug>/<memory path>`.
+//! Directories are implied by memory paths. Every write goes through the same store code as the
+//! REST API, with the session as the actor.
+
+use std::sync::Arc;
+
+use cma_client::types::{Access, Actor};
+
+use crate::clock::Timestamp;
+use crate::store::Db;
+use crate::store::memory::MemoryChange;
+
+pub const MOUNT_ROOT: &str = "/mnt/memory";
+
+/// A mounted store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FsMount {
+    /// `/mnt/memory/<slug>`, no trailing slash.
+    pub path: String,
+    pub store_id: String,
+    pub access: Access,
+}
+
+/// What a filesystem call can fail with, worded as a shell would.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Errno {
+    NotFound,
+    IsDir,
+    NotDir,
+    ReadOnly,
+    Exists,
+    /// The store refused the write (a path rule, the content limit, an archived store…).
+    Invalid(String),
+}
+
+impl std::fmt::Display for Errno {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Errno::NotFound => f.write_str("No such file or directory"),
+            Errno::IsDir => f.write_str("Is a directory"),
+            Errno::NotDir => f.write_str("Not a directory"),
+            Errno::ReadOnly => f.write_str("Read-only file system"),
+            Errno::Exists => f.write_str("File exists"),
+            Errno::Invalid(m) => f.write_str(m),
+        }
+    }
+}
+
+/// A resolved absolute path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Loc {
+    /// `/mnt/memory` itself: lists the mounts, read-only.
+    Root,
+    /// Inside a mount: `rel` is `""` for the mount's root, else a memory path such as `/a/b.md`.
+    Mount { mount: usize, rel: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stat {
+    File,
+    Dir,
+    Missing,
+}
+
+/// One file found by a walk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    pub full_path: String,
+    pub content: String,
+    pub updated_at: Timestamp,
+}
+
+pub struct Fs {
+    db: Arc<Db>,
+    actor: Actor,
+    mounts: Vec<FsMount>,
+}
+
+/// Collapses `//`, `.` and `..`; `None` for a relative path.
+pub fn normalize(path: &str) -> Option<String> {
+    if !path.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in path.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            s => parts.push(s),
+        }
+    }
+    Some(format!("/{}", parts.join("/")))
+}
+
+impl Fs {
+    pub fn new(db: Arc<Db>, actor: Actor, mounts: Vec<FsMount>) -> Self {
+        Self { db, actor, mounts }
+    }
+
+    pub fn mounts(&self) -> &[FsMount] {
+        &self.mounts
+    }
+
+    /// `None` when the path is outside `/mnt/memory`, or names no mount.
+    pub fn resolve(&self, path: &str) -> Option<Loc> {
+        let norm = normalize(path)?;
+        if norm == MOUNT_ROOT {
+            return Some(Loc::Root);
+        }
+        self.mounts.iter().enumerate().find_map(|(i, m)| {
+            if norm == m.path {
+                Some(Loc::Mount {
+                    mount: i,
+                    rel: String::new(),
+                })
+            } else {
+                norm.strip_prefix(&m.path)
+                    .filter(|rest| rest.starts_with('/'))
+                    .map(|rest| Loc::Mount {
+                        mount: i,
+                        rel: rest.to_string(),
+                    })
+            }
+        })
+    }
+
+    pub fn display(&self, loc: &Loc) -> String {
+        match loc {
+            Loc::Root => MOUNT_ROOT.to_string(),
+            Loc::Mount { mount, rel } => format!("{}{}", self.mounts[*mount].path, rel),
+        }
+    }
+
+    fn mount(&self, i: usize) -> &FsMount {
+        &self.mounts[i]
+    }
+
+    pub fn stat(&self, loc: &Loc) -> Stat {
+        let Loc::Mount { mount, rel } = loc else {
+            return Stat::Dir;
+        };
+        let m = self.mount(*mount);
+        self.db.read(|model| {
+            let Some(store) = model.stores.get(&m.store_id) else {
+                return Stat::Missing;
+            };
+            if rel.is_empty() {
+                return Stat::Dir;
+            }
+            if store.paths.contains_key(rel) {
+                return Stat::File;
+            }
+            let dir = format!("{rel}/");
+            match store.paths.range(dir.clone()..).next() {
+                Some((p, _)) if p.starts_with(&dir) => Stat::Dir,
+                _ => Stat::Missing,
+            }
+        })
+    }
+
+    /// Direct children: `(name, is_dir)`, sorted by name.
+    pub fn list(&self, loc: &Loc) -> Result<Vec<(String, bool)>, Errno> {
+        match loc {
+            Loc::Root => {
+                let mut names: Vec<(String, bool)> = self
+                    .mounts
+                    .iter()
+                    .filter_map(|m| m.path.rsplit('/').next().map(|n| (n.to_string(), true)))
+                    .collect();
+                names.sort();
+                Ok(names)
+            }
+            Loc::Mount { mount, rel } => match self.stat(loc) {
+                Stat::Missing => Err(Errno::NotFound),
+                Stat::File => Err(Errno::NotDir),
+                Stat::Dir => {
+                    let m = self.mount(*mount);
+                    let dir = format!("{rel}/");
+                    let mut out: Vec<(String, bool)> = self.db.read(|model| {
+                        let Some(store) = model.stores.get(&m.store_id) else {
+                            return Vec::new();
+                        };
+                        store
+                            .paths
+                            .keys()
+                            .filter_map(|p| p.strip_prefix(&dir))
+                            .map(|rest| match rest.split_once('/') {
+                                Some((first, _)) => (first.to_string(), true),
+                                None => (rest.to_string(), false),
+                            })
+                            .collect()
+                    });
+                    out.sort();
+                    out.dedup();
+                    Ok(out)
+                }
+            },
+        }
+    }
+
+    pub fn read(&self, loc: &Loc) -> Result<String, Errno> {
+        let Loc::Mount { mount, rel } = loc else {
+            return Err(Errno::IsDir);
+        };
+        let m = self.mount(*mount);
+        let content = self.db.read(|model| {
+            model
+                .memory_by_path(&m.store_id, rel)
+                .map(|r| r.memory.content.clone().unwrap_or_default())
+        });
+        match content {
+            Some(c) => Ok(c),
+            None if self.stat(loc) == Stat::Dir => Err(Errno::IsDir),
+            None => Err(Errno::NotFound),
+        }
+    }
+
+    /// The parent of `rel` must not be a file.
+    fn check_parent(&self, mount: usize, rel: &str) -> Result<(), Errno> {
+        let mut prefix = String::new();
+        let segments: Vec<&str> = rel.trim_start_matches('/').split('/').collect();
+        for seg in segments.iter().take(segments.len().saturating_sub(1)) {
+            prefix.push('/');
+            prefix.push_str(seg);
+            if self.stat(&Loc::Mount {
+                mount,
+                rel: prefix.clone(),
+            }) == Stat::File
+            {
+                return Err(Errno::NotDir);
+            }
+        }
+        Ok(())
+    }
+
+    fn writable(&self, loc: &Loc) -> Result<(usize, String), Errno> {
+        match loc {
+            Loc::Root => Err(Errno::ReadOnly),
+            Loc::Mount { mount, rel } => {
+                if self.mount(*mount).access == Access::ReadOnly {
+                    return Err(Errno::ReadOnly);
+                }
+                Ok((*mount, rel.clone()))
+            }
+        }
+    }
+
+    /// Creates or overwrites a file. Returns whether it was created.
+    pub fn write(&self, loc: &Loc, content: &str) -> Result<bool, Errno> {
+        let (mount, rel) = self.writable(loc)?;
+        if rel.is_empty() {
+            return Err(Errno::IsDir);
+        }
+        match self.stat(loc) {
+            Stat::Dir => return Err(Errno::IsDir),
+            Stat::Missing => self.check_parent(mount, &rel)?,
+            Stat::File => {}
+        }
+        let m = self.mount(mount).clone();
+        let actor = self.actor.clone();
+        self.db
+            .write(|model| {
+                if !model.stores.contains_key(&m.store_id) {
+                    return Err(crate::error::ApiError::not_found(
+                        "No such file or directory",
+                    ));
+                }
+                match model
+                    .memory_by_path(&m.store_id, &rel)
+                    .map(|r| r.memory.id.clone())
+                {
+                    Some(id) => {
+                        let change = MemoryChange {
+                            content: Some(content.to_string()),
+                            ..Default::default()
+                        };
+                        model
+                            .update_memory(&m.store_id, &id, change, &actor)
+                            .map(|_| false)
+                    }
+                    None => model
+                        .create_memory(&m.store_id, &rel, Some(content), &actor)
+                        .map(|_| true),
+                }
+            })
+            .map_err(|e| {
+                if e.status == 404 {
+                    Errno::NotFound
+                } else {
+                    Errno::Invalid(e.message)
+                }
+            })
+    }
+
+    /// Deletes one file.
+    pub fn remove_file(&self, loc: &Loc) -> Result<(), Errno> {
+        let (mount, rel) = self.writable(loc)?;
+        match self.stat(loc) {
+            Stat::Dir => return Err(Errno::IsDir),
+            Stat::Missing => return Err(Errno::NotFound),
+            Stat::File => {}
+        }
+        let m = self.mount(mount).clone();
+        let actor = self.actor.clone();
+        self.db
+            .write(|model| {
+                let id = model
+                    .memory_by_path(&m.store_id, &rel)
+                    .map(|r| r.memory.id.clone())
+                    .ok_or_else(|| crate::error::ApiError::not_found("gone"))?;
+                model.delete_memory(&m.store_id, &id, None, &actor)
+            })
+            .map_err(|e| {
+                if e.status == 404 {
+                    Errno::NotFound
+                } else {
+                    Errno::Invalid(e.message)
+                }
+            })
+    }
+
+    /// Every file at or below `loc`, sorted by path.
+    pub fn walk(&self, loc: &Loc) -> Vec<FileEntry> {
+        let targets: Vec<(usize, String)> = match loc {
+            Loc::Root => (0..self.mounts.len()).map(|i| (i, String::new())).collect(),
+            Loc::Mount { mount, rel } => vec![(*mount, rel.clone())],
+        };
+        let mut out = Vec::new();
+        for (i, rel) in targets {
+            let m = self.mount(i);
+            let dir = format!("{rel}/");
+            self.db.read(|model| {
+                for mem in model.store_memories(&m.store_id) {
+                    if mem.path == rel || mem.path.starts_with(&dir) {
+                        out.push(FileEntry {
+                            full_path: format!("{}{}", m.path, mem.path),
+                            content: mem.content.clone().unwrap_or_default(),
+                            updated_at: mem.updated_at,
+                        });
+                    }
+                }
+            });
+        }
+        out.sort_by(|a, b| a.full_path.cmp(&b.full_path));
+        out
+    }
+}

@@ -1,0 +1,252 @@
+//! The agent's sandbox: the [`Tools`] an [`crate::agent::AgentBehavior`] acts through. Each call
+//! becomes an `agent.tool_use` / `agent.tool_result` pair in the session's log, checked against
+//! the toolset's permission policy, and runs against the session's memory mounts.
+
+pub mod bash;
+pub mod files;
+pub mod fs;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use cma_client::types::{PermissionPolicy, SessionStatus, Tool};
+use serde_json::{Value, json};
+
+use crate::agent::{ToolOutput, Tools};
+use crate::store::Db;
+use crate::store::agents::TOOLSET_TOOLS;
+use crate::store::sessions::{Confirmation, event_body};
+use files::{err, ok};
+pub use fs::{Fs, FsMount};
+
+/// How a tool call is allowed to run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Permission {
+    /// Runs at once; the `evaluation` object to record.
+    Allow(Value),
+    /// Waits for a `user.tool_confirmation`.
+    Ask,
+    /// Refused before any policy applied (tool not enabled).
+    Deny,
+}
+
+/// The permission for `name` under an agent's tools.
+pub fn permission_for(tools: &[Tool], name: &str) -> Permission {
+    if !TOOLSET_TOOLS.contains(&name) {
+        return Permission::Deny;
+    }
+    let Some(ts) = tools.iter().find_map(|t| match t {
+        Tool::AgentToolset20260401(ts) => Some(ts),
+        _ => None,
+    }) else {
+        return Permission::Deny;
+    };
+    let default = ts.default_config.clone().unwrap_or_default();
+    let config = ts.configs.iter().find(|c| c.name == name);
+    let enabled = config
+        .and_then(|c| c.enabled)
+        .or(default.enabled)
+        .unwrap_or(true);
+    if !enabled {
+        return Permission::Deny;
+    }
+    let policy = config
+        .and_then(|c| c.permission_policy.clone())
+        .or(default.permission_policy);
+    match policy {
+        Some(PermissionPolicy::AlwaysAsk(_)) => Permission::Ask,
+        Some(PermissionPolicy::Auto(_)) => Permission::Allow(
+            json!({ "type": "auto", "evaluated_permission": { "type": "allow" } }),
+        ),
+        _ => Permission::Allow(json!({ "type": "always_allow" })),
+    }
+}
+
+/// Runs one tool against the mounts (no events, no permission check).
+pub fn execute(fs: &Fs, name: &str, input: &Value) -> ToolOutput {
+    match name {
+        "bash" => {
+            if input.get("restart").and_then(Value::as_bool) == Some(true) {
+                return ok("The bash tool has been restarted.");
+            }
+            let Some(command) = input.get("command").and_then(Value::as_str) else {
+                return err(
+                    "InputValidationError: required parameter `command` is missing or not a string",
+                );
+            };
+            let (output, status) = bash::run(fs, command);
+            ToolOutput {
+                is_error: status != 0,
+                text: output,
+            }
+        }
+        "read" => files::read(fs, input),
+        "write" => files::write(fs, input),
+        "edit" => files::edit(fs, input),
+        "glob" => files::glob(fs, input),
+        "grep" => files::grep(fs, input),
+        "web_fetch" | "web_search" => {
+            err(format!("Error: `{name}` is not available in the emulator"))
+        }
+        other => err(format!("Error: unknown tool `{other}`")),
+    }
+}
+
+/// The [`Tools`] of one turn of one session.
+pub struct Sandbox {
+    db: Arc<Db>,
+    session_id: String,
+    fs: Fs,
+    tools: Vec<Tool>,
+    interrupted: Arc<AtomicBool>,
+    /// The session is gone or the turn was interrupted: nothing more is recorded.
+    aborted: bool,
+    /// Characters of tool input and agent output, for the token estimate.
+    pub output_chars: usize,
+}
+
+impl Sandbox {
+    pub fn new(
+        db: Arc<Db>,
+        session_id: String,
+        fs: Fs,
+        tools: Vec<Tool>,
+        interrupted: Arc<AtomicBool>,
+    ) -> Self {
+        Self {
+            db,
+            session_id,
+            fs,
+            tools,
+            interrupted,
+            aborted: false,
+            output_chars: 0,
+        }
+    }
+
+    pub fn aborted(&self) -> bool {
+        self.aborted || self.interrupted.load(Ordering::SeqCst)
+    }
+
+    /// Appends an event; a vanished session aborts the turn.
+    fn emit(&mut self, kind: &str, fields: Value) -> Option<String> {
+        let sid = self.session_id.clone();
+        let body = event_body(kind, fields);
+        let id = self
+            .db
+            .write(|m| Ok(m.append_event(&sid, body).map(|e| e.id.clone())))
+            .ok()
+            .flatten();
+        if id.is_none() {
+            self.aborted = true;
+        }
+        id
+    }
+
+    /// Goes idle with `requires_action` and blocks until the user answers (or the turn ends).
+    fn await_confirmation(&mut self, tool_use_id: &str) -> Option<Confirmation> {
+        let (tx, rx) = mpsc::channel();
+        let sid = self.session_id.clone();
+        let id = tool_use_id.to_string();
+        let registered = self.db.write(|m| {
+            let Some(rec) = m.sessions.get_mut(&sid) else {
+                return Ok(false);
+            };
+            rec.pending_tool_uses.push(id.clone());
+            rec.rt.confirm = Some(tx);
+            rec.session.status = SessionStatus::Idle;
+            m.append_event(
+                &sid,
+                event_body(
+                    "session.status_idle",
+                    json!({ "stop_reason": { "type": "requires_action", "event_ids": [id] } }),
+                ),
+            );
+            m.persist_session(&sid);
+            Ok(true)
+        });
+        if registered != Ok(true) {
+            self.aborted = true;
+            return None;
+        }
+        loop {
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(c) => return Some(c),
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    self.aborted = true;
+                    return None;
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if self.db.is_shutting_down() || self.interrupted.load(Ordering::SeqCst) {
+                        self.aborted = true;
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Tools for Sandbox {
+    fn call(&mut self, name: &str, input: Value) -> ToolOutput {
+        if self.aborted() {
+            self.aborted = true;
+            return err("Error: the turn was interrupted");
+        }
+        self.output_chars += name.len() + input.to_string().len();
+        let permission = permission_for(&self.tools, name);
+        let mut fields = json!({ "name": name, "input": input });
+        match &permission {
+            Permission::Allow(evaluation) => {
+                fields["evaluated_permission"] = json!("allow");
+                fields["evaluation"] = evaluation.clone();
+            }
+            Permission::Ask => {
+                fields["evaluated_permission"] = json!("ask");
+                fields["evaluation"] = json!({ "type": "always_ask" });
+            }
+            Permission::Deny => fields["evaluated_permission"] = json!("deny"),
+        }
+        let Some(tool_use_id) = self.emit("agent.tool_use", fields) else {
+            return err("Error: the session is gone");
+        };
+        let output = match permission {
+            Permission::Deny => err(format!(
+                "Error: the tool `{name}` is not enabled for this agent"
+            )),
+            Permission::Allow(_) => execute(&self.fs, name, &input),
+            Permission::Ask => match self.await_confirmation(&tool_use_id) {
+                None => return err("Error: the turn was interrupted"),
+                Some(c) if c.allow => execute(&self.fs, name, &input),
+                Some(c) => err(format!(
+                    "Permission denied by the user{}",
+                    c.deny_message.map(|m| format!(": {m}")).unwrap_or_default()
+                )),
+            },
+        };
+        self.emit(
+            "agent.tool_result",
+            json!({
+                "tool_use_id": tool_use_id,
+                "content": [{ "type": "text", "text": output.text }],
+                "is_error": output.is_error,
+            }),
+        );
+        output
+    }
+
+    fn say(&mut self, text: &str) {
+        if self.aborted() {
+            return;
+        }
+        self.output_chars += text.len();
+        self.emit(
+            "agent.message",
+            json!({ "content": [{ "type": "text", "text": text }] }),
+        );
+    }
+}

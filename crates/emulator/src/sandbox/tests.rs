@@ -1,0 +1,534 @@
+//! The sandbox against a real model: file tools, the shell, permissions and events.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use cma_client::types::*;
+use serde_json::json;
+
+use super::*;
+use crate::store::{Db, Model};
+
+fn actor() -> Actor {
+    Actor::Session(SessionActor {
+        session_id: "sesn_01test".into(),
+    })
+}
+
+fn setup() -> (Arc<Db>, String, String) {
+    let db = Arc::new(Db::new(Model::default(), None));
+    let rw = db
+        .write(|m| {
+            m.create_store(CreateMemoryStore {
+                name: "Prefs".into(),
+                ..Default::default()
+            })
+        })
+        .unwrap()
+        .id;
+    let ro = db
+        .write(|m| {
+            m.create_store(CreateMemoryStore {
+                name: "Catalog".into(),
+                ..Default::default()
+            })
+        })
+        .unwrap()
+        .id;
+    (db, rw, ro)
+}
+
+fn fs(db: &Arc<Db>, rw: &str, ro: &str) -> Fs {
+    Fs::new(
+        db.clone(),
+        actor(),
+        vec![
+            FsMount {
+                path: "/mnt/memory/prefs".into(),
+                store_id: rw.into(),
+                access: Access::ReadWrite,
+            },
+            FsMount {
+                path: "/mnt/memory/catalog".into(),
+                store_id: ro.into(),
+                access: Access::ReadOnly,
+            },
+        ],
+    )
+}
+
+fn versions(db: &Db, store: &str) -> Vec<MemoryVersion> {
+    db.read(|m| {
+        let mut v: Vec<_> = m
+            .versions
+            .values()
+            .filter(|v| v.version.memory_store_id == store)
+            .cloned()
+            .collect();
+        v.sort_by_key(|v| v.seq);
+        v.into_iter().map(|v| v.version).collect()
+    })
+}
+
+#[test]
+fn writes_make_versions_with_the_session_actor() {
+    let (db, rw, ro) = setup();
+    let fs = fs(&db, &rw, &ro);
+    let out = execute(
+        &fs,
+        "write",
+        &json!({"file_path": "/mnt/memory/prefs/preferences.md", "content": "size M"}),
+    );
+    assert!(!out.is_error, "{}", out.text);
+    let out = execute(
+        &fs,
+        "write",
+        &json!({"file_path": "/mnt/memory/prefs/preferences.md", "content": "size L"}),
+    );
+    assert!(out.text.contains("updated"));
+    let v = versions(&db, &rw);
+    assert_eq!(
+        v.iter().map(|v| v.operation.as_str()).collect::<Vec<_>>(),
+        ["created", "modified"]
+    );
+    assert!(v.iter().all(|v| v.created_by == Some(actor())));
+    assert_eq!(v[0].path.as_deref(), Some("/preferences.md"));
+    let read = execute(
+        &fs,
+        "read",
+        &json!({"file_path": "/mnt/memory/prefs/preferences.md"}),
+    );
+    assert_eq!(read.text, "size L");
+    let dir = execute(&fs, "read", &json!({"file_path": "/mnt/memory/prefs"}));
+    assert_eq!(dir.text, "preferences.md");
+    let missing = execute(
+        &fs,
+        "read",
+        &json!({"file_path": "/mnt/memory/prefs/nope.md"}),
+    );
+    assert!(missing.is_error);
+}
+
+#[test]
+fn read_only_mounts_refuse_writes_without_versions() {
+    let (db, rw, ro) = setup();
+    db.write(|m| m.create_memory(&ro, "/promo.md", Some("20% off"), &actor()))
+        .unwrap();
+    let before = versions(&db, &ro).len();
+    let fs = fs(&db, &rw, &ro);
+    for (tool, input) in [
+        (
+            "write",
+            json!({"file_path": "/mnt/memory/catalog/new.md", "content": "x"}),
+        ),
+        (
+            "edit",
+            json!({"file_path": "/mnt/memory/catalog/promo.md", "old_string": "20", "new_string": "30"}),
+        ),
+        (
+            "bash",
+            json!({"command": "rm /mnt/memory/catalog/promo.md"}),
+        ),
+        (
+            "bash",
+            json!({"command": "echo hi > /mnt/memory/catalog/x.md"}),
+        ),
+        (
+            "bash",
+            json!({"command": "mkdir -p /mnt/memory/catalog/dir"}),
+        ),
+    ] {
+        let out = execute(&fs, tool, &input);
+        assert!(out.is_error, "{tool} {input}");
+        assert!(
+            out.text.contains("Read-only file system"),
+            "{tool}: {}",
+            out.text
+        );
+    }
+    assert_eq!(versions(&db, &ro).len(), before);
+    assert_eq!(
+        execute(
+            &fs,
+            "read",
+            &json!({"file_path": "/mnt/memory/catalog/promo.md"})
+        )
+        .text,
+        "20% off"
+    );
+}
+
+#[test]
+fn shell_commands() {
+    let (db, rw, ro) = setup();
+    let fs = fs(&db, &rw, &ro);
+    let sh = |cmd: &str| bash::run(&fs, cmd);
+    // The cookbook's first check on an empty store.
+    assert_eq!(
+        sh(r#"cat /mnt/memory/prefs 2>/dev/null || echo "No file found""#),
+        ("No file found\n".to_string(), 0)
+    );
+    assert_eq!(sh("cat /mnt/memory/prefs").1, 1);
+    assert_eq!(sh("mkdir -p /mnt/memory/prefs/notes").1, 0);
+    assert_eq!(
+        sh("echo 'a b' > /mnt/memory/prefs/notes/x.md && echo ok"),
+        ("ok\n".into(), 0)
+    );
+    assert_eq!(sh("echo more >> /mnt/memory/prefs/notes/x.md").1, 0);
+    assert_eq!(sh("cat /mnt/memory/prefs/notes/x.md").0, "a b\nmore\n");
+    assert_eq!(
+        sh("cat > /mnt/memory/prefs/p.md << 'EOF'\n# Prefs\n- M\nEOF").1,
+        0
+    );
+    assert_eq!(sh("cat /mnt/memory/prefs/p.md").0, "# Prefs\n- M\n");
+    assert_eq!(sh("ls /mnt/memory/prefs/").0, "notes\np.md\n");
+    assert_eq!(sh("ls -1 /mnt/memory/prefs").0, "notes\np.md\n");
+    assert_eq!(sh("ls /mnt/memory").0, "catalog\nprefs\n");
+    assert_eq!(
+        sh("find /mnt/memory/prefs -type f").0,
+        "/mnt/memory/prefs/notes/x.md\n/mnt/memory/prefs/p.md\n"
+    );
+    assert_eq!(
+        sh("find /mnt/memory/prefs/ -type f -name '*.md'").0,
+        "/mnt/memory/prefs/notes/x.md\n/mnt/memory/prefs/p.md\n"
+    );
+    let (out, code) = sh("ls /mnt/memory/prefs/missing");
+    assert_eq!(code, 2);
+    assert!(out.contains("No such file or directory"));
+    let (out, code) = sh("cat /etc/passwd");
+    assert_eq!(code, 1);
+    assert!(out.contains("No such file or directory"));
+    let (out, code) = sh("curl example.com");
+    assert_eq!(
+        (out.as_str(), code),
+        ("bash: curl: command not found\n", 127)
+    );
+    assert_eq!(sh("rm /mnt/memory/prefs/notes").1, 1);
+    assert_eq!(sh("rm /mnt/memory/prefs/p.md").1, 0);
+    assert_eq!(sh("rm -rf /mnt/memory/prefs/notes").1, 0);
+    assert_eq!(sh("ls /mnt/memory/prefs").0, "");
+    assert_eq!(sh("ls | head").1, 2);
+    let ops: Vec<String> = versions(&db, &rw)
+        .iter()
+        .map(|v| v.operation.to_string())
+        .collect();
+    assert_eq!(
+        ops,
+        ["created", "modified", "created", "deleted", "deleted"]
+    );
+}
+
+#[test]
+fn edit_glob_grep_and_paths() {
+    let (db, rw, ro) = setup();
+    let fs = fs(&db, &rw, &ro);
+    execute(
+        &fs,
+        "write",
+        &json!({"file_path": "/mnt/memory/prefs/a.md", "content": "color: red\nsize: M\n"}),
+    );
+    execute(
+        &fs,
+        "write",
+        &json!({"file_path": "/mnt/memory/prefs/sub/b.txt", "content": "red again"}),
+    );
+    let e = execute(
+        &fs,
+        "edit",
+        &json!({"file_path": "/mnt/memory/prefs/a.md", "old_string": "red", "new_string": "green"}),
+    );
+    assert!(!e.is_error, "{}", e.text);
+    let twice = execute(
+        &fs,
+        "edit",
+        &json!({"file_path": "/mnt/memory/prefs/a.md", "old_string": "e", "new_string": "E"}),
+    );
+    assert!(twice.is_error && twice.text.contains("matches"));
+    let none = execute(
+        &fs,
+        "edit",
+        &json!({"file_path": "/mnt/memory/prefs/a.md", "old_string": "blue", "new_string": "x"}),
+    );
+    assert!(none.is_error);
+    let g = execute(
+        &fs,
+        "glob",
+        &json!({"pattern": "**/*.md", "path": "/mnt/memory/prefs"}),
+    );
+    assert_eq!(g.text, "/mnt/memory/prefs/a.md");
+    let g = execute(&fs, "glob", &json!({"pattern": "/mnt/memory/prefs/**/*"}));
+    assert_eq!(g.text.lines().count(), 2);
+    let r = execute(&fs, "grep", &json!({"pattern": "red"}));
+    assert_eq!(r.text, "/mnt/memory/prefs/sub/b.txt:1:red again");
+    let r = execute(
+        &fs,
+        "grep",
+        &json!({"pattern": "(", "path": "/mnt/memory/prefs"}),
+    );
+    assert!(r.is_error);
+    // Outside the mounts, a directory as a file, a file as a directory, bad paths.
+    assert!(
+        execute(
+            &fs,
+            "write",
+            &json!({"file_path": "/tmp/x", "content": "x"})
+        )
+        .is_error
+    );
+    assert!(
+        execute(
+            &fs,
+            "write",
+            &json!({"file_path": "/mnt/memory/other/x", "content": "x"})
+        )
+        .is_error
+    );
+    assert!(
+        execute(
+            &fs,
+            "write",
+            &json!({"file_path": "/mnt/memory/prefs/sub", "content": "x"})
+        )
+        .text
+        .contains("Is a directory")
+    );
+    assert!(
+        execute(
+            &fs,
+            "write",
+            &json!({"file_path": "/mnt/memory/prefs/a.md/c", "content": "x"})
+        )
+        .text
+        .contains("Not a directory")
+    );
+    assert!(
+        execute(
+            &fs,
+            "write",
+            &json!({"file_path": "/mnt/memory/prefs/x\u{200B}", "content": "x"})
+        )
+        .is_error
+    );
+    assert!(execute(&fs, "read", &json!({})).is_error);
+    assert!(execute(&fs, "teleport", &json!({})).is_error);
+}
+
+#[test]
+fn sandbox_records_tool_events_and_permissions() {
+    let (db, rw, _) = setup();
+    let agent = db
+        .write(|m| {
+            let mut p = CreateAgent::new("a", "claude-sonnet-4-6");
+            let mut ts = AgentToolset::all(PermissionPolicy::AlwaysAllow(Empty {}));
+            ts.configs.push(ToolConfig {
+                name: "grep".into(),
+                kind: None,
+                enabled: Some(false),
+                permission_policy: None,
+                extra: Default::default(),
+            });
+            p.tools = Some(vec![Tool::AgentToolset20260401(ts)]);
+            m.create_agent(p)
+        })
+        .unwrap();
+    let env = db
+        .write(|m| {
+            m.create_environment(CreateEnvironment {
+                name: "e".into(),
+                ..Default::default()
+            })
+        })
+        .unwrap();
+    let (session, _) = db
+        .write(|m| {
+            let mut p = CreateSession::new(AgentRef::Id(agent.id.clone()), env.id.clone());
+            p.resources = Some(vec![ResourceParams::memory_store(
+                &rw,
+                Access::ReadWrite,
+                None,
+            )]);
+            m.create_session(p)
+        })
+        .unwrap();
+    let mount = session
+        .memory_stores()
+        .next()
+        .unwrap()
+        .mount_path
+        .clone()
+        .unwrap();
+    let fs = Fs::new(
+        db.clone(),
+        Actor::Session(SessionActor {
+            session_id: session.id.clone(),
+        }),
+        vec![FsMount {
+            path: mount.clone(),
+            store_id: rw.clone(),
+            access: Access::ReadWrite,
+        }],
+    );
+    let mut sb = Sandbox::new(
+        db.clone(),
+        session.id.clone(),
+        fs,
+        session.agent.tools.clone(),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let input = json!({"file_path": format!("{mount}/p.md"), "content": "hi"});
+    let out = sb.call("write", input.clone());
+    assert!(!out.is_error);
+    let denied = sb.call("grep", json!({"pattern": "x"}));
+    assert!(denied.is_error && denied.text.contains("not enabled"));
+    sb.say("working on it");
+    let log = db.read(|m| m.sessions[&session.id].rt.log.snapshot());
+    let kinds: Vec<&str> = log.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "agent.tool_use",
+            "agent.tool_result",
+            "agent.tool_use",
+            "agent.tool_result",
+            "agent.message"
+        ]
+    );
+    assert_eq!(log[0].json["name"], "write");
+    assert_eq!(log[0].json["input"], input);
+    assert_eq!(log[0].json["evaluated_permission"], "allow");
+    assert_eq!(log[0].json["evaluation"], json!({"type": "always_allow"}));
+    assert_eq!(log[1].json["tool_use_id"], log[0].json["id"]);
+    assert_eq!(log[1].json["is_error"], false);
+    assert_eq!(log[2].json["evaluated_permission"], "deny");
+    assert!(log[2].json.get("evaluation").is_none());
+    assert_eq!(log[3].json["is_error"], true);
+    let v = versions(&db, &rw);
+    assert_eq!(
+        v[0].created_by,
+        Some(Actor::Session(SessionActor {
+            session_id: session.id.clone()
+        }))
+    );
+    // A deleted session aborts the turn: nothing more is recorded.
+    db.write(|m| m.delete_session(&session.id)).unwrap();
+    assert!(
+        sb.call("read", json!({"file_path": format!("{mount}/p.md")}))
+            .is_error
+    );
+    assert!(sb.aborted());
+}
+
+#[tokio::test]
+async fn ask_policy_waits_for_a_confirmation() {
+    let (db, rw, _) = setup();
+    let agent = db
+        .write(|m| {
+            let mut p = CreateAgent::new("a", "claude-sonnet-4-6");
+            p.tools = Some(vec![Tool::AgentToolset20260401(AgentToolset::all(
+                PermissionPolicy::AlwaysAsk(Empty {}),
+            ))]);
+            m.create_agent(p)
+        })
+        .unwrap();
+    let env = db
+        .write(|m| {
+            m.create_environment(CreateEnvironment {
+                name: "e".into(),
+                ..Default::default()
+            })
+        })
+        .unwrap();
+    let (session, _) = db
+        .write(|m| {
+            let mut p = CreateSession::new(AgentRef::Id(agent.id.clone()), env.id.clone());
+            p.resources = Some(vec![ResourceParams::memory_store(
+                &rw,
+                Access::ReadWrite,
+                None,
+            )]);
+            m.create_session(p)
+        })
+        .unwrap();
+    let log = db.read(|m| m.sessions[&session.id].rt.log.clone());
+    let mut changes = log.subscribe();
+    let sid = session.id.clone();
+    let db2 = db.clone();
+    let tools = session.agent.tools.clone();
+    let worker = std::thread::spawn(move || {
+        let fs = Fs::new(
+            db2.clone(),
+            Actor::Session(SessionActor {
+                session_id: sid.clone(),
+            }),
+            vec![FsMount {
+                path: "/mnt/memory/prefs".into(),
+                store_id: rw,
+                access: Access::ReadWrite,
+            }],
+        );
+        let mut sb = Sandbox::new(db2, sid, fs, tools, Arc::new(AtomicBool::new(false)));
+        sb.call(
+            "write",
+            json!({"file_path": "/mnt/memory/prefs/a.md", "content": "x"}),
+        )
+    });
+    let waiting = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            if log
+                .snapshot()
+                .iter()
+                .any(|e| e.kind == "session.status_idle")
+            {
+                break;
+            }
+            changes.changed().await.unwrap();
+        }
+    })
+    .await;
+    assert!(waiting.is_ok(), "no requires_action idle");
+    let events = log.snapshot();
+    assert_eq!(events[0].json["evaluated_permission"], "ask");
+    assert_eq!(events[1].json["stop_reason"]["type"], "requires_action");
+    assert_eq!(
+        events[1].json["stop_reason"]["event_ids"][0],
+        events[0].json["id"]
+    );
+    let tool_use_id = events[0].id.clone();
+    let confirm = ClientEvent::UserToolConfirmation(UserToolConfirmation {
+        tool_use_id,
+        result: "allow".into(),
+        deny_message: None,
+        session_thread_id: None,
+    });
+    db.write(|m| m.send_events(&session.id, vec![confirm]))
+        .unwrap();
+    let out = tokio::task::spawn_blocking(move || worker.join().unwrap())
+        .await
+        .unwrap();
+    assert!(!out.is_error, "{}", out.text);
+    let kinds: Vec<String> = log.snapshot().iter().map(|e| e.kind.clone()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "agent.tool_use",
+            "session.status_idle",
+            "user.tool_confirmation",
+            "session.status_running",
+            "agent.tool_result"
+        ]
+    );
+    assert_eq!(versions(&db, &session.resources_store_id()).len(), 1);
+}
+
+trait FirstStore {
+    fn resources_store_id(&self) -> String;
+}
+
+impl FirstStore for Session {
+    fn resources_store_id(&self) -> String {
+        self.memory_stores()
+            .next()
+            .map(|m| m.memory_store_id.clone())
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,136 @@
+//! `GET /v1/sessions/{id}/events/stream` (reference 6.5): live events only, each framed as
+//! `event: <type>\ndata: <compact json>\n\n`, `ping` frames every `ping_interval`, closed after
+//! `session.deleted`. Each stream reads the session's log from its own cursor and waits on the
+//! log's `watch`, so a slow reader never loses an event.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::api::AppState;
+use crate::api::extract::Params;
+use crate::error::{ApiError, ApiResult};
+use crate::store::StoredEvent;
+
+fn frame(kind: &str, data: &Value) -> Bytes {
+    Bytes::from(format!("event: {kind}\ndata: {data}\n\n"))
+}
+
+/// Splits text into a few deltas at word boundaries.
+fn chunks(text: &str) -> Vec<String> {
+    let words: Vec<&str> = text.split_inclusive(' ').collect();
+    let per = words.len().div_ceil(3).max(1);
+    words.chunks(per).map(|c| c.concat()).collect()
+}
+
+/// The frames for one stored event: previews first when asked for.
+fn frames(event: &StoredEvent, deltas: &[String]) -> Vec<Bytes> {
+    let mut out = Vec::new();
+    if deltas.contains(&event.kind) {
+        out.push(frame(
+            "event_start",
+            &json!({ "type": "event_start", "event": { "type": event.kind, "id": event.id } }),
+        ));
+        if event.kind == "agent.message" {
+            let blocks = event
+                .json
+                .get("content")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            for (index, block) in blocks.iter().enumerate() {
+                let Some(text) = block.get("text").and_then(Value::as_str) else {
+                    continue;
+                };
+                for piece in chunks(text) {
+                    out.push(frame(
+                        "event_delta",
+                        &json!({
+                            "type": "event_delta",
+                            "event_id": event.id,
+                            "delta": { "type": "content_delta", "index": index, "content": { "type": "text", "text": piece } },
+                        }),
+                    ));
+                }
+            }
+        }
+    }
+    out.push(frame(&event.kind, &event.json));
+    out
+}
+
+pub async fn stream(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let p = Params::parse(q.as_deref());
+    let deltas: Vec<String> = p
+        .all("event_deltas")
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    if let Some(bad) = deltas
+        .iter()
+        .find(|d| !matches!(d.as_str(), "agent.message" | "agent.thinking"))
+    {
+        return Err(ApiError::invalid(format!(
+            "event_deltas: must be `agent.message` or `agent.thinking` (got {bad:?})"
+        )));
+    }
+    let db = st.db.clone();
+    let log =
+        tokio::task::spawn_blocking(move || db.read(|m| m.session(&id).map(|r| r.rt.log.clone())))
+            .await
+            .map_err(|_| ApiError::internal("internal error"))??;
+    let mut changes = log.subscribe();
+    changes.borrow_and_update();
+    // Live events only: start at the current end of the log.
+    let mut cursor = log.len();
+    let ping_every = st.ping_interval.max(Duration::from_millis(10));
+    let mut shutdown = st.shutdown.clone();
+    let st2: AppState = Arc::clone(&st);
+    let body = async_stream::stream! {
+        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+        let mut delivered: u32 = 0;
+        loop {
+            changes.borrow_and_update();
+            let (batch, closed) = log.read_from(cursor);
+            for event in batch {
+                cursor += 1;
+                for f in frames(&event, &deltas) {
+                    yield Ok::<Bytes, std::convert::Infallible>(f);
+                }
+                delivered = delivered.saturating_add(1);
+                if st2.faults.cut_stream(delivered) {
+                    tracing::info!(delivered, "injected fault: cutting the event stream");
+                    return;
+                }
+                if event.kind == "session.deleted" {
+                    return;
+                }
+            }
+            if closed || *shutdown.borrow() || st2.db.is_shutting_down() {
+                return;
+            }
+            tokio::select! {
+                changed = changes.changed() => if changed.is_err() { return; },
+                _ = ping.tick() => yield Ok(frame("ping", &json!({ "type": "ping" }))),
+                _ = shutdown.changed() => return,
+            }
+        }
+    };
+    let mut resp = Body::from_stream(body).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    Ok(resp)
+}
