@@ -146,6 +146,19 @@ fn resolve_configs(
         }
         out.push(c);
     }
+    // The response form of the agent toolset lists every tool it has, resolved: tools the request
+    // did not configure take the default config (the SDK's models require all of them to parse).
+    if let Some(known) = known {
+        for name in known.iter().filter(|n| !seen.contains(**n)) {
+            out.push(ToolConfig {
+                name: name.to_string(),
+                kind: Some(name.to_string()),
+                enabled: Some(default.enabled.unwrap_or(true)),
+                permission_policy: default.permission_policy.clone(),
+                extra: Default::default(),
+            });
+        }
+    }
     Ok(out)
 }
 
