@@ -19,7 +19,11 @@ pub struct ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "HTTP {} {}: {}", self.status, self.error_type, self.message)?;
+        write!(
+            f,
+            "HTTP {} {}: {}",
+            self.status, self.error_type, self.message
+        )?;
         if let Some(code) = &self.error_code {
             write!(f, " (error_code {code})")?;
         }
@@ -44,7 +48,11 @@ pub enum Error {
     Timeout(Duration),
     /// A response arrived but was not what the API documents.
     #[error("could not decode {what}: {message}; body starts: {snippet:?}")]
-    Decode { what: String, message: String, snippet: String },
+    Decode {
+        what: String,
+        message: String,
+        snippet: String,
+    },
     /// An event stream ended or misbehaved in a way that is not an API error.
     #[error("event stream: {0}")]
     Stream(String),
@@ -86,8 +94,16 @@ impl Error {
         self.status() == Some(404)
     }
 
-    pub(crate) fn decode(what: impl Into<String>, err: impl std::fmt::Display, body: &[u8]) -> Self {
-        Error::Decode { what: what.into(), message: err.to_string(), snippet: snippet(body) }
+    pub(crate) fn decode(
+        what: impl Into<String>,
+        err: impl std::fmt::Display,
+        body: &[u8],
+    ) -> Self {
+        Error::Decode {
+            what: what.into(),
+            message: err.to_string(),
+            snippet: snippet(body),
+        }
     }
 
     pub(crate) fn from_reqwest(err: reqwest::Error, timeout: Duration) -> Self {

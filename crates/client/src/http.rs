@@ -56,13 +56,21 @@ impl ApiRequest {
                 Seg::Lit(s) => path.push_str(s),
                 Seg::Id(name, id) => {
                     if id.is_empty() {
-                        return Err(Error::InvalidArgument(format!("`{name}` must not be empty")));
+                        return Err(Error::InvalidArgument(format!(
+                            "`{name}` must not be empty"
+                        )));
                     }
                     path.push_str(&segment(id));
                 }
             }
         }
-        Ok(Self { method, path, beta, query: Query::new(), body: None })
+        Ok(Self {
+            method,
+            path,
+            beta,
+            query: Query::new(),
+            body: None,
+        })
     }
 
     pub(crate) fn query(mut self, query: Query) -> Self {
@@ -99,7 +107,9 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("config", &self.inner.config).finish()
+        f.debug_struct("Client")
+            .field("config", &self.inner.config)
+            .finish()
     }
 }
 
@@ -112,7 +122,9 @@ pub struct ClientBuilder {
 
 impl ClientBuilder {
     pub fn from_env() -> Self {
-        Self { config: Config::from_env() }
+        Self {
+            config: Config::from_env(),
+        }
     }
 
     /// Ignores the environment entirely.
@@ -175,7 +187,13 @@ impl ClientBuilder {
             .user_agent(USER_AGENT)
             .build()
             .map_err(|e| Error::InvalidArgument(format!("HTTP client: {e}")))?;
-        Ok(Client { inner: Arc::new(Inner { http, config: self.config, base }) })
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                config: self.config,
+                base,
+            }),
+        })
     }
 }
 
@@ -183,7 +201,9 @@ fn normalize_base(url: &str) -> Result<String> {
     let parsed = url::Url::parse(url)
         .map_err(|e| Error::InvalidArgument(format!("base URL {url:?}: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(Error::InvalidArgument(format!("base URL {url:?}: scheme must be http or https")));
+        return Err(Error::InvalidArgument(format!(
+            "base URL {url:?}: scheme must be http or https"
+        )));
     }
     let mut base = parsed.to_string();
     if !base.ends_with('/') {
@@ -214,7 +234,10 @@ impl Client {
     fn headers(&self, req: &ApiRequest, retry_count: u32) -> HeaderMap {
         let mut h = HeaderMap::new();
         h.insert("anthropic-version", HeaderValue::from_static(API_VERSION));
-        h.insert("anthropic-beta", HeaderValue::from_static(req.beta.header_value()));
+        h.insert(
+            "anthropic-beta",
+            HeaderValue::from_static(req.beta.header_value()),
+        );
         h.insert("accept", HeaderValue::from_static("application/json"));
         h.insert("x-stainless-retry-count", HeaderValue::from(retry_count));
         if req.method != Method::GET {
@@ -249,10 +272,20 @@ impl Client {
             url.push('?');
             url.push_str(&req.query.encode());
         }
-        let mut rb = self.inner.http.request(req.method.clone(), url).headers(self.headers(req, retry_count));
+        let mut rb = self
+            .inner
+            .http
+            .request(req.method.clone(), url)
+            .headers(self.headers(req, retry_count));
         match &req.body {
             Some(body) => rb = rb.body(body.clone()),
-            None if req.method != Method::GET => rb = rb.body(Vec::new()),
+            // A bodyless POST/DELETE still says `Content-Length: 0`, as the SDK's POSTs do: hyper
+            // omits it for an empty body, and some front ends answer 411 without it.
+            None if req.method != Method::GET => {
+                rb = rb
+                    .header(reqwest::header::CONTENT_LENGTH, "0")
+                    .body(Vec::new());
+            }
             None => {}
         }
         rb
@@ -288,7 +321,12 @@ impl Client {
                     match retry_decision(status.as_u16(), &headers, &err.error_type) {
                         RetryDecision::Retry if can_retry => {
                             let wait = retry_wait(&headers, retries_taken, config.backoff_scale);
-                            tracing::info!(status = status.as_u16(), wait_ms = wait.as_millis() as u64, attempt = retries_taken + 1, "retrying");
+                            tracing::info!(
+                                status = status.as_u16(),
+                                wait_ms = wait.as_millis() as u64,
+                                attempt = retries_taken + 1,
+                                "retrying"
+                            );
                             tokio::time::sleep(wait).await;
                             retries_taken += 1;
                         }
@@ -312,7 +350,8 @@ impl Client {
     pub(crate) async fn call<T: DeserializeOwned>(&self, req: ApiRequest) -> Result<T> {
         let resp = self.send_with_retries(&req, false).await?;
         let body = read_body(resp, self.inner.config.timeout).await?;
-        serde_json::from_slice(&body).map_err(|e| Error::decode(format!("{} /{}", req.method, req.path), e, &body))
+        serde_json::from_slice(&body)
+            .map_err(|e| Error::decode(format!("{} /{}", req.method, req.path), e, &body))
     }
 
     /// Opens a streaming response (retried only until its status line arrives).
@@ -321,8 +360,8 @@ impl Client {
     }
 
     /// Every item of a cursor-paginated list, fetching pages lazily. Follows `next_page` until it
-    /// is null or empty, also across empty pages, as the SDK does; a repeated cursor ends with an error
-    /// rather than looping forever.
+    /// is null or empty, also across empty pages, as the SDK does; a cursor seen before (back to back
+    /// or in a longer cycle) ends with an error rather than looping forever.
     pub(crate) fn paginate<T>(&self, req: Result<ApiRequest>) -> BoxStream<'static, Result<T>>
     where
         T: DeserializeOwned + Send + 'static,
@@ -335,26 +374,45 @@ impl Client {
             client: Client,
             req: ApiRequest,
             done: bool,
-            last_cursor: Option<String>,
+            seen_cursors: std::collections::HashSet<String>,
+            /// Reported after the items of the page that caused it.
+            pending_error: Option<Error>,
         }
-        let state = State { client: self.clone(), req, done: false, last_cursor: None };
+        let seen_cursors = req
+            .query
+            .0
+            .iter()
+            .filter(|(k, _)| k == "page")
+            .map(|(_, v)| v.clone())
+            .collect();
+        let state = State {
+            client: self.clone(),
+            req,
+            done: false,
+            seen_cursors,
+            pending_error: None,
+        };
         stream::try_unfold(state, |mut st| async move {
+            if let Some(e) = st.pending_error.take() {
+                return Err(e);
+            }
             if st.done {
                 return Ok(None);
             }
             let page: Page<T> = st.client.call(st.req.clone()).await?;
             match page.next_cursor() {
-                Some(next) if st.last_cursor.as_deref() == Some(next) => {
-                    return Err(Error::Decode {
+                Some(next) if st.seen_cursors.contains(next) => {
+                    st.pending_error = Some(Error::Decode {
                         what: format!("GET /{}", st.req.path),
-                        message: format!("server returned the same next_page cursor twice ({next:?})"),
+                        message: format!(
+                            "server returned a next_page cursor it had already returned ({next:?})"
+                        ),
                         snippet: String::new(),
                     });
                 }
                 Some(next) => {
-                    let next = next.to_string();
-                    st.req.query.set_page(&next);
-                    st.last_cursor = Some(next);
+                    st.req.query.set_page(next);
+                    st.seen_cursors.insert(next.to_string());
                 }
                 None => st.done = true,
             }
@@ -377,18 +435,33 @@ async fn read_body(resp: reqwest::Response, timeout: Duration) -> Result<bytes::
 pub(crate) fn api_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ApiError {
     let parsed: Option<serde_json::Value> = serde_json::from_slice(body).ok();
     let error = parsed.as_ref().and_then(|v| v.get("error"));
-    let get = |key: &str| error.and_then(|e| e.get(key)).and_then(|v| v.as_str()).map(str::to_string);
+    let get = |key: &str| {
+        error
+            .and_then(|e| e.get(key))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
     let request_id = headers
         .get("request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
-        .or_else(|| parsed.as_ref().and_then(|v| v.get("request_id")).and_then(|v| v.as_str()).map(str::to_string));
+        .or_else(|| {
+            parsed
+                .as_ref()
+                .and_then(|v| v.get("request_id"))
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        });
     ApiError {
         status: status.as_u16(),
         error_type: get("type").unwrap_or_else(|| fallback_type(status).to_string()),
         message: get("message").unwrap_or_else(|| {
             let text = crate::error::snippet(body);
-            if text.is_empty() { status.canonical_reason().unwrap_or("error").to_string() } else { text }
+            if text.is_empty() {
+                status.canonical_reason().unwrap_or("error").to_string()
+            } else {
+                text
+            }
         }),
         error_code: error
             .and_then(|e| e.get("details"))
@@ -396,7 +469,9 @@ pub(crate) fn api_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) ->
             .and_then(|c| c.as_str())
             .map(str::to_string),
         request_id,
-        body: parsed.unwrap_or_else(|| serde_json::Value::String(String::from_utf8_lossy(body).into_owned())),
+        body: parsed.unwrap_or_else(|| {
+            serde_json::Value::String(String::from_utf8_lossy(body).into_owned())
+        }),
     }
 }
 

@@ -12,7 +12,10 @@ pub enum RetryDecision {
 }
 
 /// 409 types whose outcome cannot change on retry.
-const PERMANENT_CONFLICTS: &[&str] = &["memory_precondition_failed_error", "memory_path_conflict_error"];
+const PERMANENT_CONFLICTS: &[&str] = &[
+    "memory_precondition_failed_error",
+    "memory_path_conflict_error",
+];
 
 /// `x-should-retry` overrides the status rules; then 408, 409, 429 and ≥ 500 are retried.
 pub fn retry_decision(status: u16, headers: &HeaderMap, error_type: &str) -> RetryDecision {
@@ -36,7 +39,12 @@ const MAX_HINT_SECS: f64 = 4_294_967.0;
 
 /// The server's hint: `retry-after-ms` first, then `retry-after` as seconds or an HTTP date.
 pub fn retry_after_hint(headers: &HeaderMap) -> Option<Duration> {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
     let secs = header("retry-after-ms")
         .and_then(|v| v.parse::<f64>().ok())
         .map(|ms| ms / 1000.0)
@@ -45,7 +53,11 @@ pub fn retry_after_hint(headers: &HeaderMap) -> Option<Duration> {
             v.parse::<f64>().ok().or_else(|| {
                 let at = chrono::DateTime::parse_from_rfc2822(v).ok()?;
                 let at: SystemTime = at.into();
-                Some(at.duration_since(SystemTime::now()).map(|d| d.as_secs_f64()).unwrap_or(0.0))
+                Some(
+                    at.duration_since(SystemTime::now())
+                        .map(|d| d.as_secs_f64())
+                        .unwrap_or(0.0),
+                )
             })
         })?;
     (secs.is_finite() && secs > 0.0 && secs <= MAX_HINT_SECS).then(|| Duration::from_secs_f64(secs))

@@ -7,11 +7,36 @@ pub fn sample_event_stream(target_len: usize) -> Vec<u8> {
     let mut i = 0u64;
     while out.len() < target_len {
         let frames = [
-            ("session.status_running", format!(r#"{{"type":"session.status_running","id":"sevt_{i}a","processed_at":"2026-11-24T12:00:00.000001Z"}}"#)),
-            ("agent.tool_use", format!(r#"{{"type":"agent.tool_use","id":"sevt_{i}b","processed_at":"2026-11-24T12:00:00.000002Z","name":"read","input":{{"file_path":"/mnt/memory/shopper-preferences/preferences.md"}},"evaluated_permission":"allow"}}"#)),
-            ("agent.tool_result", format!(r##"{{"type":"agent.tool_result","id":"sevt_{i}c","processed_at":"2026-11-24T12:00:00.000003Z","tool_use_id":"sevt_{i}b","content":[{{"type":"text","text":"# Customer notes\n\n## Size\n- Size: medium\n"}}],"is_error":false}}"##)),
-            ("agent.message", format!(r#"{{"type":"agent.message","id":"sevt_{i}d","processed_at":"2026-11-24T12:00:00.000004Z","content":[{{"type":"text","text":"From your notes I remember: size medium; budget under $200. Here are three jackets in earth tones under $200."}}]}}"#)),
-            ("session.status_idle", format!(r#"{{"type":"session.status_idle","id":"sevt_{i}e","processed_at":"2026-11-24T12:00:00.000005Z","stop_reason":{{"type":"end_turn"}}}}"#)),
+            (
+                "session.status_running",
+                format!(
+                    r#"{{"type":"session.status_running","id":"sevt_{i}a","processed_at":"2026-11-24T12:00:00.000001Z"}}"#
+                ),
+            ),
+            (
+                "agent.tool_use",
+                format!(
+                    r#"{{"type":"agent.tool_use","id":"sevt_{i}b","processed_at":"2026-11-24T12:00:00.000002Z","name":"read","input":{{"file_path":"/mnt/memory/shopper-preferences/preferences.md"}},"evaluated_permission":"allow"}}"#
+                ),
+            ),
+            (
+                "agent.tool_result",
+                format!(
+                    r##"{{"type":"agent.tool_result","id":"sevt_{i}c","processed_at":"2026-11-24T12:00:00.000003Z","tool_use_id":"sevt_{i}b","content":[{{"type":"text","text":"# Customer notes\n\n## Size\n- Size: medium\n"}}],"is_error":false}}"##
+                ),
+            ),
+            (
+                "agent.message",
+                format!(
+                    r#"{{"type":"agent.message","id":"sevt_{i}d","processed_at":"2026-11-24T12:00:00.000004Z","content":[{{"type":"text","text":"From your notes I remember: size medium; budget under $200. Here are three jackets in earth tones under $200."}}]}}"#
+                ),
+            ),
+            (
+                "session.status_idle",
+                format!(
+                    r#"{{"type":"session.status_idle","id":"sevt_{i}e","processed_at":"2026-11-24T12:00:00.000005Z","stop_reason":{{"type":"end_turn"}}}}"#
+                ),
+            ),
         ];
         for (name, data) in frames {
             out.extend_from_slice(format!("event: {name}\ndata: {data}\n\n").as_bytes());

@@ -20,7 +20,8 @@ use crate::Client;
 use crate::error::{Error, Result};
 use crate::resources::sessions::events::EventStream;
 use crate::types::{
-    ClientEvent, ContentBlock, ListEvents, SessionEvent, StopReason, StreamEvents, Timestamp, UserMessage, joined_text,
+    ClientEvent, ContentBlock, ListEvents, SessionEvent, StopReason, StreamEvents, Timestamp,
+    UserMessage, joined_text,
 };
 
 /// Limits for one turn.
@@ -36,7 +37,11 @@ pub struct TurnOptions {
 
 impl Default for TurnOptions {
     fn default() -> Self {
-        Self { turn_timeout: Duration::from_secs(600), gap_timeout: Duration::from_secs(120), max_reconnects: 5 }
+        Self {
+            turn_timeout: Duration::from_secs(600),
+            gap_timeout: Duration::from_secs(120),
+            max_reconnects: 5,
+        }
     }
 }
 
@@ -77,10 +82,16 @@ impl ToolUse {
         match self.name.as_str() {
             "write" | "edit" => true,
             "bash" => {
-                let cmd = self.input.get("command").and_then(Value::as_str).unwrap_or("");
+                let cmd = self
+                    .input
+                    .get("command")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
                 static WRITE: LazyLock<regex::Regex> = LazyLock::new(|| {
-                    regex::Regex::new(r"(>>?\s*/mnt/memory/|\b(rm|mv|cp|tee|touch|mkdir|sed\s+-i)\b)")
-                        .expect("static regex")
+                    regex::Regex::new(
+                        r"(>>?\s*/mnt/memory/|\b(rm|mv|cp|tee|touch|mkdir|sed\s+-i)\b)",
+                    )
+                    .expect("static regex")
                 });
                 WRITE.is_match(cmd)
             }
@@ -125,7 +136,12 @@ impl Turn {
 }
 
 /// Runs one turn with a plain-text message. See the module docs for the guarantees.
-pub async fn run_turn(client: &Client, session_id: &str, text: &str, options: &TurnOptions) -> Result<Turn> {
+pub async fn run_turn(
+    client: &Client,
+    session_id: &str,
+    text: &str,
+    options: &TurnOptions,
+) -> Result<Turn> {
     run_turn_with(client, session_id, UserMessage::text(text), options).await
 }
 
@@ -137,9 +153,12 @@ pub async fn run_turn_with(
 ) -> Result<Turn> {
     let deadline = tokio::time::Instant::now() + options.turn_timeout;
     let events_api = client.sessions().events();
-    let mut stream = tokio::time::timeout_at(deadline, events_api.stream(session_id, &StreamEvents::default()))
-        .await
-        .map_err(|_| Error::Timeout(options.turn_timeout))??;
+    let mut stream = tokio::time::timeout_at(
+        deadline,
+        events_api.stream(session_id, &StreamEvents::default()),
+    )
+    .await
+    .map_err(|_| Error::Timeout(options.turn_timeout))??;
 
     stream.mark();
     let started = Instant::now();
@@ -147,7 +166,11 @@ pub async fn run_turn_with(
         let client = client.clone();
         let session_id = session_id.to_string();
         tokio::spawn(async move {
-            client.sessions().events().send(&session_id, vec![ClientEvent::UserMessage(message)]).await
+            client
+                .sessions()
+                .events()
+                .send(&session_id, vec![ClientEvent::UserMessage(message)])
+                .await
         })
     };
     let mut send = Some(send);
@@ -221,8 +244,8 @@ pub async fn run_turn_with(
         end,
         timings: TurnTimings {
             first_byte_ms: first_byte.map(|t| ms(t.saturating_duration_since(started))),
-            first_message_ms: collector.first_message.map(ms),
-            idle_ms: collector.idle_at.map(ms),
+            first_message_ms: collector.first_message().map(ms),
+            idle_ms: collector.end_arrival().map(ms),
             total_ms: ms(total),
         },
         reconnects,
@@ -236,17 +259,42 @@ struct Collector {
     seen: HashSet<String>,
     /// Everything received, in order; the turn starts at the echo once it is known.
     events: Vec<SessionEvent>,
+    /// When each of `events` arrived, since the message was sent. Timings are read from these
+    /// once the turn's slice is known, so they are right even when events arrive before the echo.
+    arrivals: Vec<Duration>,
     echo_id: Option<String>,
     echo_at: Option<Timestamp>,
-    first_message: Option<Duration>,
-    idle_at: Option<Duration>,
+    /// The send's answer carried no `user.message` echo (its `data` is optional): take the first
+    /// `user.message` the stream delivers as the echo. The stream carries only live events and was
+    /// opened before the send, so that message is this turn's.
+    adopt_echo: bool,
     decode_errors: Vec<String>,
 }
 
 impl Collector {
     fn set_echo(&mut self, id: Option<String>, at: Option<Timestamp>) {
+        self.adopt_echo = id.is_none();
         self.echo_id = id;
         self.echo_at = at;
+        self.adopt_from_stream();
+    }
+
+    fn adopt_from_stream(&mut self) {
+        if self.adopt_echo && self.echo_id.is_none() {
+            self.adopt(
+                self.events
+                    .iter()
+                    .find(|e| matches!(e, SessionEvent::UserMessage(_)))
+                    .cloned(),
+            );
+        }
+    }
+
+    fn adopt(&mut self, echo: Option<SessionEvent>) {
+        if let Some(echo) = echo {
+            self.echo_id = echo.id().map(str::to_string);
+            self.echo_at = echo.processed_at();
+        }
     }
 
     fn push(&mut self, event: SessionEvent, started: Instant) {
@@ -255,18 +303,23 @@ impl Collector {
         {
             return;
         }
-        let elapsed = started.elapsed();
-        if matches!(event, SessionEvent::AgentMessage(_)) && self.first_message.is_none() {
-            self.first_message = Some(elapsed);
-        }
         self.events.push(event);
-        if self.end().is_some() && self.idle_at.is_none() {
-            self.idle_at = Some(elapsed);
-        }
+        self.arrivals.push(started.elapsed());
+        self.adopt_from_stream();
     }
 
     /// Adds listed events after the echo that the stream did not deliver, in list order.
     fn backfill(&mut self, history: Vec<SessionEvent>, started: Instant) {
+        if self.adopt_echo && self.echo_id.is_none() {
+            // No echo id and none on the stream yet: this turn's message is the newest one listed.
+            self.adopt(
+                history
+                    .iter()
+                    .rev()
+                    .find(|e| matches!(e, SessionEvent::UserMessage(_)))
+                    .cloned(),
+            );
+        }
         let mut after_echo = self.echo_id.is_none();
         for event in history {
             if !after_echo {
@@ -278,14 +331,36 @@ impl Collector {
         }
     }
 
-    /// The events from the echo on (all of them while the echo id is unknown).
-    fn turn_slice(&self) -> &[SessionEvent] {
-        let start = self
-            .echo_id
+    /// Where the turn starts in `events`: at the echo (at 0 while the echo id is unknown).
+    fn turn_start(&self) -> usize {
+        self.echo_id
             .as_deref()
             .and_then(|id| self.events.iter().position(|e| e.id() == Some(id)))
-            .unwrap_or(0);
-        &self.events[start..]
+            .unwrap_or(0)
+    }
+
+    /// The events from the echo on (all of them while the echo id is unknown).
+    fn turn_slice(&self) -> &[SessionEvent] {
+        &self.events[self.turn_start()..]
+    }
+
+    /// When the turn's first `agent.message` arrived.
+    fn first_message(&self) -> Option<Duration> {
+        let start = self.turn_start();
+        self.events[start..]
+            .iter()
+            .position(|e| matches!(e, SessionEvent::AgentMessage(_)))
+            .map(|i| self.arrivals[start + i])
+    }
+
+    /// When the event that ended the turn arrived.
+    fn end_arrival(&self) -> Option<Duration> {
+        self.end()?;
+        let start = self.turn_start();
+        self.events[start..]
+            .iter()
+            .position(is_terminal)
+            .map(|i| self.arrivals[start + i])
     }
 
     fn turn_events(&self) -> Vec<SessionEvent> {
@@ -299,12 +374,7 @@ impl Collector {
         if slice.first().and_then(SessionEvent::id) != Some(echo) {
             return None;
         }
-        slice.iter().find_map(|e| match e {
-            SessionEvent::SessionStatusIdle(_) => Some(TurnEnd::Idle),
-            SessionEvent::SessionStatusTerminated(_) => Some(TurnEnd::Terminated),
-            SessionEvent::SessionDeleted(_) => Some(TurnEnd::Deleted),
-            _ => None,
-        })
+        slice.iter().find_map(terminal)
     }
 
     fn stop_reason(&self) -> Option<StopReason> {
@@ -313,6 +383,20 @@ impl Collector {
             _ => None,
         })
     }
+}
+
+/// How an event ends a turn, if it does.
+fn terminal(event: &SessionEvent) -> Option<TurnEnd> {
+    match event {
+        SessionEvent::SessionStatusIdle(_) => Some(TurnEnd::Idle),
+        SessionEvent::SessionStatusTerminated(_) => Some(TurnEnd::Terminated),
+        SessionEvent::SessionDeleted(_) => Some(TurnEnd::Deleted),
+        _ => None,
+    }
+}
+
+fn is_terminal(event: &SessionEvent) -> bool {
+    terminal(event).is_some()
 }
 
 fn reply_text(events: &[SessionEvent]) -> String {
@@ -342,7 +426,11 @@ pub fn tool_uses(events: &[SessionEvent]) -> Vec<ToolUse> {
             SessionEvent::AgentToolResult(r) => {
                 if let Some(u) = uses.iter_mut().find(|u| u.id == r.body.tool_use_id) {
                     u.is_error = Some(r.body.is_error.unwrap_or(false));
-                    u.result_text = r.body.content.as_deref().map(|c: &[ContentBlock]| joined_text(c));
+                    u.result_text = r
+                        .body
+                        .content
+                        .as_deref()
+                        .map(|c: &[ContentBlock]| joined_text(c));
                 }
             }
             _ => {}
@@ -353,8 +441,9 @@ pub fn tool_uses(events: &[SessionEvent]) -> Vec<ToolUse> {
 
 /// Every `/mnt/memory/...` path named in any string of a tool input.
 pub fn memory_paths(input: &Value) -> Vec<String> {
-    static PATH: LazyLock<regex::Regex> =
-        LazyLock::new(|| regex::Regex::new(r#"/mnt/memory(?:/[^\s'"`;|&<>()*?]*)?"#).expect("static regex"));
+    static PATH: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r#"/mnt/memory(?:/[^\s'"`;|&<>()*?]*)?"#).expect("static regex")
+    });
     let mut out = Vec::new();
     let mut stack = vec![input];
     while let Some(v) = stack.pop() {

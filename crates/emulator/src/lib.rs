@@ -167,6 +167,14 @@ impl Bound {
             let _ = shutdown_tx.send(true);
             db.shut_down();
         };
+        // Event streams write many small frames; with Nagle's algorithm on, each one can wait for
+        // the peer's delayed ACK (~40 ms on Linux), which would dominate every turn's latency.
+        use axum::serve::ListenerExt;
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+            }
+        });
         axum::serve(listener, router)
             .with_graceful_shutdown(signal)
             .await

@@ -29,7 +29,27 @@ async fn agents_and_versions() {
         )
         .await;
     assert_eq!(raw.body["model"]["id"], "claude-sonnet-4-6");
-    assert_eq!(raw.body["tools"][0]["configs"], json!([]));
+    // The response form lists every toolset tool, resolved with the default config.
+    let configs = raw.body["tools"][0]["configs"].as_array().expect("configs");
+    let names: Vec<&str> = configs.iter().filter_map(|c| c["name"].as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "bash",
+            "read",
+            "write",
+            "edit",
+            "glob",
+            "grep",
+            "web_fetch",
+            "web_search"
+        ]
+    );
+    assert!(
+        configs
+            .iter()
+            .all(|c| c["type"] == c["name"] && c["enabled"] == true)
+    );
     assert_eq!(
         raw.body["tools"][0]["default_config"]["permission_policy"]["type"],
         "always_allow"

@@ -3,11 +3,13 @@
 use futures::stream::BoxStream;
 use reqwest::Method;
 
+use crate::Client;
 use crate::error::Result;
 use crate::http::{ApiRequest, Beta, Seg};
 use crate::query::Query;
-use crate::types::{CreateEnvironment, Deleted, Environment, ListEnvironments, Page, UpdateEnvironment};
-use crate::Client;
+use crate::types::{
+    CreateEnvironment, Deleted, Environment, ListEnvironments, Page, UpdateEnvironment,
+};
 
 pub struct Environments<'c> {
     client: &'c Client,
@@ -21,15 +23,25 @@ impl<'c> Environments<'c> {
     }
 
     pub async fn create(&self, params: &CreateEnvironment) -> Result<Environment> {
-        self.client.call(ApiRequest::new(Method::POST, BETA, &[Seg::Lit("environments")])?.json(params)?).await
+        self.client
+            .call(ApiRequest::new(Method::POST, BETA, &[Seg::Lit("environments")])?.json(params)?)
+            .await
     }
 
     pub async fn retrieve(&self, environment_id: &str) -> Result<Environment> {
-        self.client.call(item(Method::GET, environment_id, None)?).await
+        self.client
+            .call(item(Method::GET, environment_id, None)?)
+            .await
     }
 
-    pub async fn update(&self, environment_id: &str, params: &UpdateEnvironment) -> Result<Environment> {
-        self.client.call(item(Method::POST, environment_id, None)?.json(params)?).await
+    pub async fn update(
+        &self,
+        environment_id: &str,
+        params: &UpdateEnvironment,
+    ) -> Result<Environment> {
+        self.client
+            .call(item(Method::POST, environment_id, None)?.json(params)?)
+            .await
     }
 
     pub async fn list(&self, params: &ListEnvironments) -> Result<Page<Environment>> {
@@ -42,11 +54,15 @@ impl<'c> Environments<'c> {
 
     /// Archived environments cannot be used for new sessions.
     pub async fn archive(&self, environment_id: &str) -> Result<Environment> {
-        self.client.call(item(Method::POST, environment_id, Some("archive"))?).await
+        self.client
+            .call(item(Method::POST, environment_id, Some("archive"))?)
+            .await
     }
 
     pub async fn delete(&self, environment_id: &str) -> Result<Deleted> {
-        self.client.call(item(Method::DELETE, environment_id, None)?).await
+        self.client
+            .call(item(Method::DELETE, environment_id, None)?)
+            .await
     }
 }
 

@@ -90,7 +90,10 @@ impl AgentToolset {
     pub fn all(policy: PermissionPolicy) -> Self {
         Self {
             configs: Vec::new(),
-            default_config: Some(ToolDefaultConfig { enabled: Some(true), permission_policy: Some(policy) }),
+            default_config: Some(ToolDefaultConfig {
+                enabled: Some(true),
+                permission_policy: Some(policy),
+            }),
         }
     }
 }
@@ -221,21 +224,49 @@ pub struct UpdateAgent {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<ModelRef>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "double_option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub description: Option<Option<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "double_option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub system: Option<Option<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "double_option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub tools: Option<Option<Vec<Tool>>>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "double_option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub mcp_servers: Option<Option<Vec<McpServer>>>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "double_option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub skills: Option<Option<Vec<Skill>>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<MetadataPatch>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "double_option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub multiagent: Option<Option<Value>>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "double_option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub execution_identity: Option<Option<Value>>,
 }
 

@@ -102,5 +102,9 @@ impl ContentBlock {
 
 /// The concatenated text of a block list.
 pub fn joined_text(blocks: &[ContentBlock]) -> String {
-    blocks.iter().filter_map(ContentBlock::as_text).collect::<Vec<_>>().join("")
+    blocks
+        .iter()
+        .filter_map(ContentBlock::as_text)
+        .collect::<Vec<_>>()
+        .join("")
 }

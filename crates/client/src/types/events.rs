@@ -25,7 +25,9 @@ pub struct UserMessage {
 
 impl UserMessage {
     pub fn text(text: impl Into<String>) -> Self {
-        Self { content: vec![ContentBlock::text(text)] }
+        Self {
+            content: vec![ContentBlock::text(text)],
+        }
     }
 }
 

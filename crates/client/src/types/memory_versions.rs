@@ -8,7 +8,11 @@ use super::memories::View;
 use super::shared::{Actor, Timestamp};
 
 /// An immutable snapshot written by every change to a memory.
+///
+/// Serializes with `"type":"memory_version"` first, as the API sends it (the tag is not a field;
+/// any `type` on input is ignored).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename = "memory_version")]
 pub struct MemoryVersion {
     pub id: String,
     pub memory_id: String,

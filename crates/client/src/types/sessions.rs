@@ -162,7 +162,11 @@ open_union! {
 }
 
 impl ResourceParams {
-    pub fn memory_store(id: impl Into<String>, access: Access, instructions: Option<String>) -> Self {
+    pub fn memory_store(
+        id: impl Into<String>,
+        access: Access,
+        instructions: Option<String>,
+    ) -> Self {
         ResourceParams::MemoryStore(MemoryStoreResourceParams {
             memory_store_id: id.into(),
             access: Some(access),
@@ -185,7 +189,11 @@ pub struct AgentWithOverrides {
     pub version: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<ModelRef>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "double_option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub system: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tools: Option<Vec<Tool>>,
@@ -214,7 +222,10 @@ pub enum AgentRef {
 
 impl AgentRef {
     pub fn version(id: impl Into<String>, version: Option<u64>) -> Self {
-        AgentRef::Spec(AgentSpec::Version(AgentVersionRef { id: id.into(), version }))
+        AgentRef::Spec(AgentSpec::Version(AgentVersionRef {
+            id: id.into(),
+            version,
+        }))
     }
 
     pub fn agent_id(&self) -> Option<&str> {
@@ -359,11 +370,23 @@ pub struct SessionAgentUpdate {
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct UpdateSession {
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "double_option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub title: Option<Option<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "double_option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub metadata: Option<Option<MetadataPatch>>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "double_option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
     pub budget: Option<Option<Budget>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<SessionAgentUpdate>,

@@ -5,11 +5,11 @@ pub mod versions;
 use futures::stream::BoxStream;
 use reqwest::Method;
 
+use crate::Client;
 use crate::error::Result;
 use crate::http::{ApiRequest, Beta, Seg};
 use crate::query::Query;
 use crate::types::{Agent, CreateAgent, ListAgents, Page, UpdateAgent};
-use crate::Client;
 
 pub struct Agents<'c> {
     client: &'c Client,
@@ -28,7 +28,9 @@ impl<'c> Agents<'c> {
     }
 
     pub async fn create(&self, params: &CreateAgent) -> Result<Agent> {
-        self.client.call(ApiRequest::new(Method::POST, BETA, &[Seg::Lit("agents")])?.json(params)?).await
+        self.client
+            .call(ApiRequest::new(Method::POST, BETA, &[Seg::Lit("agents")])?.json(params)?)
+            .await
     }
 
     /// The latest version, or `version` when given.
@@ -39,7 +41,9 @@ impl<'c> Agents<'c> {
 
     /// Set `params.version` to fail (rather than overwrite) when someone else changed the agent.
     pub async fn update(&self, agent_id: &str, params: &UpdateAgent) -> Result<Agent> {
-        self.client.call(item(Method::POST, agent_id, None)?.json(params)?).await
+        self.client
+            .call(item(Method::POST, agent_id, None)?.json(params)?)
+            .await
     }
 
     pub async fn list(&self, params: &ListAgents) -> Result<Page<Agent>> {
@@ -52,7 +56,9 @@ impl<'c> Agents<'c> {
 
     /// The API has no agent delete; archive instead.
     pub async fn archive(&self, agent_id: &str) -> Result<Agent> {
-        self.client.call(item(Method::POST, agent_id, Some("archive"))?).await
+        self.client
+            .call(item(Method::POST, agent_id, Some("archive"))?)
+            .await
     }
 }
 

@@ -3,11 +3,11 @@
 use futures::stream::BoxStream;
 use reqwest::Method;
 
+use crate::Client;
 use crate::error::Result;
 use crate::http::ApiRequest;
 use crate::query::Query;
 use crate::types::{Agent, ListAgentVersions, Page};
-use crate::Client;
 
 pub struct AgentVersions<'c> {
     client: &'c Client,
@@ -23,12 +23,18 @@ impl<'c> AgentVersions<'c> {
         self.client.call(list_request(agent_id, params)?).await
     }
 
-    pub fn list_all(&self, agent_id: &str, params: &ListAgentVersions) -> BoxStream<'static, Result<Agent>> {
+    pub fn list_all(
+        &self,
+        agent_id: &str,
+        params: &ListAgentVersions,
+    ) -> BoxStream<'static, Result<Agent>> {
         self.client.paginate(list_request(agent_id, params))
     }
 }
 
 fn list_request(agent_id: &str, p: &ListAgentVersions) -> Result<ApiRequest> {
-    let query = Query::new().opt("limit", p.limit).opt("page", p.page.as_deref());
+    let query = Query::new()
+        .opt("limit", p.limit)
+        .opt("page", p.page.as_deref());
     Ok(super::item(Method::GET, agent_id, Some("versions"))?.query(query))
 }

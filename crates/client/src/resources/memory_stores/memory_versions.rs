@@ -3,11 +3,11 @@
 use futures::stream::BoxStream;
 use reqwest::Method;
 
+use crate::Client;
 use crate::error::Result;
 use crate::http::{ApiRequest, Beta, Seg};
 use crate::query::Query;
 use crate::types::{ListMemoryVersions, MemoryVersion, Page, View};
-use crate::Client;
 
 pub struct MemoryVersions<'c> {
     client: &'c Client,
@@ -20,25 +20,51 @@ impl<'c> MemoryVersions<'c> {
         Self { client }
     }
 
-    pub async fn list(&self, memory_store_id: &str, params: &ListMemoryVersions) -> Result<Page<MemoryVersion>> {
-        self.client.call(list_request(memory_store_id, params)?).await
+    pub async fn list(
+        &self,
+        memory_store_id: &str,
+        params: &ListMemoryVersions,
+    ) -> Result<Page<MemoryVersion>> {
+        self.client
+            .call(list_request(memory_store_id, params)?)
+            .await
     }
 
     /// Every version matching the filters, following `next_page`.
-    pub fn list_all(&self, memory_store_id: &str, params: &ListMemoryVersions) -> BoxStream<'static, Result<MemoryVersion>> {
+    pub fn list_all(
+        &self,
+        memory_store_id: &str,
+        params: &ListMemoryVersions,
+    ) -> BoxStream<'static, Result<MemoryVersion>> {
         self.client.paginate(list_request(memory_store_id, params))
     }
 
     /// `view` defaults to `full` on the server for this call.
-    pub async fn retrieve(&self, memory_store_id: &str, memory_version_id: &str, view: Option<View>) -> Result<MemoryVersion> {
+    pub async fn retrieve(
+        &self,
+        memory_store_id: &str,
+        memory_version_id: &str,
+        view: Option<View>,
+    ) -> Result<MemoryVersion> {
         let req = item(Method::GET, memory_store_id, memory_version_id, None)?
             .query(Query::new().opt("view", view.map(View::as_str)));
         self.client.call(req).await
     }
 
     /// Nulls the version's content, path, hash and size. Agents cannot redact.
-    pub async fn redact(&self, memory_store_id: &str, memory_version_id: &str) -> Result<MemoryVersion> {
-        self.client.call(item(Method::POST, memory_store_id, memory_version_id, Some("redact"))?).await
+    pub async fn redact(
+        &self,
+        memory_store_id: &str,
+        memory_version_id: &str,
+    ) -> Result<MemoryVersion> {
+        self.client
+            .call(item(
+                Method::POST,
+                memory_store_id,
+                memory_version_id,
+                Some("redact"),
+            )?)
+            .await
     }
 }
 
@@ -58,7 +84,10 @@ fn item(method: Method, store: &str, version: &str, action: Option<&str>) -> Res
 fn list_request(store: &str, p: &ListMemoryVersions) -> Result<ApiRequest> {
     let query = Query::new()
         .opt("memory_id", p.memory_id.as_deref())
-        .opt("operation", p.operation.as_ref().map(|o| o.as_str().to_string()))
+        .opt(
+            "operation",
+            p.operation.as_ref().map(|o| o.as_str().to_string()),
+        )
         .opt("session_id", p.session_id.as_deref())
         .opt("api_key_id", p.api_key_id.as_deref())
         .opt("service_account_id", p.service_account_id.as_deref())
@@ -70,7 +99,11 @@ fn list_request(store: &str, p: &ListMemoryVersions) -> Result<ApiRequest> {
     let req = ApiRequest::new(
         Method::GET,
         BETA,
-        &[Seg::Lit("memory_stores"), Seg::Id("memory_store_id", store), Seg::Lit("memory_versions")],
+        &[
+            Seg::Lit("memory_stores"),
+            Seg::Id("memory_store_id", store),
+            Seg::Lit("memory_versions"),
+        ],
     )?;
     Ok(req.query(query))
 }

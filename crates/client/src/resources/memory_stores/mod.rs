@@ -6,11 +6,13 @@ pub mod memory_versions;
 use futures::stream::BoxStream;
 use reqwest::Method;
 
+use crate::Client;
 use crate::error::Result;
 use crate::http::{ApiRequest, Beta, Seg};
 use crate::query::Query;
-use crate::types::{CreateMemoryStore, Deleted, ListMemoryStores, MemoryStore, Page, UpdateMemoryStore};
-use crate::Client;
+use crate::types::{
+    CreateMemoryStore, Deleted, ListMemoryStores, MemoryStore, Page, UpdateMemoryStore,
+};
 
 pub struct MemoryStores<'c> {
     client: &'c Client,
@@ -34,17 +36,26 @@ impl<'c> MemoryStores<'c> {
     }
 
     pub async fn create(&self, params: &CreateMemoryStore) -> Result<MemoryStore> {
-        let req = ApiRequest::new(Method::POST, BETA, &[Seg::Lit("memory_stores")])?.json(params)?;
+        let req =
+            ApiRequest::new(Method::POST, BETA, &[Seg::Lit("memory_stores")])?.json(params)?;
         self.client.call(req).await
     }
 
     pub async fn retrieve(&self, memory_store_id: &str) -> Result<MemoryStore> {
-        self.client.call(item(Method::GET, memory_store_id, None)?).await
+        self.client
+            .call(item(Method::GET, memory_store_id, None)?)
+            .await
     }
 
     /// Fails with 400 on an archived store.
-    pub async fn update(&self, memory_store_id: &str, params: &UpdateMemoryStore) -> Result<MemoryStore> {
-        self.client.call(item(Method::POST, memory_store_id, None)?.json(params)?).await
+    pub async fn update(
+        &self,
+        memory_store_id: &str,
+        params: &UpdateMemoryStore,
+    ) -> Result<MemoryStore> {
+        self.client
+            .call(item(Method::POST, memory_store_id, None)?.json(params)?)
+            .await
     }
 
     pub async fn list(&self, params: &ListMemoryStores) -> Result<Page<MemoryStore>> {
@@ -58,12 +69,16 @@ impl<'c> MemoryStores<'c> {
 
     /// Archiving cannot be undone; archiving twice returns the store unchanged.
     pub async fn archive(&self, memory_store_id: &str) -> Result<MemoryStore> {
-        self.client.call(item(Method::POST, memory_store_id, Some("archive"))?).await
+        self.client
+            .call(item(Method::POST, memory_store_id, Some("archive"))?)
+            .await
     }
 
     /// Also removes every memory and version in the store. Cannot be undone.
     pub async fn delete(&self, memory_store_id: &str) -> Result<Deleted> {
-        self.client.call(item(Method::DELETE, memory_store_id, None)?).await
+        self.client
+            .call(item(Method::DELETE, memory_store_id, None)?)
+            .await
     }
 }
 

@@ -6,12 +6,14 @@ use bytes::Bytes;
 use futures::stream::{BoxStream, StreamExt};
 use reqwest::Method;
 
+use crate::Client;
 use crate::error::{Error, Result};
 use crate::http::{ApiRequest, api_error};
 use crate::query::Query;
 use crate::sse::{FrameKind, SseDecoder, SseFrame};
-use crate::types::{ClientEvent, ListEvents, Page, SendEvents, SentEvents, SessionEvent, StreamEvents, UserMessage};
-use crate::Client;
+use crate::types::{
+    ClientEvent, ListEvents, Page, SendEvents, SentEvents, SessionEvent, StreamEvents, UserMessage,
+};
 
 pub struct Events<'c> {
     client: &'c Client,
@@ -24,13 +26,18 @@ impl<'c> Events<'c> {
 
     /// Sends events; the response echoes them with their ids.
     pub async fn send(&self, session_id: &str, events: Vec<ClientEvent>) -> Result<SentEvents> {
-        let req = super::item(Method::POST, session_id, Some("events"))?.json(&SendEvents { events })?;
+        let req =
+            super::item(Method::POST, session_id, Some("events"))?.json(&SendEvents { events })?;
         self.client.call(req).await
     }
 
     /// Sends one `user.message` with a single text block.
     pub async fn send_text(&self, session_id: &str, text: &str) -> Result<SentEvents> {
-        self.send(session_id, vec![ClientEvent::UserMessage(UserMessage::text(text))]).await
+        self.send(
+            session_id,
+            vec![ClientEvent::UserMessage(UserMessage::text(text))],
+        )
+        .await
     }
 
     /// Stored events, oldest first by default.
@@ -38,7 +45,11 @@ impl<'c> Events<'c> {
         self.client.call(list_request(session_id, params)?).await
     }
 
-    pub fn list_all(&self, session_id: &str, params: &ListEvents) -> BoxStream<'static, Result<SessionEvent>> {
+    pub fn list_all(
+        &self,
+        session_id: &str,
+        params: &ListEvents,
+    ) -> BoxStream<'static, Result<SessionEvent>> {
         self.client.paginate(list_request(session_id, params))
     }
 
@@ -46,8 +57,11 @@ impl<'c> Events<'c> {
     /// *before* sending a `user.message` (see [`crate::turn`]).
     pub async fn stream(&self, session_id: &str, params: &StreamEvents) -> Result<EventStream> {
         let req = super::item(Method::GET, session_id, Some("events"))?;
-        let req = ApiRequest { path: format!("{}/stream", req.path), ..req }
-            .query(Query::new().array("event_deltas", &params.event_deltas));
+        let req = ApiRequest {
+            path: format!("{}/stream", req.path),
+            ..req
+        }
+        .query(Query::new().array("event_deltas", &params.event_deltas));
         let resp = self.client.open_stream(req).await?;
         Ok(EventStream::new(resp.bytes_stream().boxed()))
     }
@@ -84,7 +98,13 @@ pub struct EventStream {
 impl EventStream {
     /// Wraps any byte stream (used by tests and benches to decode canned bytes).
     pub fn new(body: BoxStream<'static, reqwest::Result<Bytes>>) -> Self {
-        Self { body, decoder: SseDecoder::new(), ended: false, bytes_received: 0, first_byte_since_mark: None }
+        Self {
+            body,
+            decoder: SseDecoder::new(),
+            ended: false,
+            bytes_received: 0,
+            first_byte_since_mark: None,
+        }
     }
 
     /// Forgets when the last byte arrived, so [`EventStream::first_byte_since_mark`] measures from now.
@@ -131,7 +151,10 @@ impl EventStream {
 
     /// As a `futures::Stream`.
     pub fn into_stream(self) -> BoxStream<'static, Result<SessionEvent>> {
-        futures::stream::unfold(self, |mut s| async move { s.next_event().await.map(|item| (item, s)) }).boxed()
+        futures::stream::unfold(self, |mut s| async move {
+            s.next_event().await.map(|item| (item, s))
+        })
+        .boxed()
     }
 }
 
@@ -141,7 +164,11 @@ pub fn dispatch(frame: &SseFrame) -> Option<Result<SessionEvent>> {
         FrameKind::Ping | FrameKind::NoEventName | FrameKind::EmptyData => None,
         FrameKind::Error(data) => {
             let status = reqwest::StatusCode::OK;
-            Some(Err(Error::Api(Box::new(api_error(status, &reqwest::header::HeaderMap::new(), data.as_bytes())))))
+            Some(Err(Error::Api(Box::new(api_error(
+                status,
+                &reqwest::header::HeaderMap::new(),
+                data.as_bytes(),
+            )))))
         }
         FrameKind::Event { name, data } => Some(
             serde_json::from_str::<SessionEvent>(data)

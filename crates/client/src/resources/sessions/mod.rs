@@ -7,11 +7,13 @@ use std::time::{Duration, Instant};
 use futures::stream::BoxStream;
 use reqwest::Method;
 
+use crate::Client;
 use crate::error::{Error, Result};
 use crate::http::{ApiRequest, Beta, Seg};
 use crate::query::Query;
-use crate::types::{CreateSession, Deleted, ListSessions, Page, Session, SessionStatus, UpdateSession};
-use crate::Client;
+use crate::types::{
+    CreateSession, Deleted, ListSessions, Page, Session, SessionStatus, UpdateSession,
+};
 
 pub struct Sessions<'c> {
     client: &'c Client,
@@ -30,7 +32,9 @@ impl<'c> Sessions<'c> {
     }
 
     pub async fn create(&self, params: &CreateSession) -> Result<Session> {
-        self.client.call(ApiRequest::new(Method::POST, BETA, &[Seg::Lit("sessions")])?.json(params)?).await
+        self.client
+            .call(ApiRequest::new(Method::POST, BETA, &[Seg::Lit("sessions")])?.json(params)?)
+            .await
     }
 
     pub async fn retrieve(&self, session_id: &str) -> Result<Session> {
@@ -38,7 +42,9 @@ impl<'c> Sessions<'c> {
     }
 
     pub async fn update(&self, session_id: &str, params: &UpdateSession) -> Result<Session> {
-        self.client.call(item(Method::POST, session_id, None)?.json(params)?).await
+        self.client
+            .call(item(Method::POST, session_id, None)?.json(params)?)
+            .await
     }
 
     pub async fn list(&self, params: &ListSessions) -> Result<Page<Session>> {
@@ -51,12 +57,16 @@ impl<'c> Sessions<'c> {
 
     /// Archiving a `running` session is a 400: call [`Sessions::wait_for_idle`] first.
     pub async fn archive(&self, session_id: &str) -> Result<Session> {
-        self.client.call(item(Method::POST, session_id, Some("archive"))?).await
+        self.client
+            .call(item(Method::POST, session_id, Some("archive"))?)
+            .await
     }
 
     /// Also ends any open event stream with a `session.deleted` event.
     pub async fn delete(&self, session_id: &str) -> Result<Deleted> {
-        self.client.call(item(Method::DELETE, session_id, None)?).await
+        self.client
+            .call(item(Method::DELETE, session_id, None)?)
+            .await
     }
 
     /// Polls the session every 250 ms until its status is `idle` (or `terminated`), for at most
@@ -66,7 +76,10 @@ impl<'c> Sessions<'c> {
         let deadline = Instant::now() + timeout;
         loop {
             let session = self.retrieve(session_id).await?;
-            if matches!(session.status, SessionStatus::Idle | SessionStatus::Terminated) {
+            if matches!(
+                session.status,
+                SessionStatus::Idle | SessionStatus::Terminated
+            ) {
                 return Ok(session);
             }
             if Instant::now() >= deadline {
