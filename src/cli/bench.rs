@@ -1,7 +1,272 @@
-//! `cma bench` (placeholder).
+//! `cma bench`: turn latency against any target, and SSE decoding throughput, for users' CI.
+//! Numbers are reported, never asserted, except against the budget the user passes.
+
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use cma_client::turn::{TurnEnd, TurnOptions, run_turn};
+use serde::Serialize;
+
+use super::target::Target;
+
 #[derive(clap::Subcommand)]
-pub enum BenchCommand { Turns }
-pub async fn run(_cmd: BenchCommand) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+pub enum BenchCommand {
+    /// Run turns against a target and report time to first byte, to first agent.message and to idle.
+    #[command(after_help = "Examples:\n  cma bench turns --turns 200 --concurrency 4\n  cma bench turns --target http://127.0.0.1:4010 --json --p95-budget-ms 50\n\nEach turn is one user.message through the same streaming turn loop `cma run` uses (stream opened\nbefore the send). Exit status 1 when --p95-budget-ms is given and p95 time-to-idle exceeds it.")]
+    Turns(TurnsArgs),
+    /// Decode an SSE byte stream and report throughput (for comparison with other decoders).
+    Sse(SseArgs),
+}
+
+#[derive(clap::Args)]
+pub struct TurnsArgs {
+    /// `local` (an embedded emulator), a base URL (e.g. `cma serve`), or `live` (the real API;
+    /// needs ANTHROPIC_API_KEY).
+    #[arg(long, default_value = "local")]
+    target: String,
+    /// Measured turns in total (after warm-up).
+    #[arg(long, default_value_t = 100)]
+    turns: usize,
+    /// Sessions running turns at the same time.
+    #[arg(long, default_value_t = 1)]
+    concurrency: usize,
+    /// Unmeasured turns per session before measuring.
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
+    /// The agent's model (`emulator:*` ids select emulator behaviours).
+    #[arg(long, default_value = "claude-sonnet-4-6")]
+    model: String,
+    /// Per-turn timeout in seconds.
+    #[arg(long, default_value_t = 60.0)]
+    turn_timeout: f64,
+    /// Print one JSON object (milliseconds) instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Also write the summary and every turn's timings as JSON to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Exit 1 when the p95 time to idle is over this many milliseconds.
+    #[arg(long)]
+    p95_budget_ms: Option<f64>,
+}
+
+#[derive(clap::Args)]
+pub struct SseArgs {
+    /// A file of raw SSE bytes; without it a synthetic session stream of --mib MiB is used.
+    #[arg(long)]
+    input: Option<PathBuf>,
+    /// Size of the synthetic stream.
+    #[arg(long, default_value_t = 16)]
+    mib: usize,
+    /// Bytes fed to the decoder per call.
+    #[arg(long, default_value_t = 65536)]
+    chunk: usize,
+    /// Also parse each frame's JSON into a typed event.
+    #[arg(long)]
+    typed: bool,
+    #[arg(long, default_value_t = 5)]
+    iterations: usize,
+    #[arg(long)]
+    json: bool,
+    /// Write the bytes used to this file (to feed another decoder the same input).
+    #[arg(long)]
+    write: Option<PathBuf>,
+}
+
+pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        BenchCommand::Turns(args) => turns(args).await,
+        BenchCommand::Sse(args) => sse(args),
+    }
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+struct TurnSample {
+    first_byte_ms: f64,
+    first_message_ms: f64,
+    idle_ms: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct Percentiles {
+    p50: f64,
+    p95: f64,
+    p99: f64,
+    max: f64,
+    mean: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct TurnsSummary {
+    target: String,
+    turns: usize,
+    concurrency: usize,
+    failed_turns: usize,
+    wall_seconds: f64,
+    turns_per_second: f64,
+    first_byte_ms: Percentiles,
+    first_message_ms: Percentiles,
+    idle_ms: Percentiles,
+    p95_budget_ms: Option<f64>,
+    over_budget: bool,
+}
+
+fn percentiles(mut xs: Vec<f64>) -> Percentiles {
+    if xs.is_empty() {
+        return Percentiles { p50: f64::NAN, p95: f64::NAN, p99: f64::NAN, max: f64::NAN, mean: f64::NAN };
+    }
+    xs.sort_by(f64::total_cmp);
+    // Nearest-rank percentiles: always an observed value.
+    let rank = |p: f64| xs[((p * xs.len() as f64).ceil() as usize).clamp(1, xs.len()) - 1];
+    Percentiles {
+        p50: rank(0.50),
+        p95: rank(0.95),
+        p99: rank(0.99),
+        max: xs[xs.len() - 1],
+        mean: xs.iter().sum::<f64>() / xs.len() as f64,
+    }
+}
+
+async fn turns(args: TurnsArgs) -> anyhow::Result<ExitCode> {
+    if args.turns == 0 || args.concurrency == 0 {
+        return Err(super::UsageError("--turns and --concurrency must be at least 1".into()).into());
+    }
+    let target = Target::connect(&args.target).await?;
+    let client = target.client().clone();
+    let fixture = super::target::BenchFixture::create(&client, &args.model, args.concurrency).await?;
+    let options = TurnOptions {
+        turn_timeout: Duration::from_secs_f64(args.turn_timeout),
+        gap_timeout: Duration::from_secs_f64(args.turn_timeout),
+        max_reconnects: 5,
+    };
+
+    let per_session = args.turns.div_ceil(args.concurrency);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (i, session_id) in fixture.session_ids.iter().enumerate() {
+        let n = per_session.min(args.turns.saturating_sub(i * per_session));
+        let (client, session_id, options, warmup) = (client.clone(), session_id.clone(), options.clone(), args.warmup);
+        tasks.push(tokio::spawn(async move {
+            let mut samples = Vec::new();
+            let mut failed = 0usize;
+            for t in 0..(warmup + n) {
+                let text = BENCH_MESSAGES[t % BENCH_MESSAGES.len()];
+                match run_turn(&client, &session_id, text, &options).await {
+                    Ok(turn) if turn.end == TurnEnd::Idle => {
+                        if t >= warmup {
+                            samples.push(TurnSample {
+                                first_byte_ms: turn.timings.first_byte_ms.unwrap_or(f64::NAN),
+                                first_message_ms: turn.timings.first_message_ms.unwrap_or(f64::NAN),
+                                idle_ms: turn.timings.idle_ms.unwrap_or(turn.timings.total_ms),
+                            });
+                        }
+                    }
+                    Ok(turn) => {
+                        tracing::warn!(session_id, end = ?turn.end, "turn did not finish");
+                        failed += 1;
+                    }
+                    Err(e) => {
+                        tracing::warn!(session_id, error = %e, "turn failed");
+                        failed += 1;
+                    }
+                }
+            }
+            (samples, failed)
+        }));
+    }
+    let mut samples = Vec::new();
+    let mut failed = 0;
+    for task in tasks {
+        let (s, f) = task.await.context("a benchmark task panicked")?;
+        samples.extend(s);
+        failed += f;
+    }
+    let wall = started.elapsed().as_secs_f64();
+    fixture.cleanup(&client).await;
+    target.shutdown().await;
+
+    let column = |f: fn(&TurnSample) -> f64| percentiles(samples.iter().map(f).filter(|x| x.is_finite()).collect());
+    let idle = column(|s| s.idle_ms);
+    let over_budget = args.p95_budget_ms.is_some_and(|b| !(idle.p95 <= b));
+    let summary = TurnsSummary {
+        target: args.target.clone(),
+        turns: samples.len(),
+        concurrency: args.concurrency,
+        failed_turns: failed,
+        wall_seconds: wall,
+        turns_per_second: samples.len() as f64 / wall,
+        first_byte_ms: column(|s| s.first_byte_ms),
+        first_message_ms: column(|s| s.first_message_ms),
+        idle_ms: idle,
+        p95_budget_ms: args.p95_budget_ms,
+        over_budget,
+    };
+
+    if let Some(path) = &args.out {
+        let doc = serde_json::json!({ "summary": &summary, "turns": &samples });
+        std::fs::write(path, serde_json::to_vec_pretty(&doc)?).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        println!("{} turns against {} ({} concurrent, {} failed) in {:.2} s: {:.1} turns/s", summary.turns, summary.target, summary.concurrency, failed, wall, summary.turns_per_second);
+        println!("{:<22}{:>10}{:>10}{:>10}{:>10}", "milliseconds", "p50", "p95", "p99", "max");
+        for (name, p) in [("to first byte", &summary.first_byte_ms), ("to first agent.message", &summary.first_message_ms), ("to idle", &summary.idle_ms)] {
+            println!("{name:<22}{:>10.3}{:>10.3}{:>10.3}{:>10.3}", p.p50, p.p95, p.p99, p.max);
+        }
+        if let Some(budget) = args.p95_budget_ms {
+            println!("p95 to idle {:.3} ms against a budget of {budget} ms: {}", summary.idle_ms.p95, if over_budget { "OVER" } else { "ok" });
+        }
+    }
+    Ok(if over_budget || failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// The messages benchmark turns cycle through: a fact to learn, a recall, a recommendation.
+const BENCH_MESSAGES: &[&str] = &[
+    "Hi! I wear a size medium and my budget is under $200.",
+    "What size do I wear?",
+    "Can you suggest a jacket for me?",
+];
+
+fn sse(args: SseArgs) -> anyhow::Result<ExitCode> {
+    let bytes = match &args.input {
+        Some(path) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+        None => cma_client::testing::sample_event_stream(args.mib << 20),
+    };
+    if let Some(path) = &args.write {
+        std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if args.chunk == 0 {
+        return Err(super::UsageError("--chunk must be at least 1".into()).into());
+    }
+    let mut best = f64::INFINITY;
+    let mut frames = 0usize;
+    for _ in 0..args.iterations.max(1) {
+        let start = Instant::now();
+        let mut decoder = cma_client::sse::SseDecoder::new();
+        let mut n = 0usize;
+        for chunk in bytes.chunks(args.chunk) {
+            decoder.feed(chunk);
+            while let Some(frame) = decoder.next_frame() {
+                if args.typed {
+                    if let Some(Ok(event)) = cma_client::resources::sessions::events::dispatch(&frame) {
+                        std::hint::black_box(event);
+                    }
+                }
+                n += 1;
+            }
+        }
+        n += decoder.finish().is_some() as usize;
+        best = best.min(start.elapsed().as_secs_f64());
+        frames = n;
+    }
+    let mib_per_s = bytes.len() as f64 / best / (1 << 20) as f64;
+    if args.json {
+        println!("{}", serde_json::json!({"bytes": bytes.len(), "chunk": args.chunk, "typed": args.typed, "frames": frames, "best_seconds": best, "mib_per_second": mib_per_s}));
+    } else {
+        println!("{} bytes, {} frames, chunk {} B{}: best of {} {:.4} s = {:.1} MiB/s", bytes.len(), frames, args.chunk, if args.typed { ", typed" } else { "" }, args.iterations, best, mib_per_s);
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -5,8 +5,8 @@ pub mod history;
 pub mod run;
 pub mod serve;
 pub mod stores;
+pub mod target;
 
-use std::process::ExitCode;
 
 /// An error that means the user's input was wrong (exit status 2), as opposed to a failed check (1).
 #[derive(Debug, thiserror::Error)]
@@ -29,9 +29,6 @@ pub fn exit_code_for(err: &anyhow::Error) -> u8 {
     1
 }
 
-pub fn success() -> ExitCode {
-    ExitCode::SUCCESS
-}
 
 /// Logs go to stderr, filtered by `RUST_LOG` (default `warn`).
 pub fn init_tracing() {

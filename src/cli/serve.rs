@@ -1,7 +1,106 @@
-//! `cma serve` (placeholder until the emulator lands).
+//! `cma serve`: the local emulator of the Managed Agents API as a server.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use cma_emulator::{EmulatorConfig, FaultConfig};
+
 #[derive(clap::Args)]
-pub struct ServeArgs {}
-pub async fn run(_args: ServeArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+#[command(after_help = "Examples:\n  cma serve\n  cma serve --addr 127.0.0.1:4010 --data-dir ./emulator-data --api-key sk-test\n  ANTHROPIC_BASE_URL=http://127.0.0.1:4010 python your_agent.py\n\nThe agent behind every session is a deterministic rule-based reference agent, not a language model.\nAn agent's model selects a behaviour: emulator:forgetful never writes memory, emulator:amnesiac never\nreads it, emulator:stall never goes idle; any other model id gets the reference agent.\n\nFault injection (off by default) makes the emulator behave like a loaded service:\n  cma serve --fault-rate 0.2 --fault-seed 7 --cut-stream-after 5")]
+pub struct ServeArgs {
+    /// Address to listen on. Binds loopback by default; use 0.0.0.0 only on a trusted network.
+    #[arg(long, default_value = "127.0.0.1:4010")]
+    addr: SocketAddr,
+    /// Keep everything in SQLite under this directory, so it survives restarts. In memory without it.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Require this key (`x-api-key` or `Authorization: Bearer`); without it any key, or none, is accepted.
+    #[arg(long, env = "CMA_SERVE_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// Seconds between `ping` frames on event streams.
+    #[arg(long, default_value_t = 15.0)]
+    ping_interval: f64,
+    /// Request bodies larger than this many bytes get 413.
+    #[arg(long, default_value_t = 32 * 1024 * 1024)]
+    max_body_bytes: usize,
+    /// Share of requests (0–1) answered with an injected error before they are processed.
+    #[arg(long, default_value_t = 0.0, help_heading = "Fault injection")]
+    fault_rate: f64,
+    /// Statuses injected errors use, picked at random.
+    #[arg(long, value_delimiter = ',', default_value = "429,529,500", help_heading = "Fault injection")]
+    fault_statuses: Vec<u16>,
+    /// Seed for the fault generator, so a faulty run can be replayed exactly.
+    #[arg(long, default_value_t = 0, help_heading = "Fault injection")]
+    fault_seed: u64,
+    /// Milliseconds added before every request is handled.
+    #[arg(long, default_value_t = 0, help_heading = "Fault injection")]
+    latency_ms: u64,
+    /// Close every event stream after this many events.
+    #[arg(long, help_heading = "Fault injection")]
+    cut_stream_after: Option<u32>,
+    /// Probability per delivered event that its stream is closed right after it.
+    #[arg(long, default_value_t = 0.0, help_heading = "Fault injection")]
+    cut_stream_probability: f64,
+    /// The `retry-after-ms` hint on injected 429s.
+    #[arg(long, default_value_t = 1000, help_heading = "Fault injection")]
+    retry_after_ms: u64,
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    if !(args.ping_interval.is_finite() && args.ping_interval > 0.0) {
+        return Err(super::UsageError("--ping-interval must be a positive number of seconds".into()).into());
+    }
+    let config = EmulatorConfig {
+        data_dir: args.data_dir,
+        api_key: args.api_key,
+        faults: FaultConfig {
+            seed: args.fault_seed,
+            error_rate: args.fault_rate,
+            error_statuses: args.fault_statuses,
+            latency: Duration::from_millis(args.latency_ms),
+            stream_cut_after_events: args.cut_stream_after,
+            stream_cut_probability: args.cut_stream_probability,
+            retry_after_ms: args.retry_after_ms,
+        },
+        ping_interval: Duration::from_secs_f64(args.ping_interval),
+        max_body_bytes: args.max_body_bytes,
+    };
+    let bound = match cma_emulator::bind(config, args.addr).await {
+        Ok(bound) => bound,
+        Err(e @ (cma_emulator::EmulatorError::Config(_) | cma_emulator::EmulatorError::Bind { .. })) => {
+            return Err(super::UsageError(e.to_string()).into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    // One line, once the socket accepts connections, so scripts can wait for it.
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "listening on http://{}", bound.local_addr())?;
+    stdout.flush()?;
+    drop(stdout);
+    bound.serve(shutdown_signal()).await.context("serving")?;
+    eprintln!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Side by side, in one run on one machine: the cma client's turn loop and the official Python SDK's
+# against the same emulator, then the two SSE decoders on the same bytes. Prints both and the ratio.
+#
+#   benches/compare/run.sh [TURNS]        (default 200)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+turns=${1:-200}
+tests/sdk/setup.sh >/dev/null
+py=target/sdk-venv/bin/python
+cargo build --release --quiet
+cma=target/release/cma
+work=$(mktemp -d)
+trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
+
+mkfifo "$work/serve.out"
+$cma serve --addr 127.0.0.1:0 >"$work/serve.out" 2>"$work/serve.err" &
+server=$!
+exec 3<"$work/serve.out"
+# `cma serve` prints its address once it accepts connections; wait for that line, not a fixed time.
+IFS= read -r -t 30 line <&3 || { echo "cma serve did not start:"; cat "$work/serve.err"; exit 1; }
+url=${line#listening on }
+
+echo "machine: $(nproc) cores, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs)"
+echo "emulator: $url; $turns measured turns each, one session, sequential"
+rust=$($cma bench turns --target "$url" --turns "$turns" --json)
+python=$(ANTHROPIC_BASE_URL="$url" ANTHROPIC_API_KEY=emulator $py benches/compare/python_turns.py "$turns")
+echo "cma client:      $rust"
+echo "official Python: $python"
+python3 - "$rust" "$python" <<'PY'
+import json, sys
+r, p = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+for k in ("p50", "p95"):
+    print(f"turn to idle {k}: cma {r['idle_ms'][k]:.3f} ms, python {p['idle_ms'][k]:.3f} ms, ratio python/cma = {p['idle_ms'][k] / r['idle_ms'][k]:.1f}x")
+PY
+
+$cma bench sse --mib 16 --write "$work/stream.sse" --json >/dev/null
+rust_sse=$($cma bench sse --input "$work/stream.sse" --chunk 65536 --json)
+python_sse=$($py benches/compare/python_sse.py "$work/stream.sse" 65536 3)
+echo "cma SSE decoder:      $rust_sse"
+echo "official SDK decoder: $python_sse"
+python3 - "$rust_sse" "$python_sse" <<'PY'
+import json, sys
+r, p = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+print(f"SSE framing: cma {r['mib_per_second']:.0f} MiB/s, python {p['mib_per_second']:.1f} MiB/s, ratio cma/python = {r['mib_per_second'] / p['mib_per_second']:.0f}x")
+PY
