@@ -1475,18 +1475,7 @@ mod sdk_fixtures {
 
     /// Differences from the SDK we know about and accept, as (record, JSON pointer into the
     /// body, reason). Each is reported when the test runs.
-    const KNOWN_DIVERGENCES: &[(&str, &str, &str)] = &[
-        (
-            "environments.create",
-            "/config/packages",
-            "Packages' lists are plain Vecs, so every manager's list is sent ([] when empty)",
-        ),
-        (
-            "environments.create.seed",
-            "/config/networking",
-            "LimitedNetworking's fields are not optional, so defaults ([], false) are sent",
-        ),
-    ];
+    const KNOWN_DIVERGENCES: &[(&str, &str, &str)] = &[];
 
     fn dir() -> PathBuf {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/requests")
@@ -1738,13 +1727,13 @@ mod sdk_fixtures {
                     name: "shopping-demo".into(),
                     config: Some(EnvironmentConfig::Cloud(CloudConfig {
                         networking: Some(Networking::Limited(LimitedNetworking {
-                            allowed_hosts: vec!["api.example-retail.com".into()],
-                            allow_mcp_servers: true,
-                            allow_package_managers: true,
+                            allowed_hosts: Some(vec!["api.example-retail.com".into()]),
+                            allow_mcp_servers: Some(true),
+                            allow_package_managers: Some(true),
                         })),
                         packages: Some(Packages {
-                            pip: vec!["pandas==2.2.3".into()],
-                            npm: vec!["prettier@3.3.3".into()],
+                            pip: Some(vec!["pandas==2.2.3".into()]),
+                            npm: Some(vec!["prettier@3.3.3".into()]),
                             ..Default::default()
                         }),
                     })),

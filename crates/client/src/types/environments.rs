@@ -6,14 +6,15 @@ use serde_json::Value;
 use super::open_union;
 use super::shared::{Metadata, MetadataPatch, double_option};
 
+/// Requests send only the fields given (as the SDK does); responses carry every field, resolved.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct LimitedNetworking {
-    #[serde(default)]
-    pub allowed_hosts: Vec<String>,
-    #[serde(default)]
-    pub allow_mcp_servers: bool,
-    #[serde(default)]
-    pub allow_package_managers: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_hosts: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_mcp_servers: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_package_managers: Option<bool>,
 }
 
 open_union! {
@@ -23,22 +24,23 @@ open_union! {
     }
 }
 
+/// Package lists per manager; requests send only the lists given, responses carry all of them.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Packages {
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
-    #[serde(default)]
-    pub apt: Vec<String>,
-    #[serde(default)]
-    pub cargo: Vec<String>,
-    #[serde(default)]
-    pub gem: Vec<String>,
-    #[serde(default)]
-    pub go: Vec<String>,
-    #[serde(default)]
-    pub npm: Vec<String>,
-    #[serde(default)]
-    pub pip: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub apt: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cargo: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gem: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub go: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub npm: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pip: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

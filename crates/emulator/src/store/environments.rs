@@ -26,10 +26,33 @@ fn stamp() -> String {
     clock::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
+/// Every manager's list present (empty when not given), as responses show it.
 fn resolve_packages(p: Option<Packages>) -> Packages {
     let mut p = p.unwrap_or_default();
     p.kind = Some("packages".into());
+    for list in [
+        &mut p.apt,
+        &mut p.cargo,
+        &mut p.gem,
+        &mut p.go,
+        &mut p.npm,
+        &mut p.pip,
+    ] {
+        list.get_or_insert_with(Vec::new);
+    }
     p
+}
+
+fn resolve_networking(n: Option<Networking>) -> Networking {
+    match n {
+        Some(Networking::Limited(l)) => Networking::Limited(LimitedNetworking {
+            allowed_hosts: Some(l.allowed_hosts.unwrap_or_default()),
+            allow_mcp_servers: Some(l.allow_mcp_servers.unwrap_or(false)),
+            allow_package_managers: Some(l.allow_package_managers.unwrap_or(false)),
+        }),
+        Some(other) => other,
+        None => Networking::Unrestricted(Empty {}),
+    }
 }
 
 /// A config with every field filled in, checked.
@@ -37,17 +60,21 @@ fn resolve_config(field: &str, config: Option<EnvironmentConfig>) -> ApiResult<E
     let config = config.unwrap_or(EnvironmentConfig::Cloud(CloudConfig::default()));
     match config {
         EnvironmentConfig::Cloud(c) => {
-            let networking = c.networking.unwrap_or(Networking::Unrestricted(Empty {}));
+            let networking = resolve_networking(c.networking);
             let packages = resolve_packages(c.packages);
-            let has_packages = !(packages.apt.is_empty()
-                && packages.cargo.is_empty()
-                && packages.gem.is_empty()
-                && packages.go.is_empty()
-                && packages.npm.is_empty()
-                && packages.pip.is_empty());
+            let has_packages = [
+                &packages.apt,
+                &packages.cargo,
+                &packages.gem,
+                &packages.go,
+                &packages.npm,
+                &packages.pip,
+            ]
+            .iter()
+            .any(|list| list.as_ref().is_some_and(|l| !l.is_empty()));
             match &networking {
                 Networking::Limited(LimitedNetworking {
-                    allow_package_managers: false,
+                    allow_package_managers: Some(false),
                     ..
                 }) if has_packages => {
                     return Err(ApiError::invalid(format!(
