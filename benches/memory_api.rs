@@ -1,9 +1,107 @@
-//! Placeholder; the real bench lands with its issue.
-use criterion::{Criterion, criterion_group, criterion_main};
+//! Memory API benchmarks.
+//!
+//! `render_*` groups: rendering synthetic histories of 1,000 / 5,000 / 10,000 versions with each
+//! renderer, reported per version (`Throughput::Elements`), so linear scaling shows as a flat
+//! per-element time across sizes. API round-trip groups live in their own functions.
 
-fn placeholder(c: &mut Criterion) {
-    c.bench_function("memory_api_placeholder", |b| b.iter(|| std::hint::black_box(1 + 1)));
+use std::hint::black_box;
+use std::time::Duration;
+
+use chrono::TimeZone;
+use cma_client::types::{Actor, Operation, SessionActor};
+use cma_history::{Format, History, RenderOptions, Version, render_history};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+
+const SIZES: [usize; 3] = [1_000, 5_000, 10_000];
+const MEMORIES: usize = 100;
+const LINES: usize = 30;
+
+/// A memory's content at its `revision`: 30 lines, one of which changes per revision.
+fn content(memory: usize, revision: usize) -> String {
+    let mut s = String::with_capacity(LINES * 48);
+    for line in 0..LINES {
+        if line == revision % LINES {
+            s.push_str(&format!(
+                "pref {memory}.{line}: revision {revision} prefers size large\n"
+            ));
+        } else {
+            s.push_str(&format!(
+                "pref {memory}.{line}: budget under $200, likes linen\n"
+            ));
+        }
+    }
+    s
 }
 
-criterion_group!(benches, placeholder);
+/// `versions` versions round-robin over 100 memories: a create each, then modifications, with
+/// every 50th version a rename and the last version of every 10th memory a delete.
+fn synthetic_history(versions: usize) -> History {
+    let base = chrono::Utc
+        .with_ymd_and_hms(2026, 5, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default();
+    let mut list = Vec::with_capacity(versions);
+    let mut texts = Vec::with_capacity(versions);
+    let last_revision = versions.div_ceil(MEMORIES) - 1;
+    for n in 0..versions {
+        let (memory, revision) = (n % MEMORIES, n / MEMORIES);
+        let operation = match revision {
+            0 => Operation::Created,
+            r if r == last_revision && memory % 10 == 0 => Operation::Deleted,
+            _ => Operation::Modified,
+        };
+        let renamed = (revision / 5) % 2;
+        let path = format!("/shoppers/{memory:03}/prefs-{renamed}.md");
+        let text = (operation != Operation::Deleted).then(|| content(memory, revision));
+        list.push(Version {
+            id: format!("memver_{n:06}"),
+            memory_id: format!("mem_{memory:03}"),
+            operation,
+            path: Some(path),
+            content_sha256: text.as_deref().map(cma_client::types::content_sha256),
+            content_size_bytes: text.as_ref().map(|t| t.len() as u64),
+            created_at: base + chrono::Duration::seconds(n as i64),
+            created_by: Some(Actor::Session(SessionActor {
+                session_id: format!("sesn_{:04}", n % 37),
+            })),
+            redacted_at: None,
+            redacted_by: None,
+        });
+        texts.extend(text);
+    }
+    let mut history = History::new("memstore_bench", list);
+    for text in texts {
+        history.insert_content(text);
+    }
+    history
+}
+
+fn render_history_formats(c: &mut Criterion) {
+    let mut group = c.benchmark_group("render_history");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(4))
+        .warm_up_time(Duration::from_secs(1));
+    let options = RenderOptions::default(); // text without colour
+    for size in SIZES {
+        let history = synthetic_history(size);
+        group.throughput(Throughput::Elements(size as u64));
+        for format in [Format::Text, Format::Patch, Format::Json] {
+            group.bench_with_input(
+                BenchmarkId::new(format.as_str(), size),
+                &history,
+                |b, history| {
+                    b.iter(|| {
+                        let mut sink = std::io::sink();
+                        render_history(black_box(history), format, &options, &mut sink)
+                            .expect("a sink never fails");
+                    })
+                },
+            );
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, render_history_formats);
 criterion_main!(benches);
