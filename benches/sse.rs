@@ -28,7 +28,9 @@ fn chunk_sizes(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(stream.len() as u64));
     group.sample_size(10);
     for chunk in [1usize, 16, 256, 1024, 4096, 65536] {
-        group.bench_with_input(BenchmarkId::from_parameter(chunk), &chunk, |b, &chunk| b.iter(|| decode(&stream, chunk)));
+        group.bench_with_input(BenchmarkId::from_parameter(chunk), &chunk, |b, &chunk| {
+            b.iter(|| decode(&stream, chunk))
+        });
     }
     group.finish();
 }
@@ -39,7 +41,11 @@ fn long_line(c: &mut Criterion) {
     for mib in [1usize, 2, 4, 8] {
         let bytes = one_long_line(mib << 20);
         group.throughput(Throughput::Bytes(bytes.len() as u64));
-        group.bench_with_input(BenchmarkId::from_parameter(format!("{mib}MiB")), &bytes, |b, bytes| b.iter(|| decode(bytes, 1024)));
+        group.bench_with_input(
+            BenchmarkId::from_parameter(format!("{mib}MiB")),
+            &bytes,
+            |b, bytes| b.iter(|| decode(bytes, 1024)),
+        );
     }
     group.finish();
     let bytes = one_long_line(8 << 20);
@@ -94,5 +100,12 @@ fn typed(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, chunk_sizes, long_line, many_small_events, mixed_endings, typed);
+criterion_group!(
+    benches,
+    chunk_sizes,
+    long_line,
+    many_small_events,
+    mixed_endings,
+    typed
+);
 criterion_main!(benches);

@@ -12,34 +12,73 @@ use axum::routing::{get, post};
 use cma_client::Client;
 use cma_client::turn::{TurnOptions, run_turn};
 use cma_client::types::{
-    Access, AgentRef, AgentToolset, CreateAgent, CreateEnvironment, CreateMemoryStore, CreateSession, PermissionPolicy,
-    ResourceParams, Tool,
+    Access, AgentRef, AgentToolset, CreateAgent, CreateEnvironment, CreateMemoryStore,
+    CreateSession, PermissionPolicy, ResourceParams, Tool,
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn options() -> TurnOptions {
-    TurnOptions { turn_timeout: Duration::from_secs(30), gap_timeout: Duration::from_secs(30), max_reconnects: 2 }
+    TurnOptions {
+        turn_timeout: Duration::from_secs(30),
+        gap_timeout: Duration::from_secs(30),
+        max_reconnects: 2,
+    }
 }
 
 fn against_emulator(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     let (emulator, client, session_id) = rt.block_on(async {
-        let emulator = cma_emulator::Emulator::start(cma_emulator::EmulatorConfig::default()).await.expect("emulator");
-        let client = Client::builder().base_url(emulator.base_url()).api_key("bench").build().expect("client");
-        let env = client.environments().create(&CreateEnvironment { name: "bench".into(), ..Default::default() }).await.expect("env");
+        let emulator = cma_emulator::Emulator::start(cma_emulator::EmulatorConfig::default())
+            .await
+            .expect("emulator");
+        let client = Client::builder()
+            .base_url(emulator.base_url())
+            .api_key("bench")
+            .build()
+            .expect("client");
+        let env = client
+            .environments()
+            .create(&CreateEnvironment {
+                name: "bench".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("env");
         let mut agent = CreateAgent::new("bench", "claude-sonnet-4-6");
-        agent.tools = Some(vec![Tool::AgentToolset20260401(AgentToolset::all(PermissionPolicy::AlwaysAllow(Default::default())))]);
+        agent.tools = Some(vec![Tool::AgentToolset20260401(AgentToolset::all(
+            PermissionPolicy::AlwaysAllow(Default::default()),
+        ))]);
         let agent = client.agents().create(&agent).await.expect("agent");
-        let store = client.memory_stores().create(&CreateMemoryStore { name: "Bench Prefs".into(), ..Default::default() }).await.expect("store");
+        let store = client
+            .memory_stores()
+            .create(&CreateMemoryStore {
+                name: "Bench Prefs".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("store");
         let mut params = CreateSession::new(AgentRef::Id(agent.id), env.id);
-        params.resources = Some(vec![ResourceParams::memory_store(store.id, Access::ReadWrite, None)]);
+        params.resources = Some(vec![ResourceParams::memory_store(
+            store.id,
+            Access::ReadWrite,
+            None,
+        )]);
         let session = client.sessions().create(&params).await.expect("session");
-        run_turn(&client, &session.id, "Hi! I wear a size medium.", &options()).await.expect("warm-up turn");
+        run_turn(
+            &client,
+            &session.id,
+            "Hi! I wear a size medium.",
+            &options(),
+        )
+        .await
+        .expect("warm-up turn");
         (emulator, client, session.id)
     });
     c.bench_function("turn_loop/emulator_recall_turn", |b| {
         b.to_async(&rt).iter(|| async {
-            let turn = run_turn(&client, &session_id, "What size do I wear?", &options()).await.expect("turn");
+            let turn = run_turn(&client, &session_id, "What size do I wear?", &options())
+                .await
+                .expect("turn");
             assert!(turn.ended_normally());
         })
     });
@@ -61,7 +100,10 @@ fn canned_turn() -> String {
     frames
         .iter()
         .map(|data| {
-            let ty = serde_json::from_str::<serde_json::Value>(data).expect("canned json")["type"].as_str().unwrap_or("").to_string();
+            let ty = serde_json::from_str::<serde_json::Value>(data).expect("canned json")["type"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
             format!("event: {ty}\ndata: {data}\n\n")
         })
         .collect()
@@ -101,7 +143,9 @@ fn against_canned_stream(c: &mut Criterion) {
     });
     c.bench_function("turn_loop/client_only_canned_stream", |b| {
         b.to_async(&rt).iter(|| async {
-            let turn = run_turn(&client, "sesn_bench", "What size do I wear?", &options()).await.expect("turn");
+            let turn = run_turn(&client, "sesn_bench", "What size do I wear?", &options())
+                .await
+                .expect("turn");
             assert_eq!(turn.events.len(), 8);
         })
     });

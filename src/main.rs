@@ -10,7 +10,9 @@ use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(name = "cma", version, about, long_about = None, propagate_version = true)]
-#[command(after_help = "Environment: ANTHROPIC_API_KEY (else ANTHROPIC_AUTH_TOKEN), ANTHROPIC_BASE_URL, RUST_LOG.\nExit status: 0 success, 1 a check or budget failed, 2 bad input, configuration or usage.")]
+#[command(
+    after_help = "Environment: ANTHROPIC_API_KEY (else ANTHROPIC_AUTH_TOKEN), ANTHROPIC_BASE_URL, RUST_LOG.\nExit status: 0 success, 1 a check or budget failed, 2 bad input, configuration or usage."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -50,7 +52,10 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -15,11 +15,16 @@ fn sdk_python() -> Option<PathBuf> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_python_sdk_runs_the_seed_flow() {
     let Some(python) = sdk_python() else {
-        assert!(std::env::var("CI").is_err(), "CI must run tests/sdk/setup.sh before the tests");
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must run tests/sdk/setup.sh before the tests"
+        );
         eprintln!("SKIPPED: the official SDK is not installed; run tests/sdk/setup.sh");
         return;
     };
-    let emulator = cma_emulator::Emulator::start(cma_emulator::EmulatorConfig::default()).await.expect("emulator starts");
+    let emulator = cma_emulator::Emulator::start(cma_emulator::EmulatorConfig::default())
+        .await
+        .expect("emulator starts");
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/seed_flow.py");
     let child = tokio::process::Command::new(python)
         .arg(script)
@@ -37,7 +42,14 @@ async fn official_python_sdk_runs_the_seed_flow() {
         .expect("python runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "seed_flow.py failed ({}):\n{stdout}\n{stderr}", output.status);
-    assert!(stdout.contains("seed flow OK"), "no success line:\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "seed_flow.py failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    assert!(
+        stdout.contains("seed flow OK"),
+        "no success line:\n{stdout}\n{stderr}"
+    );
     emulator.shutdown().await;
 }

@@ -9,12 +9,19 @@ use anyhow::Context;
 use cma_client::turn::{TurnEnd, TurnOptions, run_turn};
 use serde::Serialize;
 
-use super::target::Target;
+use cma_client::Client;
+use cma_client::types::{
+    Access, AgentRef, AgentToolset, CreateAgent, CreateEnvironment, CreateMemoryStore,
+    CreateSession, PermissionPolicy, ResourceParams, Tool,
+};
+use cma_scenario::{Connection, Target};
 
 #[derive(clap::Subcommand)]
 pub enum BenchCommand {
     /// Run turns against a target and report time to first byte, to first agent.message and to idle.
-    #[command(after_help = "Examples:\n  cma bench turns --turns 200 --concurrency 4\n  cma bench turns --target http://127.0.0.1:4010 --json --p95-budget-ms 50\n\nEach turn is one user.message through the same streaming turn loop `cma run` uses (stream opened\nbefore the send). Exit status 1 when --p95-budget-ms is given and p95 time-to-idle exceeds it.")]
+    #[command(
+        after_help = "Examples:\n  cma bench turns --turns 200 --concurrency 4\n  cma bench turns --target http://127.0.0.1:4010 --json --p95-budget-ms 50\n\nEach turn is one user.message through the same streaming turn loop `cma run` uses (stream opened\nbefore the send). Exit status 1 when --p95-budget-ms is given and p95 time-to-idle exceeds it."
+    )]
     Turns(TurnsArgs),
     /// Decode an SSE byte stream and report throughput (for comparison with other decoders).
     Sse(SseArgs),
@@ -115,7 +122,13 @@ struct TurnsSummary {
 
 fn percentiles(mut xs: Vec<f64>) -> Percentiles {
     if xs.is_empty() {
-        return Percentiles { p50: f64::NAN, p95: f64::NAN, p99: f64::NAN, max: f64::NAN, mean: f64::NAN };
+        return Percentiles {
+            p50: f64::NAN,
+            p95: f64::NAN,
+            p99: f64::NAN,
+            max: f64::NAN,
+            mean: f64::NAN,
+        };
     }
     xs.sort_by(f64::total_cmp);
     // Nearest-rank percentiles: always an observed value.
@@ -131,11 +144,16 @@ fn percentiles(mut xs: Vec<f64>) -> Percentiles {
 
 async fn turns(args: TurnsArgs) -> anyhow::Result<ExitCode> {
     if args.turns == 0 || args.concurrency == 0 {
-        return Err(super::UsageError("--turns and --concurrency must be at least 1".into()).into());
+        return Err(
+            super::UsageError("--turns and --concurrency must be at least 1".into()).into(),
+        );
     }
-    let target = Target::connect(&args.target).await?;
-    let client = target.client().clone();
-    let fixture = super::target::BenchFixture::create(&client, &args.model, args.concurrency).await?;
+    let target: Target = args.target.parse().map_err(super::UsageError)?;
+    let connection = Connection::open(&target)
+        .await
+        .map_err(|e| super::UsageError(e.to_string()))?;
+    let client = connection.client.clone();
+    let fixture = BenchFixture::create(&client, &args.model, args.concurrency).await?;
     let options = TurnOptions {
         turn_timeout: Duration::from_secs_f64(args.turn_timeout),
         gap_timeout: Duration::from_secs_f64(args.turn_timeout),
@@ -147,7 +165,12 @@ async fn turns(args: TurnsArgs) -> anyhow::Result<ExitCode> {
     let mut tasks = Vec::new();
     for (i, session_id) in fixture.session_ids.iter().enumerate() {
         let n = per_session.min(args.turns.saturating_sub(i * per_session));
-        let (client, session_id, options, warmup) = (client.clone(), session_id.clone(), options.clone(), args.warmup);
+        let (client, session_id, options, warmup) = (
+            client.clone(),
+            session_id.clone(),
+            options.clone(),
+            args.warmup,
+        );
         tasks.push(tokio::spawn(async move {
             let mut samples = Vec::new();
             let mut failed = 0usize;
@@ -185,13 +208,18 @@ async fn turns(args: TurnsArgs) -> anyhow::Result<ExitCode> {
     }
     let wall = started.elapsed().as_secs_f64();
     fixture.cleanup(&client).await;
-    target.shutdown().await;
+    connection.close().await;
 
-    let column = |f: fn(&TurnSample) -> f64| percentiles(samples.iter().map(f).filter(|x| x.is_finite()).collect());
+    let column = |f: fn(&TurnSample) -> f64| {
+        percentiles(samples.iter().map(f).filter(|x| x.is_finite()).collect())
+    };
     let idle = column(|s| s.idle_ms);
-    let over_budget = args.p95_budget_ms.is_some_and(|b| !(idle.p95 <= b));
+    // A NaN p95 (no finished turn) counts as over budget.
+    let over_budget = args
+        .p95_budget_ms
+        .is_some_and(|b| idle.p95.is_nan() || idle.p95 > b);
     let summary = TurnsSummary {
-        target: args.target.clone(),
+        target: target.to_string(),
         turns: samples.len(),
         concurrency: args.concurrency,
         failed_turns: failed,
@@ -206,21 +234,48 @@ async fn turns(args: TurnsArgs) -> anyhow::Result<ExitCode> {
 
     if let Some(path) = &args.out {
         let doc = serde_json::json!({ "summary": &summary, "turns": &samples });
-        std::fs::write(path, serde_json::to_vec_pretty(&doc)?).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(path, serde_json::to_vec_pretty(&doc)?)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     if args.json {
         println!("{}", serde_json::to_string(&summary)?);
     } else {
-        println!("{} turns against {} ({} concurrent, {} failed) in {:.2} s: {:.1} turns/s", summary.turns, summary.target, summary.concurrency, failed, wall, summary.turns_per_second);
-        println!("{:<22}{:>10}{:>10}{:>10}{:>10}", "milliseconds", "p50", "p95", "p99", "max");
-        for (name, p) in [("to first byte", &summary.first_byte_ms), ("to first agent.message", &summary.first_message_ms), ("to idle", &summary.idle_ms)] {
-            println!("{name:<22}{:>10.3}{:>10.3}{:>10.3}{:>10.3}", p.p50, p.p95, p.p99, p.max);
+        println!(
+            "{} turns against {} ({} concurrent, {} failed) in {:.2} s: {:.1} turns/s",
+            summary.turns,
+            summary.target,
+            summary.concurrency,
+            failed,
+            wall,
+            summary.turns_per_second
+        );
+        println!(
+            "{:<22}{:>10}{:>10}{:>10}{:>10}",
+            "milliseconds", "p50", "p95", "p99", "max"
+        );
+        for (name, p) in [
+            ("to first byte", &summary.first_byte_ms),
+            ("to first agent.message", &summary.first_message_ms),
+            ("to idle", &summary.idle_ms),
+        ] {
+            println!(
+                "{name:<22}{:>10.3}{:>10.3}{:>10.3}{:>10.3}",
+                p.p50, p.p95, p.p99, p.max
+            );
         }
         if let Some(budget) = args.p95_budget_ms {
-            println!("p95 to idle {:.3} ms against a budget of {budget} ms: {}", summary.idle_ms.p95, if over_budget { "OVER" } else { "ok" });
+            println!(
+                "p95 to idle {:.3} ms against a budget of {budget} ms: {}",
+                summary.idle_ms.p95,
+                if over_budget { "OVER" } else { "ok" }
+            );
         }
     }
-    Ok(if over_budget || failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if over_budget || failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// The messages benchmark turns cycle through: a fact to learn, a recall, a recommendation.
@@ -250,10 +305,11 @@ fn sse(args: SseArgs) -> anyhow::Result<ExitCode> {
         for chunk in bytes.chunks(args.chunk) {
             decoder.feed(chunk);
             while let Some(frame) = decoder.next_frame() {
-                if args.typed {
-                    if let Some(Ok(event)) = cma_client::resources::sessions::events::dispatch(&frame) {
-                        std::hint::black_box(event);
-                    }
+                if args.typed
+                    && let Some(Ok(event)) =
+                        cma_client::resources::sessions::events::dispatch(&frame)
+                {
+                    std::hint::black_box(event);
                 }
                 n += 1;
             }
@@ -264,9 +320,101 @@ fn sse(args: SseArgs) -> anyhow::Result<ExitCode> {
     }
     let mib_per_s = bytes.len() as f64 / best / (1 << 20) as f64;
     if args.json {
-        println!("{}", serde_json::json!({"bytes": bytes.len(), "chunk": args.chunk, "typed": args.typed, "frames": frames, "best_seconds": best, "mib_per_second": mib_per_s}));
+        println!(
+            "{}",
+            serde_json::json!({"bytes": bytes.len(), "chunk": args.chunk, "typed": args.typed, "frames": frames, "best_seconds": best, "mib_per_second": mib_per_s})
+        );
     } else {
-        println!("{} bytes, {} frames, chunk {} B{}: best of {} {:.4} s = {:.1} MiB/s", bytes.len(), frames, args.chunk, if args.typed { ", typed" } else { "" }, args.iterations, best, mib_per_s);
+        println!(
+            "{} bytes, {} frames, chunk {} B{}: best of {} {:.4} s = {:.1} MiB/s",
+            bytes.len(),
+            frames,
+            args.chunk,
+            if args.typed { ", typed" } else { "" },
+            args.iterations,
+            best,
+            mib_per_s
+        );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// An agent, an environment, a store and one session per concurrent worker.
+pub struct BenchFixture {
+    pub agent_id: String,
+    pub environment_id: String,
+    pub store_id: String,
+    pub session_ids: Vec<String>,
+}
+
+impl BenchFixture {
+    pub async fn create(client: &Client, model: &str, sessions: usize) -> anyhow::Result<Self> {
+        let tag = format!("cma-bench-{}", std::process::id());
+        let env = client
+            .environments()
+            .create(&CreateEnvironment {
+                name: tag.clone(),
+                ..Default::default()
+            })
+            .await
+            .context("creating the benchmark environment")?;
+        let mut agent = CreateAgent::new(tag.clone(), model);
+        agent.tools = Some(vec![Tool::AgentToolset20260401(AgentToolset::all(
+            PermissionPolicy::AlwaysAllow(Default::default()),
+        ))]);
+        let agent = client
+            .agents()
+            .create(&agent)
+            .await
+            .context("creating the benchmark agent")?;
+        let store = client
+            .memory_stores()
+            .create(&CreateMemoryStore {
+                name: format!("{tag} preferences"),
+                ..Default::default()
+            })
+            .await
+            .context("creating the benchmark memory store")?;
+        let mut fixture = Self {
+            agent_id: agent.id,
+            environment_id: env.id,
+            store_id: store.id,
+            session_ids: Vec::new(),
+        };
+        for _ in 0..sessions {
+            let mut params = CreateSession::new(
+                AgentRef::Id(fixture.agent_id.clone()),
+                fixture.environment_id.clone(),
+            );
+            params.resources = Some(vec![ResourceParams::memory_store(
+                fixture.store_id.clone(),
+                Access::ReadWrite,
+                None,
+            )]);
+            match client.sessions().create(&params).await {
+                Ok(s) => fixture.session_ids.push(s.id),
+                Err(e) => {
+                    fixture.cleanup(client).await;
+                    return Err(e).context("creating a benchmark session");
+                }
+            }
+        }
+        Ok(fixture)
+    }
+
+    /// Best effort: a failure here is logged, not fatal, since the measurements are already taken.
+    pub async fn cleanup(&self, client: &Client) {
+        let idle_wait = std::time::Duration::from_secs(10);
+        for id in &self.session_ids {
+            let _ = client.sessions().wait_for_idle(id, idle_wait).await;
+            if let Err(e) = client.sessions().archive(id).await {
+                tracing::warn!(session = %id, error = %e, "could not archive a benchmark session");
+            }
+        }
+        if let Err(e) = client.memory_stores().delete(&self.store_id).await {
+            tracing::warn!(store = %self.store_id, error = %e, "could not delete the benchmark store");
+        }
+        let _ = client.agents().archive(&self.agent_id).await;
+        let _ = client.environments().archive(&self.environment_id).await;
+    }
 }

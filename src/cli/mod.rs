@@ -5,8 +5,6 @@ pub mod history;
 pub mod run;
 pub mod serve;
 pub mod stores;
-pub mod target;
-
 
 /// An error that means the user's input was wrong (exit status 2), as opposed to a failed check (1).
 #[derive(Debug, thiserror::Error)]
@@ -29,12 +27,14 @@ pub fn exit_code_for(err: &anyhow::Error) -> u8 {
     1
 }
 
-
 /// Logs go to stderr, filtered by `RUST_LOG` (default `warn`).
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// A client for `ANTHROPIC_BASE_URL` / `ANTHROPIC_API_KEY`, or the `--base-url` given.

@@ -1,7 +1,219 @@
-//! `cma run` (placeholder until the scenario runner lands).
+//! `cma run`: parse the flags, load the scenarios, run them, print the outcome. The logic lives
+//! in `cma-scenario`.
+
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::ValueEnum;
+use cma_scenario::{ProgressMode, RunOptions, Shard, Target};
+
+use super::UsageError;
+
+const AFTER_HELP: &str = "\
+Targets:
+  local          start the emulator in-process, with its deterministic reference agent (default)
+  URL            any server speaking the API, e.g. `cma serve` at http://127.0.0.1:4010
+                 (ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN is sent if set)
+  live           the real API: needs ANTHROPIC_API_KEY; honours ANTHROPIC_BASE_URL
+
+Reports go to <reports-dir>/<run-id>/ (results.csv, summary.md, junit.xml, run.json,
+history/<store>.diff); <reports-dir>/latest points at the newest run.
+
+Exit status: 0 every check passed; 1 a check failed (below --min-pass-rate), a baseline
+regression, or the run was interrupted; 2 a bad scenario file, option or configuration.
+
+Examples:
+  cma run                                         # every scenarios/*.toml on the embedded emulator
+  cma run scenarios/personal-shopper.toml         # one file
+  cma run --filter tag:isolation --filter shopper # by tag or name substring
+  cma run --model emulator:forgetful              # a regressing agent: recall checks must fail
+  cma serve & cma run --target http://127.0.0.1:4010
+  ANTHROPIC_API_KEY=... cma run --target live --repeat 3 --min-pass-rate 0.66
+  cma run --shard 2/4                             # CI matrix: the 2nd of 4 disjoint parts
+  cma run --baseline reports/<old-id>/run.json    # fail on checks that passed before
+  cat reports/latest/summary.md >> \"$GITHUB_STEP_SUMMARY\"
+
+The scenario format, every check kind and templating over a customers CSV are described in
+scenarios/README.md.";
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Progress {
+    /// A bar on a terminal, plain lines otherwise.
+    Auto,
+    /// A bar, even when stderr is not a terminal.
+    Bar,
+    /// One line per finished unit.
+    Lines,
+    /// Nothing.
+    Off,
+}
+
 #[derive(clap::Args)]
-pub struct RunArgs {}
-pub async fn run(_args: RunArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not implemented yet")
+#[command(after_help = AFTER_HELP)]
+pub struct RunArgs {
+    /// Scenario files, or directories searched for *.toml.
+    #[arg(value_name = "PATHS", default_value = "scenarios")]
+    pub paths: Vec<PathBuf>,
+
+    /// `local` (embedded emulator), `live` (the real API), or a base URL.
+    #[arg(long, default_value = "local", value_parser = parse_target)]
+    pub target: Target,
+
+    /// Use this model for every scenario's agent (e.g. `emulator:forgetful`).
+    #[arg(long)]
+    pub model: Option<String>,
+
+    /// Units (scenario × customer × repeat) run at once [default: 8 local, 4 URL, 2 live].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: Option<u16>,
+
+    /// Run each customer's script N times; each check gets a pass rate.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub repeat: u16,
+
+    /// A check passes when at least this share of its repeats pass (0 to 1).
+    #[arg(long, default_value_t = 1.0, value_parser = parse_rate)]
+    pub min_pass_rate: f64,
+
+    /// Run scenarios whose name contains this, or `tag:NAME` for a tag; repeatable (any matches).
+    #[arg(long, value_name = "PATTERN")]
+    pub filter: Vec<String>,
+
+    /// Run only part i of n (1-based, e.g. `2/4`), for CI matrices; the n parts cover every unit once.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
+
+    /// Bound on each turn, to idle: `60`, `90s`, `1500ms`, `2m`. A turn that times out fails its
+    /// checks and stops its script; the run goes on.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub turn_timeout: Duration,
+
+    /// Leave the sessions, stores, agents and environment in place.
+    #[arg(long)]
+    pub keep: bool,
+
+    /// Where run directories and `latest` go.
+    #[arg(long, default_value = "reports")]
+    pub reports_dir: PathBuf,
+
+    /// An earlier run.json: fail (exit 1) listing every check that passed there and fails now.
+    #[arg(long, value_name = "RUN_JSON")]
+    pub baseline: Option<PathBuf>,
+
+    /// Progress on stderr.
+    #[arg(long, value_enum, default_value_t = Progress::Auto)]
+    pub progress: Progress,
+
+    /// List the units that would run (after --filter and --shard), then exit.
+    #[arg(long)]
+    pub list: bool,
+}
+
+fn parse_target(s: &str) -> Result<Target, String> {
+    s.parse()
+}
+
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    s.parse()
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err(format!("a pass rate is a number from 0 to 1, not {s:?}")),
+    }
+}
+
+/// `60`, `60s`, `1.5s`, `1500ms`, `2m`.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let (num, scale) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (t, 1.0)
+    };
+    match num.trim().parse::<f64>() {
+        Ok(v) if v > 0.0 => match Duration::try_from_secs_f64(v * scale) {
+            Ok(d) if d <= cma_scenario::run::MAX_TURN_TIMEOUT => Ok(d),
+            _ => Err(format!("{s:?} is longer than 24 hours")),
+        },
+        _ => Err(format!(
+            "a duration such as 60, 90s, 1500ms or 2m, not {s:?}"
+        )),
+    }
+}
+
+pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let scenarios = cma_scenario::load_paths(&args.paths).map_err(|e| UsageError(e.to_string()))?;
+    let options = RunOptions {
+        target: args.target,
+        model: args.model,
+        concurrency: args.concurrency.map(usize::from),
+        repeat: usize::from(args.repeat),
+        min_pass_rate: args.min_pass_rate,
+        filters: args.filter,
+        shard: args.shard,
+        turn_timeout: args.turn_timeout,
+        keep: args.keep,
+        baseline: args.baseline,
+        progress: match args.progress {
+            Progress::Auto => ProgressMode::Auto,
+            Progress::Bar => ProgressMode::Bar,
+            Progress::Lines => ProgressMode::Lines,
+            Progress::Off => ProgressMode::Off,
+        },
+    };
+
+    if args.list {
+        let selected = cma_scenario::run::plan::filter(&scenarios, &options.filters);
+        if selected.is_empty() {
+            return Err(UsageError(format!(
+                "no scenario matches --filter {}",
+                options.filters.join(", ")
+            ))
+            .into());
+        }
+        for u in cma_scenario::run::plan::units(&selected, options.repeat, options.shard) {
+            let s = selected[u.scenario];
+            println!(
+                "{}\t{}\trepeat {}\t{} checks\t{}",
+                s.name,
+                s.scripts[u.customer].customer.id,
+                u.repeat,
+                s.scripts[u.customer].check_count(),
+                s.path.display()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let shutdown = async {
+        // Without signal support, never interrupt.
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        eprintln!("interrupted: cleaning up what the run created (Ctrl-C again to quit at once)");
+        tokio::spawn(async {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("interrupted again: quitting without finishing the clean-up");
+                std::process::exit(130);
+            }
+        });
+    };
+    let report = match cma_scenario::run(&scenarios, &options, shutdown).await {
+        Ok(r) => r,
+        Err(e) if e.is_usage() => return Err(UsageError(e.to_string()).into()),
+        Err(e) => return Err(e.into()),
+    };
+    print!("{}", report.console_summary());
+    let dir = cma_scenario::report::write_reports(&report, &args.reports_dir)
+        .context("writing reports")?;
+    println!("reports: {}", dir.display());
+    Ok(ExitCode::from(report.exit_code()))
 }

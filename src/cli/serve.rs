@@ -10,7 +10,9 @@ use anyhow::Context;
 use cma_emulator::{EmulatorConfig, FaultConfig};
 
 #[derive(clap::Args)]
-#[command(after_help = "Examples:\n  cma serve\n  cma serve --addr 127.0.0.1:4010 --data-dir ./emulator-data --api-key sk-test\n  ANTHROPIC_BASE_URL=http://127.0.0.1:4010 python your_agent.py\n\nThe agent behind every session is a deterministic rule-based reference agent, not a language model.\nAn agent's model selects a behaviour: emulator:forgetful never writes memory, emulator:amnesiac never\nreads it, emulator:stall never goes idle; any other model id gets the reference agent.\n\nFault injection (off by default) makes the emulator behave like a loaded service:\n  cma serve --fault-rate 0.2 --fault-seed 7 --cut-stream-after 5")]
+#[command(
+    after_help = "Examples:\n  cma serve\n  cma serve --addr 127.0.0.1:4010 --data-dir ./emulator-data --api-key sk-test\n  ANTHROPIC_BASE_URL=http://127.0.0.1:4010 python your_agent.py\n\nThe agent behind every session is a deterministic rule-based reference agent, not a language model.\nAn agent's model selects a behaviour: emulator:forgetful never writes memory, emulator:amnesiac never\nreads it, emulator:stall never goes idle; any other model id gets the reference agent.\n\nFault injection (off by default) makes the emulator behave like a loaded service:\n  cma serve --fault-rate 0.2 --fault-seed 7 --cut-stream-after 5"
+)]
 pub struct ServeArgs {
     /// Address to listen on. Binds loopback by default; use 0.0.0.0 only on a trusted network.
     #[arg(long, default_value = "127.0.0.1:4010")]
@@ -31,7 +33,12 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 0.0, help_heading = "Fault injection")]
     fault_rate: f64,
     /// Statuses injected errors use, picked at random.
-    #[arg(long, value_delimiter = ',', default_value = "429,529,500", help_heading = "Fault injection")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "429,529,500",
+        help_heading = "Fault injection"
+    )]
     fault_statuses: Vec<u16>,
     /// Seed for the fault generator, so a faulty run can be replayed exactly.
     #[arg(long, default_value_t = 0, help_heading = "Fault injection")]
@@ -52,7 +59,10 @@ pub struct ServeArgs {
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if !(args.ping_interval.is_finite() && args.ping_interval > 0.0) {
-        return Err(super::UsageError("--ping-interval must be a positive number of seconds".into()).into());
+        return Err(super::UsageError(
+            "--ping-interval must be a positive number of seconds".into(),
+        )
+        .into());
     }
     let config = EmulatorConfig {
         data_dir: args.data_dir,
@@ -71,7 +81,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let bound = match cma_emulator::bind(config, args.addr).await {
         Ok(bound) => bound,
-        Err(e @ (cma_emulator::EmulatorError::Config(_) | cma_emulator::EmulatorError::Bind { .. })) => {
+        Err(
+            e @ (cma_emulator::EmulatorError::Config(_) | cma_emulator::EmulatorError::Bind { .. }),
+        ) => {
             return Err(super::UsageError(e.to_string()).into());
         }
         Err(e) => return Err(e.into()),

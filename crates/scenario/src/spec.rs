@@ -1,0 +1,93 @@
+//! The scenario file as written: TOML tables deserialized with their spans, so that every later
+//! check of their meaning can point at `line:column`. Nothing here is validated beyond types
+//! and field names; [`crate::load`] turns these into [`crate::Scenario`]s.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub(crate) type Str = Spanned<String>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawScenario {
+    pub name: Option<Str>,
+    pub description: Option<Str>,
+    #[serde(default)]
+    pub tags: Vec<Str>,
+    /// A CSV file, relative to the scenario file: one customer per row.
+    pub customers: Option<Str>,
+    #[serde(default)]
+    pub agent: Option<Spanned<RawAgent>>,
+    #[serde(default)]
+    pub stores: Vec<Spanned<RawStore>>,
+    #[serde(default)]
+    pub visits: Vec<Spanned<RawVisit>>,
+    #[serde(default)]
+    pub checks: Vec<Spanned<RawCheck>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAgent {
+    pub name: Option<Str>,
+    pub model: Option<Str>,
+    pub system: Option<Str>,
+    pub description: Option<Str>,
+    /// The agent toolset's permission policy: `always_allow` (default), `always_ask` or `auto`.
+    pub permission_policy: Option<Str>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStore {
+    pub key: Str,
+    pub name: Option<Str>,
+    pub description: Option<Str>,
+    pub access: Option<Str>,
+    pub instructions: Option<Str>,
+    pub shared: Option<Spanned<bool>>,
+    #[serde(default)]
+    pub memories: Vec<Spanned<RawMemory>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMemory {
+    pub path: Str,
+    pub content: Str,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawVisit {
+    pub name: Option<Str>,
+    #[serde(default)]
+    pub turns: Vec<Spanned<RawTurn>>,
+    #[serde(default)]
+    pub checks: Vec<Spanned<RawCheck>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTurn {
+    pub user: Str,
+    #[serde(default)]
+    pub checks: Vec<Spanned<RawCheck>>,
+}
+
+/// Every field any check kind takes; [`crate::check::parse`] decides which apply to a kind.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCheck {
+    pub kind: Str,
+    pub name: Option<Str>,
+    pub value: Option<Str>,
+    pub values: Option<Spanned<Vec<Str>>>,
+    pub store: Option<Str>,
+    pub path: Option<Str>,
+    pub ignore_case: Option<Spanned<bool>>,
+    pub count: Option<Spanned<u64>>,
+    pub min: Option<Spanned<u64>>,
+    pub max: Option<Spanned<u64>>,
+    pub columns: Option<Spanned<Vec<Str>>>,
+}
