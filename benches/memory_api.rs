@@ -103,5 +103,145 @@ fn render_history_formats(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, render_history_formats);
+/// Create, update, list and version-history round trips through the client against the
+/// embedded emulator on loopback.
+fn api_round_trips(c: &mut Criterion) {
+    use cma_client::Client;
+    use cma_client::types::{
+        CreateMemory, CreateMemoryStore, ListMemories, ListMemoryVersions, UpdateMemory, View,
+    };
+    use futures::TryStreamExt;
+
+    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    // `memory_id` has exactly 101 versions for the history group; `updated_id` takes the update group's writes.
+    let (emulator, client, store_id, memory_id, updated_id) = rt.block_on(async {
+        let emulator = cma_emulator::Emulator::start(cma_emulator::EmulatorConfig::default())
+            .await
+            .expect("emulator");
+        let client = Client::builder()
+            .base_url(emulator.base_url())
+            .api_key("bench")
+            .build()
+            .expect("client");
+        let store = client
+            .memory_stores()
+            .create(&CreateMemoryStore {
+                name: "bench".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("store");
+        let mut ids = Vec::new();
+        for i in 0..20 {
+            let create = CreateMemory {
+                path: format!("/notes/{i}.md"),
+                content: Some(content(i, 0)),
+            };
+            let m = client
+                .memory_stores()
+                .memories()
+                .create(&store.id, &create, None)
+                .await
+                .expect("memory");
+            ids.push(m.id);
+        }
+        let (memory_id, updated_id) = (ids[0].clone(), ids[1].clone());
+        for r in 1..=100 {
+            let update = UpdateMemory {
+                content: Some(Some(content(0, r))),
+                ..Default::default()
+            };
+            client
+                .memory_stores()
+                .memories()
+                .update(&store.id, &memory_id, &update, None)
+                .await
+                .expect("update");
+        }
+        (emulator, client, store.id, memory_id, updated_id)
+    });
+
+    let mut group = c.benchmark_group("memory_api");
+    let mut n = 0usize;
+    // A store holds at most 2,000 memories (as the API documents), so each created memory is
+    // deleted again: this measures the pair of round trips.
+    group.bench_function("create_and_delete", |b| {
+        b.to_async(&rt).iter(|| {
+            n += 1;
+            let create = CreateMemory {
+                path: format!("/bench/{n}.md"),
+                content: Some(content(n, 0)),
+            };
+            let (client, store_id) = (client.clone(), store_id.clone());
+            async move {
+                let memories = client.memory_stores().memories();
+                let m = memories
+                    .create(&store_id, &create, None)
+                    .await
+                    .expect("create");
+                memories
+                    .delete(&store_id, &m.id, &Default::default())
+                    .await
+                    .expect("delete")
+            }
+        })
+    });
+    let mut r = 100usize;
+    group.bench_function("update", |b| {
+        b.to_async(&rt).iter(|| {
+            r += 1;
+            let update = UpdateMemory {
+                content: Some(Some(content(0, r))),
+                ..Default::default()
+            };
+            let (client, store_id, memory_id) =
+                (client.clone(), store_id.clone(), updated_id.clone());
+            async move {
+                client
+                    .memory_stores()
+                    .memories()
+                    .update(&store_id, &memory_id, &update, None)
+                    .await
+                    .expect("update")
+            }
+        })
+    });
+    group.bench_function("list_20_full", |b| {
+        let params = ListMemories {
+            path_prefix: Some("/notes/".into()),
+            view: Some(View::Full),
+            limit: Some(20),
+            ..Default::default()
+        };
+        b.to_async(&rt).iter(|| async {
+            client
+                .memory_stores()
+                .memories()
+                .list(&store_id, &params)
+                .await
+                .expect("list")
+        })
+    });
+    group.bench_function("version_history_100_basic", |b| {
+        let params = ListMemoryVersions {
+            memory_id: Some(memory_id.clone()),
+            limit: Some(100),
+            ..Default::default()
+        };
+        b.to_async(&rt).iter(|| async {
+            let all: Vec<_> = client
+                .memory_stores()
+                .memory_versions()
+                .list_all(&store_id, &params)
+                .try_collect()
+                .await
+                .expect("versions");
+            assert_eq!(all.len(), 101);
+        })
+    });
+    group.finish();
+    rt.block_on(emulator.shutdown());
+}
+
+criterion_group!(benches, render_history_formats, api_round_trips);
 criterion_main!(benches);

@@ -16,6 +16,7 @@ use cma_client::types::{
     CreateSession, PermissionPolicy, ResourceParams, Tool,
 };
 use criterion::{Criterion, criterion_group, criterion_main};
+use futures::StreamExt;
 
 fn options() -> TurnOptions {
     TurnOptions {
@@ -27,7 +28,7 @@ fn options() -> TurnOptions {
 
 fn against_emulator(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
-    let (emulator, client, session_id) = rt.block_on(async {
+    let (emulator, client, session_params) = rt.block_on(async {
         let emulator = cma_emulator::Emulator::start(cma_emulator::EmulatorConfig::default())
             .await
             .expect("emulator");
@@ -63,23 +64,30 @@ fn against_emulator(c: &mut Criterion) {
             Access::ReadWrite,
             None,
         )]);
-        let session = client.sessions().create(&params).await.expect("session");
-        run_turn(
-            &client,
-            &session.id,
-            "Hi! I wear a size medium.",
-            &options(),
-        )
-        .await
-        .expect("warm-up turn");
-        (emulator, client, session.id)
+        let first = client.sessions().create(&params).await.expect("session");
+        run_turn(&client, &first.id, "Hi! I wear a size medium.", &options())
+            .await
+            .expect("the visit that writes the notes");
+        (emulator, client, params)
     });
-    c.bench_function("turn_loop/emulator_recall_turn", |b| {
-        b.to_async(&rt).iter(|| async {
-            let turn = run_turn(&client, &session_id, "What size do I wear?", &options())
-                .await
-                .expect("turn");
-            assert!(turn.ended_normally());
+    // Each measured turn is the first of a new session (a return visit): it reads the store and
+    // recalls. Reusing one session would grow its conversation with every iteration.
+    c.bench_function("turn_loop/emulator_return_visit_turn", |b| {
+        b.to_async(&rt).iter_custom(|iters| {
+            let (client, params) = (client.clone(), session_params.clone());
+            async move {
+                let mut measured = Duration::ZERO;
+                for _ in 0..iters {
+                    let session = client.sessions().create(&params).await.expect("session");
+                    let started = std::time::Instant::now();
+                    let turn = run_turn(&client, &session.id, "What size do I wear?", &options())
+                        .await
+                        .expect("turn");
+                    measured += started.elapsed();
+                    assert!(turn.ended_normally() && turn.reply.contains("medium"));
+                }
+                measured
+            }
         })
     });
     rt.block_on(emulator.shutdown());
@@ -119,9 +127,14 @@ fn against_canned_stream(c: &mut Criterion) {
                 get(move || {
                     let body = stream_body.clone();
                     async move {
+                        // Like a real server, the stream stays open after the turn's frames.
+                        let frames = futures::stream::once(async move {
+                            Ok::<_, std::convert::Infallible>(body)
+                        })
+                        .chain(futures::stream::pending());
                         Response::builder()
                             .header(header::CONTENT_TYPE, "text/event-stream")
-                            .body(Body::from(body))
+                            .body(Body::from_stream(frames))
                             .expect("response")
                     }
                 }),

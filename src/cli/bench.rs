@@ -39,9 +39,12 @@ pub struct TurnsArgs {
     /// Sessions running turns at the same time.
     #[arg(long, default_value_t = 1)]
     concurrency: usize,
-    /// Unmeasured turns per session before measuring.
+    /// Unmeasured turns per worker before measuring.
     #[arg(long, default_value_t = 1)]
     warmup: usize,
+    /// Turns in one session before the worker starts a new one (a visit).
+    #[arg(long, default_value_t = 10)]
+    turns_per_session: usize,
     /// The agent's model (`emulator:*` ids select emulator behaviours).
     #[arg(long, default_value = "claude-sonnet-4-6")]
     model: String,
@@ -153,7 +156,7 @@ async fn turns(args: TurnsArgs) -> anyhow::Result<ExitCode> {
         .await
         .map_err(|e| super::UsageError(e.to_string()))?;
     let client = connection.client.clone();
-    let fixture = BenchFixture::create(&client, &args.model, args.concurrency).await?;
+    let fixture = BenchFixture::create(&client, &args.model).await?;
     let options = TurnOptions {
         turn_timeout: Duration::from_secs_f64(args.turn_timeout),
         gap_timeout: Duration::from_secs_f64(args.turn_timeout),
@@ -163,20 +166,37 @@ async fn turns(args: TurnsArgs) -> anyhow::Result<ExitCode> {
     let per_session = args.turns.div_ceil(args.concurrency);
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for (i, session_id) in fixture.session_ids.iter().enumerate() {
-        let n = per_session.min(args.turns.saturating_sub(i * per_session));
-        let (client, session_id, options, warmup) = (
+    for worker in 0..args.concurrency {
+        let n = per_session.min(args.turns.saturating_sub(worker * per_session));
+        let (client, options, warmup, per_visit) = (
             client.clone(),
-            session_id.clone(),
             options.clone(),
             args.warmup,
+            args.turns_per_session.max(1),
         );
+        let session_params = fixture.session_params();
         tasks.push(tokio::spawn(async move {
             let mut samples = Vec::new();
             let mut failed = 0usize;
+            let mut sessions: Vec<String> = Vec::new();
             for t in 0..(warmup + n) {
+                // A new session every few turns, as visits are: one long session would make every
+                // turn slower than the last as its conversation grows.
+                if t % per_visit == 0 {
+                    match client.sessions().create(&session_params).await {
+                        Ok(s) => sessions.push(s.id),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not create a benchmark session");
+                            failed += warmup + n - t;
+                            break;
+                        }
+                    }
+                }
+                let Some(session_id) = sessions.last() else {
+                    break;
+                };
                 let text = BENCH_MESSAGES[t % BENCH_MESSAGES.len()];
-                match run_turn(&client, &session_id, text, &options).await {
+                match run_turn(&client, session_id, text, &options).await {
                     Ok(turn) if turn.end == TurnEnd::Idle => {
                         if t >= warmup {
                             samples.push(TurnSample {
@@ -196,15 +216,17 @@ async fn turns(args: TurnsArgs) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
-            (samples, failed)
+            (samples, failed, sessions)
         }));
     }
     let mut samples = Vec::new();
     let mut failed = 0;
+    let mut fixture = fixture;
     for task in tasks {
-        let (s, f) = task.await.context("a benchmark task panicked")?;
+        let (s, f, sessions) = task.await.context("a benchmark task panicked")?;
         samples.extend(s);
         failed += f;
+        fixture.session_ids.extend(sessions);
     }
     let wall = started.elapsed().as_secs_f64();
     fixture.cleanup(&client).await;
@@ -339,7 +361,7 @@ fn sse(args: SseArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// An agent, an environment, a store and one session per concurrent worker.
+/// An agent, an environment and a store; workers create their sessions, recorded here for cleanup.
 pub struct BenchFixture {
     pub agent_id: String,
     pub environment_id: String,
@@ -348,7 +370,7 @@ pub struct BenchFixture {
 }
 
 impl BenchFixture {
-    pub async fn create(client: &Client, model: &str, sessions: usize) -> anyhow::Result<Self> {
+    pub async fn create(client: &Client, model: &str) -> anyhow::Result<Self> {
         let tag = format!("cma-bench-{}", std::process::id());
         let env = client
             .environments()
@@ -375,31 +397,27 @@ impl BenchFixture {
             })
             .await
             .context("creating the benchmark memory store")?;
-        let mut fixture = Self {
+        let fixture = Self {
             agent_id: agent.id,
             environment_id: env.id,
             store_id: store.id,
             session_ids: Vec::new(),
         };
-        for _ in 0..sessions {
-            let mut params = CreateSession::new(
-                AgentRef::Id(fixture.agent_id.clone()),
-                fixture.environment_id.clone(),
-            );
-            params.resources = Some(vec![ResourceParams::memory_store(
-                fixture.store_id.clone(),
-                Access::ReadWrite,
-                None,
-            )]);
-            match client.sessions().create(&params).await {
-                Ok(s) => fixture.session_ids.push(s.id),
-                Err(e) => {
-                    fixture.cleanup(client).await;
-                    return Err(e).context("creating a benchmark session");
-                }
-            }
-        }
         Ok(fixture)
+    }
+
+    /// A session on the agent, the environment and the store (read-write).
+    pub fn session_params(&self) -> CreateSession {
+        let mut params = CreateSession::new(
+            AgentRef::Id(self.agent_id.clone()),
+            self.environment_id.clone(),
+        );
+        params.resources = Some(vec![ResourceParams::memory_store(
+            self.store_id.clone(),
+            Access::ReadWrite,
+            None,
+        )]);
+        params
     }
 
     /// Best effort: a failure here is logged, not fatal, since the measurements are already taken.
