@@ -8,6 +8,7 @@ Prints one JSON object: {"turns": N, "first_message_ms": {...}, "idle_ms": {...}
 import json
 import math
 import os
+import resource
 import sys
 import time
 
@@ -61,17 +62,22 @@ def main():
         resources=[{"type": "memory_store", "memory_store_id": store.id, "access": "read_write"}],
     )
     firsts, idles = [], []
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = usage.ru_utime + usage.ru_stime
     for i in range(warmup + turns):
         first, idle = run_turn(client, session.id, MESSAGES[i % len(MESSAGES)])
         if i >= warmup:
             if not math.isnan(first):
                 firsts.append(first)
             idles.append(idle)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_ms_per_turn = (usage.ru_utime + usage.ru_stime - cpu_before) * 1000 / (warmup + turns)
     client.beta.sessions.archive(session.id)
     client.beta.memory_stores.delete(store.id)
     client.beta.agents.archive(agent.id)
     client.beta.environments.archive(env.id)
-    print(json.dumps({"turns": len(idles), "first_message_ms": percentiles(firsts), "idle_ms": percentiles(idles)}))
+    print(json.dumps({"turns": len(idles), "first_message_ms": percentiles(firsts), "idle_ms": percentiles(idles),
+                      "process_cpu_ms_per_turn": cpu_ms_per_turn}))
 
 
 if __name__ == "__main__":

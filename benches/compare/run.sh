@@ -23,7 +23,9 @@ url=${line#listening on }
 
 echo "machine: $(nproc) cores, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs)"
 echo "emulator: $url; $turns measured turns each, one session, sequential"
-rust=$($cma bench turns --target "$url" --turns "$turns" --json)
+# Each client runs in its own process and reports the CPU time (user + system) it spent per turn
+# while the turns ran: the client's own cost, free of the emulator's work (in the `cma serve` process).
+rust=$($cma bench turns --target "$url" --turns "$turns" --turns-per-session "$turns" --warmup 1 --json)
 python=$(ANTHROPIC_BASE_URL="$url" ANTHROPIC_API_KEY=emulator $py benches/compare/python_turns.py "$turns")
 echo "cma client:      $rust"
 echo "official Python: $python"
@@ -32,6 +34,8 @@ import json, sys
 r, p = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 for k in ("p50", "p95"):
     print(f"turn to idle {k}: cma {r['idle_ms'][k]:.3f} ms, python {p['idle_ms'][k]:.3f} ms, ratio python/cma = {p['idle_ms'][k] / r['idle_ms'][k]:.1f}x")
+rc, pc = r["process_cpu_ms_per_turn"], p["process_cpu_ms_per_turn"]
+print(f"client CPU per turn: cma {rc:.3f} ms, python {pc:.3f} ms, ratio python/cma = {pc / rc:.1f}x")
 PY
 
 $cma bench sse --mib 16 --write "$work/stream.sse" --json >/dev/null

@@ -121,6 +121,9 @@ struct TurnsSummary {
     idle_ms: Percentiles,
     p95_budget_ms: Option<f64>,
     over_budget: bool,
+    /// CPU time (user + system) this process spent per turn while the turns ran. Against a URL
+    /// target that is the client's own cost; with `local` it includes the embedded emulator.
+    process_cpu_ms_per_turn: Option<f64>,
 }
 
 fn percentiles(mut xs: Vec<f64>) -> Percentiles {
@@ -164,6 +167,7 @@ async fn turns(args: TurnsArgs) -> anyhow::Result<ExitCode> {
     };
 
     let per_session = args.turns.div_ceil(args.concurrency);
+    let cpu_before = process_cpu_seconds();
     let started = Instant::now();
     let mut tasks = Vec::new();
     for worker in 0..args.concurrency {
@@ -229,6 +233,12 @@ async fn turns(args: TurnsArgs) -> anyhow::Result<ExitCode> {
         fixture.session_ids.extend(sessions);
     }
     let wall = started.elapsed().as_secs_f64();
+    let cpu_ms_per_turn = match (cpu_before, process_cpu_seconds()) {
+        (Some(a), Some(b)) if !samples.is_empty() => Some(
+            (b - a) * 1000.0 / (samples.len() + failed + args.warmup * args.concurrency) as f64,
+        ),
+        _ => None,
+    };
     fixture.cleanup(&client).await;
     connection.close().await;
 
@@ -252,6 +262,7 @@ async fn turns(args: TurnsArgs) -> anyhow::Result<ExitCode> {
         idle_ms: idle,
         p95_budget_ms: args.p95_budget_ms,
         over_budget,
+        process_cpu_ms_per_turn: cpu_ms_per_turn,
     };
 
     if let Some(path) = &args.out {
@@ -298,6 +309,16 @@ async fn turns(args: TurnsArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// User plus system CPU time of this process, from `/proc/self/stat` (Linux; clock ticks of 10 ms).
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th fields.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+    Some((ticks(11)? + ticks(12)?) / 100.0)
 }
 
 /// The messages benchmark turns cycle through: a fact to learn, a recall, a recommendation.
