@@ -1,33 +1,45 @@
-//! The official Python SDK (`anthropic==2.10.0`), pointed at the embedded emulator with
-//! `ANTHROPIC_BASE_URL`, runs the cookbook's flow unchanged with strict response validation
-//! (`tests/sdk/seed_flow.py`). `tests/sdk/setup.sh` installs the SDK into `target/sdk-venv`;
-//! without it this test is skipped locally and fails in CI (`CI=true`).
+//! The official SDKs, pointed at the embedded emulator with `ANTHROPIC_BASE_URL`, run the
+//! cookbook's flow unchanged:
+//! - Python (`anthropic==2.10.0`) with strict response validation (`tests/sdk/seed_flow.py`),
+//! - TypeScript (`@anthropic-ai/sdk@1.13.0`) on node from `PATH` (`tests/sdk/seed_flow.mjs`).
+//!
+//! `tests/sdk/setup.sh` installs them into `target/sdk-venv` and `tests/sdk/node_modules`;
+//! without them these tests are skipped locally and fail in CI (`CI` set).
 
-use std::path::PathBuf;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-fn sdk_python() -> Option<PathBuf> {
-    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/sdk-venv/bin/python");
-    python.exists().then_some(python)
+const SEED_FLOW_TIMEOUT: Duration = Duration::from_secs(180);
+
+fn repo_path(relative: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn official_python_sdk_runs_the_seed_flow() {
-    let Some(python) = sdk_python() else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI must run tests/sdk/setup.sh before the tests"
-        );
-        eprintln!("SKIPPED: the official SDK is not installed; run tests/sdk/setup.sh");
-        return;
-    };
+/// Whether the SDK is installed at `installed`. When it is not, the caller skips the test
+/// locally (with a printed notice); in CI this panics instead.
+fn sdk_installed(installed: &Path, which: &str) -> bool {
+    if installed.exists() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must run tests/sdk/setup.sh before the tests ({which} SDK missing at {})",
+        installed.display()
+    );
+    eprintln!("SKIPPED: the official {which} SDK is not installed; run tests/sdk/setup.sh");
+    false
+}
+
+/// Starts an emulator, runs `program script` against it and asserts it exits 0 with `seed flow OK`.
+async fn run_seed_flow(program: impl AsRef<OsStr>, script: &str) {
     let emulator = cma_emulator::Emulator::start(cma_emulator::EmulatorConfig::default())
         .await
         .expect("emulator starts");
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/seed_flow.py");
-    let child = tokio::process::Command::new(python)
-        .arg(script)
+    let program = program.as_ref();
+    let child = tokio::process::Command::new(program)
+        .arg(repo_path(script))
         .env("ANTHROPIC_BASE_URL", emulator.base_url())
         .env("ANTHROPIC_API_KEY", "sk-ant-emulator-test")
         .env_remove("ANTHROPIC_AUTH_TOKEN")
@@ -35,21 +47,39 @@ async fn official_python_sdk_runs_the_seed_flow() {
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .expect("python starts");
-    let output = tokio::time::timeout(Duration::from_secs(180), child.wait_with_output())
+        .unwrap_or_else(|e| panic!("{} starts: {e}", program.to_string_lossy()));
+    let output = tokio::time::timeout(SEED_FLOW_TIMEOUT, child.wait_with_output())
         .await
-        .expect("the seed flow finishes within 180 s")
-        .expect("python runs");
+        .unwrap_or_else(|_| panic!("{script} finishes within {SEED_FLOW_TIMEOUT:?}"))
+        .unwrap_or_else(|e| panic!("{} runs: {e}", program.to_string_lossy()));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
-        "seed_flow.py failed ({}):\n{stdout}\n{stderr}",
+        "{script} failed ({}):\n{stdout}\n{stderr}",
         output.status
     );
     assert!(
         stdout.contains("seed flow OK"),
-        "no success line:\n{stdout}\n{stderr}"
+        "{script}: no success line:\n{stdout}\n{stderr}"
     );
     emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_python_sdk_runs_the_seed_flow() {
+    let python = repo_path("target/sdk-venv/bin/python");
+    if !sdk_installed(&python, "Python") {
+        return;
+    }
+    run_seed_flow(&python, "tests/sdk/seed_flow.py").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_typescript_sdk_runs_the_seed_flow() {
+    let sdk = repo_path("tests/sdk/node_modules/@anthropic-ai/sdk");
+    if !sdk_installed(&sdk, "TypeScript") {
+        return;
+    }
+    run_seed_flow("node", "tests/sdk/seed_flow.mjs").await;
 }
