@@ -90,8 +90,8 @@ pub async fn stream(
             .map_err(|_| ApiError::internal("internal error"))??;
     let mut changes = log.subscribe();
     changes.borrow_and_update();
-    // Live events only: start at the current end of the log.
-    let mut cursor = log.len();
+    // Live events only: start at the current end of the committed log.
+    let mut cursor = log.committed_len();
     let ping_every = st.ping_interval.max(Duration::from_millis(10));
     let mut shutdown = st.shutdown.clone();
     let st2: AppState = Arc::clone(&st);

@@ -277,6 +277,45 @@ fn check_beta(headers: &HeaderMap, group: Group) -> ApiResult<&'static str> {
     }
 }
 
+/// Bodies are read as UTF-8 JSON and never decompressed, so a body declared in another charset or
+/// with a `content-encoding` is refused (reference 2.2's `unsupported_charset` and
+/// `request_body_encoding_unsupported`) rather than misread.
+fn check_body_encoding(headers: &HeaderMap) -> ApiResult<()> {
+    for value in headers.get_all(header::CONTENT_ENCODING) {
+        let value = value.to_str().unwrap_or("\u{fffd}");
+        if let Some(coding) = value
+            .split(',')
+            .map(str::trim)
+            .find(|c| !c.is_empty() && !c.eq_ignore_ascii_case("identity"))
+        {
+            return Err(ApiError::invalid(format!(
+                "content-encoding: `{coding}` is not supported; send the body uncompressed"
+            ))
+            .code("request_body_encoding_unsupported"));
+        }
+    }
+    let Some(content_type) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let content_type = content_type.to_str().unwrap_or("");
+    for param in content_type.split(';').skip(1) {
+        let Some((name, value)) = param.split_once('=') else {
+            continue;
+        };
+        let value = value.trim().trim_matches('"');
+        if name.trim().eq_ignore_ascii_case("charset")
+            && !value.eq_ignore_ascii_case("utf-8")
+            && !value.eq_ignore_ascii_case("utf8")
+        {
+            return Err(ApiError::invalid(format!(
+                "content-type: charset `{value}` is not supported; bodies are UTF-8"
+            ))
+            .code("unsupported_charset"));
+        }
+    }
+    Ok(())
+}
+
 /// Everything checked before a handler runs. Faults come first: a faulted request changes nothing.
 async fn admit(st: &AppState, req: Request, request_id: &str) -> ApiResult<Request> {
     let latency = st.faults.latency();
@@ -301,6 +340,7 @@ async fn admit(st: &AppState, req: Request, request_id: &str) -> ApiResult<Reque
         }
     }
     let beta = check_beta(req.headers(), group(req.uri().path()))?;
+    check_body_encoding(req.headers())?;
     let (mut parts, body) = req.into_parts();
     let declared = header_str(&parts.headers, header::CONTENT_LENGTH.as_str())
         .and_then(|v| v.parse::<usize>().ok());

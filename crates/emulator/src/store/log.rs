@@ -1,5 +1,9 @@
 //! A session's event log: an append-only list plus a `watch` of its length, so every stream
 //! reads from its own cursor and never loses an event to lag.
+//!
+//! Streams see an event only once the write that appended it is committed (durable, with
+//! persistence): [`EventLog::commit`] moves the watermark they read up to. Lists read under the
+//! model's lock, which a write holds until it is committed, so they never see more either.
 
 use std::sync::{Arc, Mutex};
 
@@ -20,6 +24,8 @@ pub struct StoredEvent {
 #[derive(Debug, Default)]
 struct Inner {
     events: Vec<Arc<StoredEvent>>,
+    /// How many of `events` are committed; streams read no further.
+    committed: usize,
     closed: bool,
 }
 
@@ -46,7 +52,11 @@ impl EventLog {
 
     pub fn from_events(events: Vec<StoredEvent>) -> Self {
         let log = Self::default();
-        log.lock().events = events.into_iter().map(Arc::new).collect();
+        {
+            let mut inner = log.lock();
+            inner.events = events.into_iter().map(Arc::new).collect();
+            inner.committed = inner.events.len();
+        }
         log
     }
 
@@ -66,6 +76,18 @@ impl EventLog {
         self.notify();
     }
 
+    /// Marks everything appended so far as committed (called by [`crate::store::Db::write`] once
+    /// the write that appended it is stored).
+    pub fn commit(&self) {
+        let mut inner = self.lock();
+        inner.committed = inner.events.len();
+    }
+
+    /// How many events streams may read: the committed ones.
+    pub fn committed_len(&self) -> usize {
+        self.lock().committed
+    }
+
     /// Wakes every stream.
     pub fn notify(&self) {
         self.tx.send_modify(|n| *n += 1);
@@ -83,20 +105,60 @@ impl EventLog {
         self.lock().events.clone()
     }
 
-    /// Events from `cursor` on, and whether the log is closed.
+    /// Committed events from `cursor` on, and whether the log is closed with nothing left to
+    /// commit (a closing write's last events are read before the close is reported).
     pub fn read_from(&self, cursor: usize) -> (Vec<Arc<StoredEvent>>, bool) {
         let inner = self.lock();
+        let committed = inner.committed.min(inner.events.len());
         (
             inner
                 .events
-                .get(cursor..)
+                .get(cursor..committed)
                 .map(<[_]>::to_vec)
                 .unwrap_or_default(),
-            inner.closed,
+            inner.closed && committed == inner.events.len(),
         )
     }
 
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.tx.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: &str) -> Arc<StoredEvent> {
+        Arc::new(StoredEvent {
+            id: id.into(),
+            kind: "session.updated".into(),
+            processed_at: crate::clock::now(),
+            json: Value::Null,
+        })
+    }
+
+    /// A stream must not deliver an event whose write is not yet stored: a crash in between
+    /// would lose an event the client already saw.
+    #[test]
+    fn streams_read_only_committed_events() {
+        let log = EventLog::default();
+        assert!(log.push(event("a")));
+        assert!(log.read_from(0).0.is_empty(), "uncommitted event visible");
+        assert_eq!(log.committed_len(), 0);
+        log.commit();
+        assert_eq!(log.read_from(0).0.len(), 1);
+        // A closing write: its last event is read before the close is reported.
+        assert!(log.push(event("deleted")));
+        log.close();
+        assert_eq!(log.read_from(1), (Vec::new(), false));
+        log.commit();
+        let (batch, closed) = log.read_from(1);
+        assert_eq!(batch.len(), 1);
+        assert!(closed);
+        assert_eq!(
+            EventLog::from_events(vec![(*event("x")).clone()]).committed_len(),
+            1
+        );
     }
 }

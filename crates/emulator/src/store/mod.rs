@@ -130,6 +130,12 @@ impl Db {
                 Err(e)
             }
         };
+        if result.is_ok() {
+            // Still under the model's lock: streams may now read what this write appended.
+            for log in &notify {
+                log.commit();
+            }
+        }
         drop(model);
         for log in notify {
             log.notify();
