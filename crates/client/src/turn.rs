@@ -20,8 +20,8 @@ use crate::Client;
 use crate::error::{Error, Result};
 use crate::resources::sessions::events::EventStream;
 use crate::types::{
-    ClientEvent, ContentBlock, ListEvents, SessionEvent, StopReason, StreamEvents, Timestamp,
-    UserMessage, joined_text,
+    ClientEvent, ContentBlock, ListEvents, SentEvents, SessionEvent, StopReason, StreamEvents,
+    Timestamp, UserMessage, joined_text,
 };
 
 /// Limits for one turn.
@@ -162,18 +162,11 @@ pub async fn run_turn_with(
 
     stream.mark();
     let started = Instant::now();
-    let send = {
-        let client = client.clone();
-        let session_id = session_id.to_string();
-        tokio::spawn(async move {
-            client
-                .sessions()
-                .events()
-                .send(&session_id, vec![ClientEvent::UserMessage(message)])
-                .await
-        })
-    };
-    let mut send = Some(send);
+    // The send runs inside this task, raced against the stream below: no spawned task, so no hop
+    // between runtime threads (on a loopback turn those wake-ups cost more CPU than the turn's work).
+    let send = events_api.send(session_id, vec![ClientEvent::UserMessage(message)]);
+    tokio::pin!(send);
+    let mut sent = false;
     let mut collector = Collector::default();
     let mut reconnects = 0;
     let mut first_byte = None;
@@ -185,11 +178,9 @@ pub async fn run_turn_with(
         }
         let gap_deadline = (now + options.gap_timeout).min(deadline);
         tokio::select! {
-            joined = async { send.as_mut().expect("guarded by the select condition").await }, if send.is_some() => {
-                send = None;
-                let sent = joined.map_err(|e| Error::Stream(format!("send task failed: {e}")))??;
-                let echo = sent.data.into_iter().find(|e| e.type_name() == "user.message");
-                collector.set_echo(echo.as_ref().and_then(|e| e.id()).map(str::to_string), echo.as_ref().and_then(SessionEvent::processed_at));
+            answer = &mut send, if !sent => {
+                sent = true;
+                collector.take_echo(answer?);
                 if let Some(end) = collector.end() { break end; }
             }
             next = tokio::time::timeout_at(gap_deadline, stream.next_event()) => {
@@ -211,12 +202,11 @@ pub async fn run_turn_with(
                         }
                         reconnects += 1;
                         tracing::info!(session_id, reconnects, "event stream dropped mid-turn; reconnecting");
-                        if let Some(task) = send.take() {
-                            let sent = tokio::time::timeout_at(deadline, task).await
-                                .map_err(|_| Error::Timeout(options.turn_timeout))?
-                                .map_err(|e| Error::Stream(format!("send task failed: {e}")))??;
-                            let echo = sent.data.into_iter().find(|e| e.type_name() == "user.message");
-                            collector.set_echo(echo.as_ref().and_then(|e| e.id()).map(str::to_string), echo.as_ref().and_then(SessionEvent::processed_at));
+                        if !sent {
+                            let answer = tokio::time::timeout_at(deadline, &mut send).await
+                                .map_err(|_| Error::Timeout(options.turn_timeout))??;
+                            sent = true;
+                            collector.take_echo(answer);
                         }
                         stream = tokio::time::timeout_at(deadline, events_api.stream(session_id, &StreamEvents::default()))
                             .await.map_err(|_| Error::Timeout(options.turn_timeout))??;
@@ -272,6 +262,18 @@ struct Collector {
 }
 
 impl Collector {
+    /// Takes the `user.message` echo from the send's answer.
+    fn take_echo(&mut self, answer: SentEvents) {
+        let echo = answer
+            .data
+            .into_iter()
+            .find(|e| e.type_name() == "user.message");
+        self.set_echo(
+            echo.as_ref().and_then(SessionEvent::id).map(str::to_string),
+            echo.as_ref().and_then(SessionEvent::processed_at),
+        );
+    }
+
     fn set_echo(&mut self, id: Option<String>, at: Option<Timestamp>) {
         self.adopt_echo = id.is_none();
         self.echo_id = id;
