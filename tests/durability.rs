@@ -244,57 +244,22 @@ async fn list_events(client: &Client, session: &str) -> Vec<String> {
 }
 
 async fn session(client: &Client, store: &str) -> Session {
-    let mut a = CreateAgent::new("Durable Shopper", "claude-sonnet-4-6");
-    a.tools = Some(vec![Tool::AgentToolset20260401(AgentToolset::all(
-        PermissionPolicy::AlwaysAllow(Empty {}),
-    ))]);
-    let agent = t(client.agents().create(&a)).await.unwrap();
-    let env = t(client.environments().create(&CreateEnvironment {
-        name: "durable".into(),
-        ..Default::default()
-    }))
-    .await
-    .unwrap();
-    let mut p = CreateSession::new(AgentRef::Id(agent.id), env.id);
-    p.resources = Some(vec![ResourceParams::memory_store(
+    t(cma_client::testing::session_on_store(
+        client,
         store,
-        Access::ReadWrite,
-        None,
-    )]);
-    t(client.sessions().create(&p)).await.unwrap()
+        "Durable Shopper",
+        "claude-sonnet-4-6",
+    ))
+    .await
+    .unwrap()
 }
 
 /// After the restart: every acknowledged write is there, the memory at each path holds its last
 /// acknowledged content or the write that was in flight, and versions agree with memories.
 async fn check_writes(client: &Client, store: &str, ledger: &Ledger) -> (usize, usize) {
-    let memories: Vec<MemoryListItem> = t(client
-        .memory_stores()
-        .memories()
-        .list_all(
-            store,
-            &ListMemories {
-                view: Some(View::Full),
-                limit: Some(20),
-                ..Default::default()
-            },
-        )
-        .try_collect())
-    .await
-    .unwrap();
-    let versions: Vec<MemoryVersion> = t(client
-        .memory_stores()
-        .memory_versions()
-        .list_all(
-            store,
-            &ListMemoryVersions {
-                view: Some(View::Full),
-                limit: Some(20),
-                ..Default::default()
-            },
-        )
-        .try_collect())
-    .await
-    .unwrap();
+    let (memories, versions) = t(cma_client::testing::store_contents(client, store))
+        .await
+        .unwrap();
     let version: HashMap<&str, &MemoryVersion> =
         versions.iter().map(|v| (v.id.as_str(), v)).collect();
     let mut by_path: HashMap<&str, &Memory> = HashMap::new();

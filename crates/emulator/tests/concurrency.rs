@@ -276,34 +276,9 @@ fn lost_updates_are_caught() {
 /// Every memory's current version exists and matches it; every version is self-consistent; each
 /// memory's newest version is its current one; paths are unique.
 async fn check_store_consistent(client: &Client, store: &str) -> (usize, usize) {
-    let memories: Vec<MemoryListItem> = t(client
-        .memory_stores()
-        .memories()
-        .list_all(
-            store,
-            &ListMemories {
-                view: Some(View::Full),
-                limit: Some(20),
-                ..Default::default()
-            },
-        )
-        .try_collect())
-    .await
-    .unwrap();
-    let versions: Vec<MemoryVersion> = t(client
-        .memory_stores()
-        .memory_versions()
-        .list_all(
-            store,
-            &ListMemoryVersions {
-                view: Some(View::Full),
-                limit: Some(20),
-                ..Default::default()
-            },
-        )
-        .try_collect())
-    .await
-    .unwrap();
+    let (memories, versions) = t(cma_client::testing::store_contents(client, store))
+        .await
+        .unwrap();
     let by_id: HashMap<&str, &MemoryVersion> =
         versions.iter().map(|v| (v.id.as_str(), v)).collect();
     assert_eq!(by_id.len(), versions.len(), "a version listed twice");

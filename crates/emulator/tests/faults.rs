@@ -579,24 +579,15 @@ async fn talker(
 }
 
 async fn setup_session(client: &Client, store: &str) -> String {
-    let mut a = CreateAgent::new("Soak Shopper", "claude-sonnet-4-6");
-    a.tools = Some(vec![Tool::AgentToolset20260401(AgentToolset::all(
-        PermissionPolicy::AlwaysAllow(Empty {}),
-    ))]);
-    let agent = op(client.agents().create(&a)).await.unwrap();
-    let env = op(client.environments().create(&CreateEnvironment {
-        name: "soak".into(),
-        ..Default::default()
-    }))
-    .await
-    .unwrap();
-    let mut p = CreateSession::new(AgentRef::Id(agent.id), env.id);
-    p.resources = Some(vec![ResourceParams::memory_store(
+    op(cma_client::testing::session_on_store(
+        client,
         store,
-        Access::ReadWrite,
-        None,
-    )]);
-    op(client.sessions().create(&p)).await.unwrap().id
+        "Soak Shopper",
+        "claude-sonnet-4-6",
+    ))
+    .await
+    .unwrap()
+    .id
 }
 
 /// Turns' events, concatenated, are the session's stored events: each exactly once, in order.
