@@ -771,7 +771,7 @@ async fn credentials_and_oversized_bodies() {
     .unwrap();
     let huge = json!({ "path": "/huge.md", "content": "h".repeat(70_000) }).to_string();
     let base = env.emu.base_url();
-    let http = reqwest::Client::builder().timeout(LIMIT).build().unwrap();
+    let http = raw_http();
 
     // Without the right key: 401 whatever else is wrong with the request.
     let unauth = |name: &str, method: Method, path: &str| {

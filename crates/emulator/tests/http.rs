@@ -79,6 +79,42 @@ async fn beta_header_rules() {
     }
 }
 
+/// Breaks if the emulator stops requiring `anthropic-version` (drop the check in `api/mod.rs`).
+#[tokio::test]
+async fn version_header_is_required() {
+    let env = start().await;
+    let url = env.url("/v1/memory_stores");
+    let bare = reqwest::Client::new();
+    let resp = t(bare
+        .post(&url)
+        .header("anthropic-beta", AM)
+        .header("content-type", "application/json")
+        .body(r#"{"name":"no version"}"#)
+        .send())
+    .await
+    .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    assert!(resp.headers().contains_key("request-id"));
+    let body: serde_json::Value = t(resp.json()).await.unwrap();
+    assert_eq!(body["type"], "error");
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("anthropic-version"),
+        "{body}"
+    );
+    // Nothing was created.
+    let stores = t(env
+        .client
+        .memory_stores()
+        .list(&ListMemoryStores::default()))
+    .await
+    .unwrap();
+    assert!(stores.data.is_empty(), "{:?}", stores.data);
+}
+
 #[tokio::test]
 async fn auth_rules() {
     let env = start_with(EmulatorConfig {

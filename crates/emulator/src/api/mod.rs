@@ -339,6 +339,12 @@ async fn admit(st: &AppState, req: Request, request_id: &str) -> ApiResult<Reque
             Some(_) => {}
         }
     }
+    // The API requires a version header on every request (the official SDKs always send one).
+    if header_str(req.headers(), "anthropic-version").is_none_or(|v| v.trim().is_empty()) {
+        return Err(ApiError::invalid(
+            "anthropic-version: header is required (the SDKs send `2026-10-21`)",
+        ));
+    }
     let beta = check_beta(req.headers(), group(req.uri().path()))?;
     check_body_encoding(req.headers())?;
     let (mut parts, body) = req.into_parts();

@@ -40,10 +40,24 @@ pub fn client_for(base: &str, key: Option<&str>) -> Client {
     .unwrap()
 }
 
+/// A plain HTTP client for raw requests; like every SDK it sends `anthropic-version`.
+pub fn raw_http() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "anthropic-version",
+        reqwest::header::HeaderValue::from_static("2026-10-21"),
+    );
+    reqwest::Client::builder()
+        .timeout(LIMIT)
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
 pub async fn start_with(config: EmulatorConfig) -> Env {
     let emu = t(Emulator::start(config)).await.unwrap();
     let client = client_for(&emu.base_url(), Some("test-key"));
-    let http = reqwest::Client::builder().timeout(LIMIT).build().unwrap();
+    let http = raw_http();
     Env { emu, client, http }
 }
 
@@ -205,7 +219,7 @@ pub struct RawStream {
 impl RawStream {
     pub async fn open(env: &Env, session: &str, query: &str) -> RawStream {
         let url = env.url(&format!("/v1/sessions/{session}/events/stream{query}"));
-        let client = reqwest::Client::new();
+        let client = raw_http();
         let resp = t(client.get(url).header("anthropic-beta", MA).send())
             .await
             .unwrap();
