@@ -37,7 +37,7 @@ enum Command {
     /// List, show and redact memory versions.
     #[command(subcommand)]
     Versions(cli::stores::VersionsCommand),
-    /// Measure turn latency against a target.
+    /// Measure turn latency against a target, or SSE decoding throughput.
     #[command(subcommand)]
     Bench(cli::bench::BenchCommand),
 }
