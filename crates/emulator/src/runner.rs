@@ -6,11 +6,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use cma_client::types::{Access, Actor, SessionActor, SessionResource, SessionStatus, Tool};
+use cma_client::types::{Access, Actor, SessionActor, SessionResource, Tool};
 use serde_json::json;
 
 use crate::agent::{Exchange, Mount, TurnInput, TurnOutcome, behavior_for_model};
-use crate::clock;
 use crate::sandbox::{Fs, FsMount, Sandbox};
 use crate::store::Db;
 use crate::store::sessions::event_body;
@@ -52,15 +51,7 @@ fn finish(m: &mut crate::store::Model, sid: &str, stop_reason: &str) {
     };
     rec.rt.runner_active = false;
     rec.queue.clear();
-    rec.session.status = SessionStatus::Idle;
-    rec.session.updated_at = clock::now();
-    m.append_event(
-        sid,
-        event_body(
-            "session.status_idle",
-            json!({ "stop_reason": { "type": stop_reason } }),
-        ),
-    );
+    m.go_idle(sid, stop_reason);
     m.persist_session(sid);
 }
 

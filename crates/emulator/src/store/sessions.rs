@@ -184,6 +184,23 @@ impl Model {
         }
     }
 
+    /// Ends a turn: the session's status becomes `idle` and a `session.status_idle` event with
+    /// `stop_reason` is appended. Callers settle the runner and queue state themselves.
+    pub(crate) fn go_idle(&mut self, id: &str, stop_reason: &str) {
+        let Some(rec) = self.sessions.get_mut(id) else {
+            return;
+        };
+        rec.session.status = SessionStatus::Idle;
+        rec.session.updated_at = clock::now();
+        self.append_event(
+            id,
+            event_body(
+                "session.status_idle",
+                json!({ "stop_reason": { "type": stop_reason } }),
+            ),
+        );
+    }
+
     /// Appends an event to a live session's log (and the pending write). `None` if the session
     /// is gone.
     pub fn append_event(
@@ -694,15 +711,7 @@ impl Model {
             // No runner will finish this turn: end it here.
             rec.stalled = false;
             rec.rt.runner_active = false;
-            rec.session.status = SessionStatus::Idle;
-            rec.session.updated_at = clock::now();
-            self.append_event(
-                id,
-                event_body(
-                    "session.status_idle",
-                    json!({ "stop_reason": { "type": "end_turn" } }),
-                ),
-            );
+            self.go_idle(id, "end_turn");
         }
     }
 }
