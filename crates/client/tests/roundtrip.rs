@@ -20,7 +20,7 @@ fn fixtures() -> PathBuf {
 /// `(file stem, parsed JSON)` for every `*.json` in `dir`, sorted by name; empty if `dir` is missing.
 fn load_dir(dir: &Path) -> Vec<(String, Value)> {
     let Ok(entries) = std::fs::read_dir(dir) else {
-        eprintln!("{} does not exist yet; skipped", dir.display());
+        eprintln!("{} does not exist", dir.display());
         return Vec::new();
     };
     let mut out: Vec<(String, Value)> = entries
@@ -234,9 +234,8 @@ fn object_fixtures_round_trip() {
         }
     }
     assert_no_problems(&problems);
-    if !objects.is_empty() {
-        assert!(checked >= 10, "only {checked} object fixtures checked");
-    }
+    // The fixtures are committed; an empty folder must fail, not pass without checking anything.
+    assert!(checked >= 10, "only {checked} object fixtures checked");
 }
 
 #[test]
@@ -378,6 +377,12 @@ async fn error_fixtures_become_api_errors() {
         .into_iter()
         .filter(|(name, _)| name.starts_with("error_"))
         .collect();
+    // One committed fixture per documented error type.
+    assert!(
+        bodies.len() >= 12,
+        "only {} error fixtures found",
+        bodies.len()
+    );
     bodies.push((
         "inline".into(),
         json!({"type": "error", "error": {"type": "invalid_request_error", "message": "bad metadata",
@@ -497,21 +502,20 @@ fn event_fixtures_round_trip() {
         check_event(name, v, &mut problems);
     }
     assert_no_problems(&problems);
-    if !events.is_empty() {
-        assert!(
-            events.iter().any(|(n, _)| n.starts_with("unknown")),
-            "no unknown.* fixture to check"
-        );
-        // Every known event type the list and stream can carry has at least one fixture.
-        let missing: Vec<&&str> = SessionEvent::KNOWN_TYPES
-            .iter()
-            .filter(|t| !events.iter().any(|(_, v)| v["type"] == **t))
-            .collect();
-        assert!(
-            missing.is_empty(),
-            "known event types without a fixture: {missing:?}"
-        );
-    }
+    assert!(!events.is_empty(), "no event fixtures found");
+    assert!(
+        events.iter().any(|(n, _)| n.starts_with("unknown")),
+        "no unknown.* fixture to check"
+    );
+    // Every known event type the list and stream can carry has at least one fixture.
+    let missing: Vec<&&str> = SessionEvent::KNOWN_TYPES
+        .iter()
+        .filter(|t| !events.iter().any(|(_, v)| v["type"] == **t))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "known event types without a fixture: {missing:?}"
+    );
 }
 
 #[test]
