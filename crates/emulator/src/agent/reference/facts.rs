@@ -30,13 +30,17 @@ pub(super) struct Subject {
     pub owner: Vec<String>,
     /// Stems of the other content words of the subject phrase.
     pub mods: BTreeSet<String>,
+    /// "my cat is allergic to fish" vs "my cat is called Miso": the first word after the verb
+    /// when it is a word, not a value or a phrase; facts with different ones are about different
+    /// things.
+    pub predicate: String,
     pub class: Class,
 }
 
 impl Subject {
     /// Whether a new fact about `self` replaces an old fact about `old`.
     pub fn replaces(&self, old: &Subject) -> bool {
-        if self.head != old.head || self.owner != old.owner {
+        if self.head != old.head || self.owner != old.owner || self.predicate != old.predicate {
             return false;
         }
         let nested = self.mods.is_subset(&old.mods) || old.mods.is_subset(&self.mods);
@@ -77,22 +81,65 @@ impl Fact {
 }
 
 const ADVERBS: &[&str] = &[
-    "always", "usually", "really", "only", "also", "just", "generally", "mostly", "normally",
-    "typically", "definitely", "absolutely", "still", "now", "actually", "currently", "strongly",
-    "often", "sometimes", "rarely", "mainly", "totally", "honestly", "seriously", "basically",
-    "kind", "sort", "of", "even", "probably", "usually,", "much", "rather",
+    "always",
+    "usually",
+    "really",
+    "only",
+    "also",
+    "just",
+    "generally",
+    "mostly",
+    "normally",
+    "typically",
+    "definitely",
+    "absolutely",
+    "still",
+    "now",
+    "actually",
+    "currently",
+    "strongly",
+    "often",
+    "sometimes",
+    "rarely",
+    "mainly",
+    "totally",
+    "honestly",
+    "seriously",
+    "basically",
+    "kind",
+    "sort",
+    "of",
+    "even",
+    "probably",
+    "usually,",
+    "much",
+    "rather",
 ];
 const NEGATIONS: &[&str] = &[
-    "never", "not", "don't", "dont", "no", "can't", "cannot", "cant", "won't", "wouldn't",
-    "doesn't", "didn't", "hardly", "shouldn't", "mustn't", "longer",
+    "never",
+    "not",
+    "don't",
+    "dont",
+    "no",
+    "can't",
+    "cannot",
+    "cant",
+    "won't",
+    "wouldn't",
+    "doesn't",
+    "didn't",
+    "hardly",
+    "shouldn't",
+    "mustn't",
+    "longer",
 ];
 const AUXILIARIES: &[&str] = &[
-    "do", "does", "did", "can", "could", "will", "would", "should", "must", "might", "may",
-    "have", "has", "had", "got", "gotta", "to", "shall", "am", "be",
+    "do", "does", "did", "can", "could", "will", "would", "should", "must", "might", "may", "have",
+    "has", "had", "got", "gotta", "to", "shall", "am", "be",
 ];
 const DETERMINERS: &[&str] = &[
-    "a", "an", "the", "my", "some", "any", "this", "that", "these", "those", "our", "two",
-    "three", "more", "less", "fewer", "many", "much",
+    "a", "an", "the", "my", "some", "any", "this", "that", "these", "those", "our", "two", "three",
+    "more", "less", "fewer", "many", "much",
 ];
 const PREPOSITIONS: &[&str] = &[
     "about", "above", "after", "against", "along", "among", "around", "as", "at", "before",
@@ -105,7 +152,9 @@ const CONJUNCTIONS: &[&str] = &[
     "and", "or", "but", "so", "because", "if", "when", "while", "which", "that", "who", "whom",
     "where", "whenever", "unless", "though", "although", "since",
 ];
-const COPULAS: &[&str] = &["is", "are", "was", "were", "am", "be", "been", "=", "equals"];
+const COPULAS: &[&str] = &[
+    "is", "are", "was", "were", "am", "be", "been", "=", "equals",
+];
 /// Verbs whose object is a preference (the negative ones flip the polarity).
 const PREFERENCE_VERBS: &[&str] = &[
     "want", "wants", "prefer", "prefers", "like", "likes", "love", "loves", "enjoy", "enjoys",
@@ -136,14 +185,12 @@ static NOT_A_FACT: LazyLock<Regex> = LazyLock::new(|| {
     .expect("static regex")
 });
 
-static CALL_ME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^(?:please\s+)?call\s+me\s+(\S+)$").expect("static regex")
-});
+static CALL_ME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)^(?:please\s+)?call\s+me\s+(\S+)$").expect("static regex"));
 
 /// The fact a customer's clause states, if it is a first-person statement.
 pub(super) fn from_clause(clause: &Clause) -> Option<Fact> {
-    if clause.question || clause.is_forget() || clause.text.chars().count() > text::MAX_FACT_CHARS
-    {
+    if clause.question || clause.is_forget() || clause.text.chars().count() > text::MAX_FACT_CHARS {
         return None;
     }
     if let Some(c) = CALL_ME.captures(&clause.text) {
@@ -157,7 +204,11 @@ pub(super) fn from_clause(clause: &Clause) -> Option<Fact> {
     if ws.len() < 2 {
         return None;
     }
-    let lower = ws.iter().map(|w| w.lower.as_str()).collect::<Vec<_>>().join(" ");
+    let lower = ws
+        .iter()
+        .map(|w| w.lower.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
     if NOT_A_FACT.is_match(&lower) {
         return None;
     }
@@ -286,9 +337,12 @@ fn possessive_subject(ws: &[Word]) -> Option<Subject> {
         }
     };
     // Proper adjectives ("my Portuguese level") are modifiers here, not values.
+    // "my level in Portuguese is B1": the phrase ends at its first grammar word.
     let phrase: Vec<(usize, &Word)> = (1..np_end)
         .map(|i| (i, &ws[i]))
-        .filter(|(_, w)| !is(DETERMINERS, w) && !text::is_value(w))
+        .skip_while(|(_, w)| is(DETERMINERS, w))
+        .take_while(|(_, w)| !text::is_stop(&w.lower) && !is(PREPOSITIONS, w))
+        .filter(|(_, w)| !text::is_value(w))
         .collect();
     let (last_index, head) = *phrase.last()?;
     let possessive = |i: usize, w: &Word| {
@@ -312,10 +366,27 @@ fn possessive_subject(ws: &[Word]) -> Option<Subject> {
             mods.insert(stem(&v.lower));
         }
     }
+    let predicate = copula
+        .and_then(|c| {
+            ws[c + 1..]
+                .iter()
+                .enumerate()
+                .find(|(_, w)| !(is(ADVERBS, w) || is(NEGATIONS, w)))
+                .map(|(k, w)| (c + 1 + k, w))
+        })
+        .filter(|&(i, w)| {
+            !(is_value(ws, i)
+                || is(DETERMINERS, w)
+                || is(PREPOSITIONS, w)
+                || text::is_stop(&w.lower))
+        })
+        .map(|(_, w)| stem(&w.lower))
+        .unwrap_or_default();
     Some(Subject {
         head,
         owner,
         mods,
+        predicate,
         class: Class::Attribute,
     })
 }
@@ -356,6 +427,7 @@ fn pronoun_subject(ws: &[Word]) -> Option<Subject> {
             head,
             owner: Vec::new(),
             mods,
+            predicate: String::new(),
             class: Class::Preference {
                 negative: negative != negative_verb,
             },
@@ -375,6 +447,7 @@ fn pronoun_subject(ws: &[Word]) -> Option<Subject> {
         head,
         owner: Vec::new(),
         mods,
+        predicate: String::new(),
         class: Class::Verb(verb_stem),
     })
 }
@@ -390,7 +463,8 @@ fn object_phrase(ws: &[Word], start: usize) -> Option<(String, BTreeSet<String>)
     while i < ws.len() {
         let w = &ws[i];
         let grammar = is(PREPOSITIONS, w) || is(CONJUNCTIONS, w) || text::is_stop(&w.lower);
-        let participle = !phrase.is_empty() && (w.lower.ends_with("ed") || w.lower.ends_with("ing"));
+        let participle =
+            !phrase.is_empty() && (w.lower.ends_with("ed") || w.lower.ends_with("ing"));
         if grammar || participle || is_value(ws, i) {
             break;
         }
@@ -419,6 +493,7 @@ fn state_subject(ws: &[Word], start: usize) -> Subject {
             head: w.lower.clone(),
             owner: Vec::new(),
             mods: BTreeSet::new(),
+            predicate: String::new(),
             class: Class::Attribute,
         };
     }
@@ -455,6 +530,7 @@ fn state_subject(ws: &[Word], start: usize) -> Subject {
         head,
         owner: Vec::new(),
         mods,
+        predicate: String::new(),
         class: Class::Attribute,
     }
 }

@@ -28,27 +28,79 @@ pub(super) struct Intent {
     pub open: bool,
     /// Stems of what the questions are about.
     pub query: BTreeSet<String>,
+    /// Head nouns of the questions' "my …" phrases ("my dog's birthday" → birthday): when there
+    /// are any, a fact must match one of them, so a fact about the dog's name does not answer a
+    /// question about its birthday.
+    pub heads: BTreeSet<String>,
 }
 
 /// Words that name memory in general rather than one subject of it.
 const GENERIC: &[&str] = &[
-    "about", "all", "anything", "data", "detail", "details", "everything", "file", "files",
-    "history", "info", "information", "me", "memory", "note", "notes", "preference",
-    "preferences", "profile", "record", "records", "stuff", "whatever", "what", "you", "know",
-    "said", "told", "ever", "thing", "things", "else",
+    "about",
+    "all",
+    "anything",
+    "data",
+    "detail",
+    "details",
+    "everything",
+    "file",
+    "files",
+    "history",
+    "info",
+    "information",
+    "me",
+    "memory",
+    "note",
+    "notes",
+    "preference",
+    "preferences",
+    "profile",
+    "record",
+    "records",
+    "stuff",
+    "whatever",
+    "what",
+    "you",
+    "know",
+    "said",
+    "told",
+    "ever",
+    "thing",
+    "things",
+    "else",
 ];
 /// Words that make a forget request cover everything when nothing more specific is named.
 const EVERYTHING: &[&str] = &[
-    "everything", "all", "me", "my", "anything", "data", "notes", "information", "info",
-    "profile", "memory", "whatever",
+    "everything",
+    "all",
+    "me",
+    "my",
+    "anything",
+    "data",
+    "notes",
+    "information",
+    "info",
+    "profile",
+    "memory",
+    "whatever",
 ];
 /// Stems of requests that want everything the agent knows applied.
-const OPEN_STEMS: &[&str] = &["recommend", "suggest", "plan", "idea", "surpris", "advic", "advis"];
+const OPEN_STEMS: &[&str] = &[
+    "recommend",
+    "suggest",
+    "plan",
+    "idea",
+    "surpris",
+    "advic",
+    "advis",
+];
 const ARRANGE_WORDS: &[&str] = &[
     "book", "reserve", "arrange", "find", "get", "pick", "choose", "organise", "organize",
     "schedule", "order", "sort",
 ];
-const MEMORY_WORDS: &[&str] = &["remember", "know", "noted", "recall", "have", "stored", "kept"];
+const MEMORY_WORDS: &[&str] = &[
+    "remember", "know", "noted", "recall", "have", "stored", "kept",
+];
 
 pub(super) fn understand(message: &str) -> Intent {
     let mut intent = Intent::default();
@@ -81,7 +133,9 @@ pub(super) fn understand(message: &str) -> Intent {
                 .filter(|w| !text::is_frame(w))
                 .collect();
             let stems: BTreeSet<String> = specific.iter().map(|w| stem(w)).collect();
-            let about_me = lower.windows(2).any(|p| p == ["about", "me"] || p == ["on", "me"]);
+            let about_me = lower
+                .windows(2)
+                .any(|p| p == ["about", "me"] || p == ["on", "me"]);
             let arrange = lower.iter().any(|w| ARRANGE_WORDS.contains(w))
                 && lower
                     .iter()
@@ -90,11 +144,18 @@ pub(super) fn understand(message: &str) -> Intent {
             if about_me
                 || arrange
                 || recalls_all
-                || stems.iter().any(|s| OPEN_STEMS.iter().any(|o| s.starts_with(o)))
+                || stems
+                    .iter()
+                    .any(|s| OPEN_STEMS.iter().any(|o| s.starts_with(o)))
             {
                 intent.open = true;
             }
-            let query = if specific.is_empty() { content } else { specific };
+            intent.heads.extend(my_heads(&ws));
+            let query = if specific.is_empty() {
+                content
+            } else {
+                specific
+            };
             intent.query.extend(query.iter().map(|w| stem(w)));
         }
     }
@@ -119,11 +180,7 @@ fn forget_request(clause: &Clause) -> Forget {
         .map(|w| stem(&w.lower))
         .collect();
     if targets.is_empty() {
-        return if rest.is_empty()
-            || rest
-                .iter()
-                .any(|w| EVERYTHING.contains(&w.lower.as_str()))
-        {
+        return if rest.is_empty() || rest.iter().any(|w| EVERYTHING.contains(&w.lower.as_str())) {
             Forget::All
         } else {
             Forget::Some {
@@ -142,4 +199,25 @@ fn forget_request(clause: &Clause) -> Forget {
         targets,
         phrase: second_person(&phrase),
     }
+}
+
+/// Head nouns of the "my …" phrases of a question.
+fn my_heads(ws: &[text::Word]) -> Vec<String> {
+    let mut heads = Vec::new();
+    for (i, w) in ws.iter().enumerate() {
+        if w.lower != "my" {
+            continue;
+        }
+        let mut head = None;
+        for x in ws[i + 1..].iter().take(4) {
+            if text::is_stop(&x.lower) || text::is_value(x) {
+                break;
+            }
+            if !(x.lower.ends_with("'s") || x.lower.ends_with('\'')) {
+                head = Some(stem(&x.lower));
+            }
+        }
+        heads.extend(head);
+    }
+    heads
 }

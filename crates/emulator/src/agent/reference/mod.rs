@@ -145,7 +145,6 @@ fn strip_line_numbers(text: &str) -> String {
     s
 }
 
-
 impl ReferenceAgent {
     fn turn(&self, input: &TurnInput<'_>, tools: &mut dyn Tools) -> String {
         let intent = intent::understand(input.message);
@@ -169,7 +168,8 @@ impl ReferenceAgent {
         } else {
             Vec::new()
         };
-        let is_notes = |f: &File| writable(mounts[f.mount]) && f.path == notes_path(mounts[f.mount]);
+        let is_notes =
+            |f: &File| writable(mounts[f.mount]) && f.path == notes_path(mounts[f.mount]);
 
         // ---- what is known: the customer's notes (all read_write stores, merged) ...
         let mut known = Notes::default();

@@ -109,10 +109,17 @@ pub(super) fn compose(intent: &Intent, k: &Knowledge) -> String {
 
 fn recall(intent: &Intent, k: &Knowledge) -> String {
     let matches = |stems: &BTreeSet<String>| any_match(stems, &intent.query);
+    let about = |stems: &BTreeSet<String>| {
+        if intent.heads.is_empty() {
+            matches(stems)
+        } else {
+            any_match(stems, &intent.heads)
+        }
+    };
     let facts: Vec<String> = k
         .facts
         .iter()
-        .filter(|f| intent.open || matches(&f.stems()))
+        .filter(|f| intent.open || about(&f.stems()))
         .map(|f| f.text.clone())
         .take(MAX_QUOTED)
         .collect();
@@ -121,7 +128,7 @@ fn recall(intent: &Intent, k: &Knowledge) -> String {
         if mine.len() >= MAX_QUOTED {
             break;
         }
-        if (intent.open || matches(&text::content_stems(l))) && !mine.contains(l) {
+        if (intent.open || about(&text::content_stems(l))) && !mine.contains(l) {
             mine.push(cut(l));
         }
     }

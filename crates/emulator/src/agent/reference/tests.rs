@@ -232,7 +232,10 @@ fn debug_dump() {
         "What do you remember about me?",
     ] {
         let r = visit(&agent, &mut sb, &mounts, msg);
-        println!(">>> {msg}\n{r}\n--- notes:\n{}\n", sb.files.get(NOTES).cloned().unwrap_or_default());
+        println!(
+            ">>> {msg}\n{r}\n--- notes:\n{}\n",
+            sb.files.get(NOTES).cloned().unwrap_or_default()
+        );
     }
     println!("{:#?}", sb.names());
 }
