@@ -230,9 +230,13 @@ impl ReferenceAgent {
                 if reads {
                     let existing = files.iter().find(|f| f.mount == mi && f.path == path);
                     let old = existing.map_or("", |f| f.content.as_str());
-                    let mut notes = Notes::parse(old);
+                    let before = Notes::parse(old);
+                    let mut notes = before.clone();
                     apply(&mut notes, &intent);
-                    save(tools, &path, existing.is_some(), old, &notes.render());
+                    // Unchanged notes are not rewritten, even when not in this agent's layout.
+                    if notes != before {
+                        save(tools, &path, existing.is_some(), old, &notes.render());
+                    }
                     // Forgetting reaches the customer's other files in this store too.
                     if !intent.forget.is_empty() {
                         for f in files.iter().filter(|f| f.mount == mi && f.path != path) {

@@ -517,12 +517,18 @@ impl Clause {
     }
 }
 
-/// The part of `text` that is read for meaning (at most [`MAX_MESSAGE_CHARS`] characters).
+/// The part of `text` that is read for meaning: at most [`MAX_MESSAGE_CHARS`] characters, cut
+/// after the last whole sentence (or word) so no clipped clause becomes a fact.
 pub(super) fn bounded(text: &str) -> &str {
-    match text.char_indices().nth(MAX_MESSAGE_CHARS) {
-        Some((i, _)) => &text[..i],
-        None => text,
-    }
+    let Some((cut, _)) = text.char_indices().nth(MAX_MESSAGE_CHARS) else {
+        return text;
+    };
+    let head = &text[..cut];
+    let end = head
+        .rfind(['.', '!', '?', '\n'])
+        .or_else(|| head.rfind(char::is_whitespace))
+        .unwrap_or(0);
+    &head[..end]
 }
 
 /// Splits a message into clauses: sentences end at `.`, `!`, `?`, `;` or a line break; inside a
