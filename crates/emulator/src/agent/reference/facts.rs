@@ -5,6 +5,7 @@
 //! is B1" replaces "my Portuguese level is A2": same head noun, and the new phrase has no
 //! modifier the old one lacks).
 
+use super::grammar::*;
 use super::text::{self, Clause, Word, as_sentence, second_person, stem, words};
 use regex::Regex;
 use std::collections::BTreeSet;
@@ -79,90 +80,6 @@ impl Fact {
         s
     }
 }
-
-const ADVERBS: &[&str] = &[
-    "always",
-    "usually",
-    "really",
-    "only",
-    "also",
-    "just",
-    "generally",
-    "mostly",
-    "normally",
-    "typically",
-    "definitely",
-    "absolutely",
-    "still",
-    "now",
-    "actually",
-    "currently",
-    "strongly",
-    "often",
-    "sometimes",
-    "rarely",
-    "mainly",
-    "totally",
-    "honestly",
-    "seriously",
-    "basically",
-    "kind",
-    "sort",
-    "of",
-    "even",
-    "probably",
-    "usually,",
-    "much",
-    "rather",
-];
-const NEGATIONS: &[&str] = &[
-    "never",
-    "not",
-    "don't",
-    "dont",
-    "no",
-    "can't",
-    "cannot",
-    "cant",
-    "won't",
-    "wouldn't",
-    "doesn't",
-    "didn't",
-    "hardly",
-    "shouldn't",
-    "mustn't",
-    "longer",
-];
-const AUXILIARIES: &[&str] = &[
-    "do", "does", "did", "can", "could", "will", "would", "should", "must", "might", "may", "have",
-    "has", "had", "got", "gotta", "to", "shall", "am", "be",
-];
-const DETERMINERS: &[&str] = &[
-    "a", "an", "the", "my", "some", "any", "this", "that", "these", "those", "our", "two", "three",
-    "more", "less", "fewer", "many", "much",
-];
-const PREPOSITIONS: &[&str] = &[
-    "about", "above", "after", "against", "along", "among", "around", "as", "at", "before",
-    "behind", "below", "beside", "between", "by", "during", "except", "for", "from", "in",
-    "inside", "into", "like", "near", "of", "off", "on", "onto", "out", "outside", "over", "per",
-    "since", "than", "through", "till", "to", "toward", "towards", "under", "until", "up", "upon",
-    "via", "with", "within", "without", "based",
-];
-const CONJUNCTIONS: &[&str] = &[
-    "and", "or", "but", "so", "because", "if", "when", "while", "which", "that", "who", "whom",
-    "where", "whenever", "unless", "though", "although", "since",
-];
-const COPULAS: &[&str] = &[
-    "is", "are", "was", "were", "am", "be", "been", "=", "equals",
-];
-/// Verbs whose object is a preference (the negative ones flip the polarity).
-const PREFERENCE_VERBS: &[&str] = &[
-    "want", "wants", "prefer", "prefers", "like", "likes", "love", "loves", "enjoy", "enjoys",
-    "need", "needs", "adore", "favor", "favour", "choose", "pick", "require", "use",
-];
-const NEGATIVE_PREFERENCE_VERBS: &[&str] = &[
-    "hate", "hates", "dislike", "dislikes", "avoid", "avoids", "detest", "loathe",
-];
 
 /// Statements that are conversation, not facts about the customer.
 static NOT_A_FACT: LazyLock<Regex> = LazyLock::new(|| {

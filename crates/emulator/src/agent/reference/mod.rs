@@ -42,6 +42,7 @@ use cma_client::types::Access;
 use serde_json::json;
 
 mod facts;
+mod grammar;
 mod intent;
 mod notes;
 mod reply;
@@ -192,7 +193,7 @@ impl ReferenceAgent {
         }
         let (learned, forgot) = apply(&mut known, &intent);
 
-        let forgets_all = intent.forget.iter().any(|f| *f == Forget::All);
+        let forgets_all = intent.forget.contains(&Forget::All);
         let mut customer_lines = Vec::new();
         let mut reference_lines = Vec::new();
         for f in files.iter().filter(|f| !is_notes(f)) {
@@ -284,11 +285,13 @@ impl ReferenceAgent {
     }
 }
 
+/// Each fact of a message and what learning it did.
+type LearnedFacts = Vec<(facts::Fact, Learned)>;
+/// Each forget request of a message and the facts it removed.
+type Forgotten = Vec<(Forget, Vec<String>)>;
+
 /// Applies a message's forget requests, then its facts; returns what each did.
-fn apply(
-    notes: &mut Notes,
-    intent: &Intent,
-) -> (Vec<(facts::Fact, Learned)>, Vec<(Forget, Vec<String>)>) {
+fn apply(notes: &mut Notes, intent: &Intent) -> (LearnedFacts, Forgotten) {
     let mut forgot = Vec::new();
     for request in &intent.forget {
         let removed = match request {

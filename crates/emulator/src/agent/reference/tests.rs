@@ -439,8 +439,10 @@ fn quotes_read_only_policy_lines_and_never_writes_them() {
 #[test]
 fn seeded_customer_files_are_recalled_and_forgotten() {
     let agent = ReferenceAgent::default();
-    let mut sb = Sandbox::default();
-    sb.numbered = true;
+    let mut sb = Sandbox {
+        numbered: true,
+        ..Default::default()
+    };
     let profile = "/mnt/memory/me/profile.md";
     sb.files.insert(
         profile.into(),
