@@ -109,9 +109,22 @@ pub(super) fn understand(message: &str) -> Intent {
             intent.forget.push(forget_request(&clause));
             continue;
         }
-        let requests_advice = text::content_stems(&clause.text)
+        // "I'm looking for a gift": a request for suggestions, not a fact about the customer.
+        let looking = {
+            let lower = clause.text.to_lowercase();
+            [
+                "i'm looking for",
+                "i am looking for",
+                "im looking for",
+                "looking for",
+            ]
             .iter()
-            .any(|s| OPEN_STEMS.iter().any(|o| s.starts_with(o)));
+            .any(|p| lower.starts_with(p))
+        };
+        let requests_advice = looking
+            || text::content_stems(&clause.text)
+                .iter()
+                .any(|s| OPEN_STEMS.iter().any(|o| s.starts_with(o)));
         if let Some(f) = facts::from_clause(&clause).filter(|_| !requests_advice) {
             if !intent.facts.iter().any(|x| x.text == f.text) {
                 intent.facts.push(f);
@@ -140,8 +153,13 @@ pub(super) fn understand(message: &str) -> Intent {
                 && lower
                     .iter()
                     .any(|w| matches!(*w, "me" | "something" | "anything" | "us"));
-            let recalls_all = specific.is_empty() && lower.iter().any(|w| MEMORY_WORDS.contains(w));
+            // "What do you remember?", "Who am I?": about the customer, naming nothing.
+            let recalls_all = specific.is_empty()
+                && lower
+                    .iter()
+                    .any(|w| MEMORY_WORDS.contains(w) || matches!(*w, "i" | "me" | "my"));
             if about_me
+                || looking
                 || arrange
                 || recalls_all
                 || stems

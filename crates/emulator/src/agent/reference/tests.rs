@@ -565,3 +565,53 @@ fn stateless_between_agents_and_turns() {
     );
     assert!(!reply.contains("4471"), "{reply}");
 }
+
+#[test]
+fn a_thousand_customers_each_get_only_their_own_facts() {
+    let agent = ReferenceAgent::default();
+    let mut sb = Sandbox::default();
+    let customer = |i: usize| {
+        (
+            format!("Cust{i:04}x"),
+            format!("Town{i:04}"),
+            format!("{}", 1000 + i),
+            format!("${}", 5000 + i),
+        )
+    };
+    for i in 0..1000 {
+        let (name, city, size, budget) = customer(i);
+        visit(
+            &agent,
+            &mut sb,
+            &[rw(&format!("c{i}"))],
+            &format!(
+                "Hi, I'm {name}. I live in {city}, I wear a size {size} and my budget is under {budget}."
+            ),
+        );
+    }
+    let value = regex::Regex::new(r"Cust\d{4}x|Town\d{4}|\b1\d{3}\b|\$5\d{3}").unwrap();
+    for i in 0..1000 {
+        let (name, city, size, budget) = customer(i);
+        let mine = [&name, &city, &size, &budget];
+        let reply = visit(
+            &agent,
+            &mut sb,
+            &[rw(&format!("c{i}"))],
+            "What do you know about me?",
+        );
+        let notes = &sb.files[&format!("/mnt/memory/c{i}/preferences.md")];
+        for v in mine {
+            assert!(reply.contains(v.as_str()), "{name}: {v} missing: {reply}");
+            assert!(notes.contains(v.as_str()), "{name}: {v} missing: {notes}");
+        }
+        for text in [&reply, notes] {
+            for m in value.find_iter(text) {
+                assert!(
+                    mine.iter().any(|v| v.as_str() == m.as_str()),
+                    "{name} sees {}",
+                    m.as_str()
+                );
+            }
+        }
+    }
+}
