@@ -41,8 +41,21 @@ pub(super) struct Subject {
 impl Subject {
     /// Whether a new fact about `self` replaces an old fact about `old`.
     pub fn replaces(&self, old: &Subject) -> bool {
-        if self.head != old.head || self.owner != old.owner || self.predicate != old.predicate {
+        if self.owner != old.owner || self.predicate != old.predicate {
             return false;
+        }
+        if self.head != old.head {
+            // "I wear a size large" after "I wear a size small": the same phrase with another
+            // last word is a new value for it (not for possessions: a black dog and a black cat).
+            let same_frame = !self.mods.is_empty() && self.mods == old.mods;
+            return same_frame
+                && match (&self.class, &old.class) {
+                    (Class::Attribute, Class::Attribute) => true,
+                    (Class::Verb(a), Class::Verb(b)) => {
+                        a == b && !POSSESSION_VERBS.contains(&a.as_str())
+                    }
+                    _ => false,
+                };
         }
         let nested = self.mods.is_subset(&old.mods) || old.mods.is_subset(&self.mods);
         match (&self.class, &old.class) {
@@ -114,6 +127,9 @@ pub(super) fn from_clause(clause: &Clause) -> Option<Fact> {
         let name = c.get(1).map_or("", |m| m.as_str());
         return Some(name_fact(name, clause.additive));
     }
+    if let Some(instruction) = instruction(clause) {
+        return Some(instruction);
+    }
     if !clause.is_first_person() {
         return None;
     }
@@ -135,6 +151,23 @@ pub(super) fn from_clause(clause: &Clause) -> Option<Fact> {
     Some(Fact {
         text: as_sentence(&second_person(&clause.text)),
         subject: subject_of(&ws),
+        additive: clause.additive,
+    })
+}
+
+/// "Please always answer in bullet points", "Never call me before 9am": a standing instruction,
+/// kept exactly as said.
+fn instruction(clause: &Clause) -> Option<Fact> {
+    let ws = clause.words();
+    let start = usize::from(ws.first().is_some_and(|w| w.lower == "please"));
+    let standing = match ws.get(start).map(|w| w.lower.as_str()) {
+        Some("always" | "never") => ws.len() > start + 1,
+        Some("from") => ws.get(start + 1).is_some_and(|w| w.lower == "now"),
+        _ => false,
+    };
+    standing.then(|| Fact {
+        text: as_sentence(&clause.text),
+        subject: None,
         additive: clause.additive,
     })
 }
@@ -319,7 +352,7 @@ fn pronoun_subject(ws: &[Word]) -> Option<Subject> {
             negative = true;
         } else if w.lower == "am" {
             copula = true;
-        } else if !(is(ADVERBS, w) || is(AUXILIARIES, w)) {
+        } else if !(is(ADVERBS, w) || is(AUXILIARIES, w)) || possession(ws, i) {
             break;
         }
         i += 1;
@@ -367,6 +400,16 @@ fn pronoun_subject(ws: &[Word]) -> Option<Subject> {
         predicate: String::new(),
         class: Class::Verb(verb_stem),
     })
+}
+
+/// "have" as the main verb ("I have a dog"), not an auxiliary ("I have to", "I have been").
+fn possession(ws: &[Word], i: usize) -> bool {
+    matches!(ws[i].lower.as_str(), "have" | "has" | "had" | "got")
+        && ws.get(i + 1).is_some_and(|n| {
+            !(matches!(n.lower.as_str(), "to" | "been" | "got" | "gotten")
+                || n.lower.ends_with("ed")
+                || n.lower.ends_with("en"))
+        })
 }
 
 /// The noun phrase starting at `start` (determiners skipped): its head stem and modifier stems.

@@ -140,3 +140,42 @@ pub(super) const PREFERENCE_VERBS: &[&str] = &[
 pub(super) const NEGATIVE_PREFERENCE_VERBS: &[&str] = &[
     "hate", "hates", "dislike", "dislikes", "avoid", "avoids", "detest", "loathe",
 ];
+
+/// Words that name memory in general rather than one subject of it.
+#[rustfmt::skip]
+pub(super) const GENERIC: &[&str] = &[
+    "about", "all", "anything", "data", "detail", "details", "everything", "file", "files",
+    "history", "info", "information", "me", "memory", "note", "notes", "preference", "preferences",
+    "profile", "record", "records", "stuff", "whatever", "what", "you", "know", "said", "told",
+    "ever", "thing", "things", "else",
+];
+
+/// Words that make a forget request cover everything when nothing more specific is named.
+#[rustfmt::skip]
+pub(super) const EVERYTHING: &[&str] = &[
+    "everything", "all", "me", "my", "anything", "data", "notes", "information", "info", "profile",
+    "memory", "whatever",
+];
+
+/// Stems of requests that want everything the agent knows applied.
+#[rustfmt::skip]
+pub(super) const OPEN_STEMS: &[&str] = &[
+    "recommend", "suggest", "plan", "idea", "surpris", "advic", "advis",
+];
+
+#[rustfmt::skip]
+pub(super) const ARRANGE_WORDS: &[&str] = &[
+    "book", "reserve", "arrange", "find", "get", "pick", "choose", "organise", "organize",
+    "schedule", "order", "sort",
+];
+
+#[rustfmt::skip]
+pub(super) const MEMORY_WORDS: &[&str] = &[
+    "remember", "know", "noted", "recall", "have", "stored", "kept",
+];
+
+/// Stems of verbs of having: their objects are things owned, not values of one attribute.
+#[rustfmt::skip]
+pub(super) const POSSESSION_VERBS: &[&str] = &[
+    "have", "has", "had", "own", "got",
+];

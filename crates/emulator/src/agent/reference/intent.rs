@@ -1,7 +1,8 @@
 //! What a message asks for: facts to keep, things to forget, and what to recall.
 
-use super::facts::{self, Fact};
-use super::text::{self, Clause, second_person, stem, words};
+use super::facts::{self, Class, Fact};
+use super::grammar::*;
+use super::text::{self, Clause, any_match, second_person, stem, words};
 use std::collections::BTreeSet;
 
 /// A request to forget.
@@ -26,81 +27,36 @@ pub(super) struct Intent {
     pub asks: bool,
     /// An open request ("any recommendations?", "what do you remember about me?"): recall all.
     pub open: bool,
-    /// Stems of what the questions are about.
-    pub query: BTreeSet<String>,
-    /// Head nouns of the questions' "my …" phrases ("my dog's birthday" → birthday): when there
-    /// are any, a fact must match one of them, so a fact about the dog's name does not answer a
-    /// question about its birthday.
+    /// What each question or request is about.
+    pub queries: Vec<Query>,
+}
+
+/// What one question or request is about.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Query {
+    /// Stems of its content words.
+    pub stems: BTreeSet<String>,
+    /// Head nouns of its "my …" phrases ("my dog's birthday" → birthday): when there are any, a
+    /// fact must match one of them, so a fact about the dog's name does not answer a question
+    /// about its birthday.
     pub heads: BTreeSet<String>,
 }
 
-/// Words that name memory in general rather than one subject of it.
-const GENERIC: &[&str] = &[
-    "about",
-    "all",
-    "anything",
-    "data",
-    "detail",
-    "details",
-    "everything",
-    "file",
-    "files",
-    "history",
-    "info",
-    "information",
-    "me",
-    "memory",
-    "note",
-    "notes",
-    "preference",
-    "preferences",
-    "profile",
-    "record",
-    "records",
-    "stuff",
-    "whatever",
-    "what",
-    "you",
-    "know",
-    "said",
-    "told",
-    "ever",
-    "thing",
-    "things",
-    "else",
-];
-/// Words that make a forget request cover everything when nothing more specific is named.
-const EVERYTHING: &[&str] = &[
-    "everything",
-    "all",
-    "me",
-    "my",
-    "anything",
-    "data",
-    "notes",
-    "information",
-    "info",
-    "profile",
-    "memory",
-    "whatever",
-];
-/// Stems of requests that want everything the agent knows applied.
-const OPEN_STEMS: &[&str] = &[
-    "recommend",
-    "suggest",
-    "plan",
-    "idea",
-    "surpris",
-    "advic",
-    "advis",
-];
-const ARRANGE_WORDS: &[&str] = &[
-    "book", "reserve", "arrange", "find", "get", "pick", "choose", "organise", "organize",
-    "schedule", "order", "sort",
-];
-const MEMORY_WORDS: &[&str] = &[
-    "remember", "know", "noted", "recall", "have", "stored", "kept",
-];
+impl Query {
+    /// Whether a fact or a line of the customer's own files (with these stems) answers it.
+    pub fn about(&self, stems: &BTreeSet<String>) -> bool {
+        if self.heads.is_empty() {
+            any_match(stems, &self.stems)
+        } else {
+            any_match(stems, &self.heads)
+        }
+    }
+
+    /// Whether a line of a reference file (with these stems) bears on it.
+    pub fn mentions(&self, stems: &BTreeSet<String>) -> bool {
+        any_match(stems, &self.stems)
+    }
+}
 
 pub(super) fn understand(message: &str) -> Intent {
     let mut intent = Intent::default();
@@ -126,6 +82,26 @@ pub(super) fn understand(message: &str) -> Intent {
                 .iter()
                 .any(|s| OPEN_STEMS.iter().any(|o| s.starts_with(o)));
         if let Some(f) = facts::from_clause(&clause).filter(|_| !requests_advice) {
+            // "I need a bag for work": a need is also a quiet question about that thing.
+            let needs = matches!(
+                f.subject.as_ref().map(|s| &s.class),
+                Some(Class::Preference { negative: false })
+            ) && clause
+                .words()
+                .iter()
+                .any(|w| matches!(w.lower.as_str(), "need" | "want" | "needs" | "wants"));
+            if needs {
+                let stems: BTreeSet<String> = text::content_stems(&clause.text)
+                    .into_iter()
+                    .filter(|s| !FRAME_WORDS.iter().any(|w| stem(w) == *s))
+                    .collect();
+                // Answered only when something matches (`asks` stays false): never with "I
+                // don't have that noted".
+                intent.queries.push(Query {
+                    stems,
+                    heads: BTreeSet::new(),
+                });
+            }
             if !intent.facts.iter().any(|x| x.text == f.text) {
                 intent.facts.push(f);
             }
@@ -168,13 +144,15 @@ pub(super) fn understand(message: &str) -> Intent {
             {
                 intent.open = true;
             }
-            intent.heads.extend(my_heads(&ws));
             let query = if specific.is_empty() {
                 content
             } else {
                 specific
             };
-            intent.query.extend(query.iter().map(|w| stem(w)));
+            intent.queries.push(Query {
+                stems: query.iter().map(|w| stem(w)).collect(),
+                heads: my_heads(&ws).into_iter().collect(),
+            });
         }
     }
     intent

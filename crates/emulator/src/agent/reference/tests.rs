@@ -615,3 +615,74 @@ fn a_thousand_customers_each_get_only_their_own_facts() {
         }
     }
 }
+
+#[test]
+fn instructions_headings_needs_and_several_questions() {
+    let agent = ReferenceAgent::default();
+    let mut sb = Sandbox::default();
+    sb.files.insert(
+        "/mnt/memory/me/history.md".into(),
+        "## Recent purchases\n- Canvas tote, olive, $89 (Jan 2026)\n\n## Repairs\n- Boiler serviced (May 2025)\n".into(),
+    );
+    let mounts = [rw("me")];
+    // A section heading lends its words to its lines; the other section stays out.
+    let reply = visit(&agent, &mut sb, &mounts, "What did I purchase last time?");
+    assert!(
+        reply.contains("Canvas tote, olive, $89 (Jan 2026)"),
+        "{reply}"
+    );
+    assert!(!reply.contains("Boiler"), "{reply}");
+
+    // A standing instruction is kept verbatim and followed.
+    let reply = visit(
+        &agent,
+        &mut sb,
+        &mounts,
+        "Please always answer in bullet points.",
+    );
+    assert!(notes(&sb).contains("- Please always answer in bullet points.\n"));
+    assert!(reply.contains("Noted:\n- Please always answer"), "{reply}");
+    let reply = visit(&agent, &mut sb, &mounts, "I wear a size small.");
+    assert!(
+        reply.contains("Noted:\n- you wear a size small."),
+        "{reply}"
+    );
+
+    // The same phrase with another last word is an update.
+    visit(&agent, &mut sb, &mounts, "I wear a size large now.");
+    let n = notes(&sb);
+    assert!(n.contains("size large") && !n.contains("size small"), "{n}");
+    visit(
+        &agent,
+        &mut sb,
+        &mounts,
+        "I have a black dog. I have a black cat.",
+    );
+    let n = notes(&sb);
+    assert!(n.contains("black dog") && n.contains("black cat"), "{n}");
+
+    // A need is answered from memory when something matches, and is never an abstention.
+    let reply = visit(
+        &agent,
+        &mut sb,
+        &mounts,
+        "I need the boiler repairs checked again.",
+    );
+    assert!(reply.contains("Boiler serviced (May 2025)"), "{reply}");
+    let reply = visit(&agent, &mut sb, &mounts, "I need a plumber on Friday.");
+    assert!(!reply.contains("don't have"), "{reply}");
+
+    // Each question is answered on its own terms.
+    visit(&agent, &mut sb, &mounts, "My budget is $300.");
+    visit(&agent, &mut sb, &mounts, "Please forget my budget.");
+    let reply = visit(
+        &agent,
+        &mut sb,
+        &mounts,
+        "What's my budget? And what size do I wear?",
+    );
+    assert!(
+        reply.contains("size large") && !reply.contains("$300"),
+        "{reply}"
+    );
+}
