@@ -22,7 +22,9 @@
 //! ```
 //!
 //! Run `k` of a case says paraphrase `k` of every step (modulo its length), so every paraphrase
-//! is exercised; a case runs as many times as its longest `say` list.
+//! is exercised; then run `k` again with step `i` saying paraphrase `k + i`, so each statement
+//! also meets a differently worded question. A case runs twice as many times as its longest
+//! `say` list.
 
 #![allow(clippy::unwrap_used)]
 
@@ -119,6 +121,7 @@ struct Exchange {
     case: String,
     kind: String,
     run: usize,
+    shift: usize,
     message: String,
     reply: String,
     /// Every text the customer or a seeded store gave in this run (for the "nothing invented"
@@ -189,7 +192,13 @@ impl Harness {
     }
 
     /// Runs paraphrase `run` of every step of `case`; returns every exchange with its failures.
-    async fn run_case(&self, domain: &Domain, case: &Case, run: usize) -> Vec<Exchange> {
+    async fn run_case(
+        &self,
+        domain: &Domain,
+        case: &Case,
+        run: usize,
+        shift: usize,
+    ) -> Vec<Exchange> {
         let policy_store = match &domain.policy {
             Some(seed) => {
                 let s = self.env.store(&format!("{} policies", domain.domain)).await;
@@ -206,7 +215,7 @@ impl Harness {
             .unwrap_or_default();
         let mut sessions: Vec<((String, u32), String)> = Vec::new();
         let mut out = Vec::new();
-        for step in &case.steps {
+        for (index, step) in case.steps.iter().enumerate() {
             let store = match customers.iter().find(|(c, _)| *c == step.customer) {
                 Some((_, id)) => id.clone(),
                 None => {
@@ -228,7 +237,7 @@ impl Harness {
                     s.id
                 }
             };
-            let message = step.say[run % step.say.len()].clone();
+            let message = step.say[(run + index * shift) % step.say.len()].clone();
             inputs.push('\n');
             inputs.push_str(&message);
             let turn = t(run_turn(
@@ -273,6 +282,7 @@ impl Harness {
                 case: case.name.clone(),
                 kind: case.kind.clone(),
                 run,
+                shift,
                 message,
                 reply,
                 inputs: inputs.clone(),
@@ -301,8 +311,10 @@ impl Harness {
                     continue;
                 }
                 let n = case.steps.iter().map(|s| s.say.len()).max().unwrap_or(0);
-                for run in 0..n {
-                    runs.push(self.run_case(&domain, case, run).await);
+                for shift in [0, 1] {
+                    for run in 0..n {
+                        runs.push(self.run_case(&domain, case, run, shift).await);
+                    }
                 }
             }
         }
@@ -312,11 +324,12 @@ impl Harness {
 
 fn describe(e: &Exchange) -> String {
     format!(
-        "[{}] case {:?} ({}), run {}\n  message: {}\n  reply: {}\n  memory: {}\n  failures: {:?}",
+        "[{}] case {:?} ({}), run {} shift {}\n  message: {}\n  reply: {}\n  memory: {}\n  failures: {:?}",
         e.domain,
         e.case,
         e.kind,
         e.run,
+        e.shift,
         e.message,
         e.reply.replace('\n', "\n         "),
         e.memory.replace('\n', "\n          "),
@@ -390,7 +403,7 @@ async fn every_case_passes_on_the_reference_agent() {
         .map(describe)
         .collect();
     let total: usize = runs.len();
-    assert!(total >= 8 * 7 * 3, "only {total} runs");
+    assert!(total >= 8 * 7 * 3 * 2, "only {total} runs");
     assert!(
         failed.is_empty(),
         "{} of {} exchanges failed:\n{}",
@@ -490,7 +503,7 @@ async fn recall_cases_fail_on_the_regressing_models() {
     for model in ["emulator:forgetful", "emulator:amnesiac"] {
         let h = Harness::new(model).await;
         let runs = h.run_all(Some(&["recall", "update"])).await;
-        assert!(runs.len() >= 8 * 2 * 3, "{model}: {} runs", runs.len());
+        assert!(runs.len() >= 8 * 2 * 3 * 2, "{model}: {} runs", runs.len());
         let passed: Vec<String> = runs
             .iter()
             .filter(|run| run.iter().all(|e| e.failures.is_empty()))

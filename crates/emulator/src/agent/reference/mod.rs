@@ -11,26 +11,40 @@
 //! 2. **Learns** every first-person statement about the customer, in any clause ("by the way,
 //!    I'm a size 9", "heads up: my home airport is SFO", "I always want an aisle seat", "I'm
 //!    Cust0042x"), as one line in the customer's own words turned to the second person ("You
-//!    always want an aisle seat."), so every value they said is in memory verbatim. The lines
-//!    live in `preferences.md` in every `read_write` store, under `# Customer notes`. A new fact
-//!    about the same subject replaces the old line in place (subjects come from grammar: the noun
-//!    phrase of "my X is …", the object of want/prefer/like/need/avoid, the phrase after "I'm",
-//!    matched by head noun and stem); "also"/"too" adds instead. The file is created with
-//!    `write` and changed with one `edit` per turn; nothing new → no write.
+//!    always want an aisle seat."), so every value they said is in memory verbatim; a standing
+//!    instruction ("please always answer in bullet points") is kept as said. The lines live in
+//!    `preferences.md` in every `read_write` store, under `# Customer notes`. A new fact about
+//!    the same subject replaces the old line in place. Subjects come from grammar: the noun
+//!    phrase of "my X is …" (head noun, its modifiers, a possessor, the first word of the
+//!    predicate), the object of want/prefer/like/need/avoid (with polarity), the phrase after
+//!    "I'm", or another verb and its object, all compared by Snowball stem: "my level is B1"
+//!    replaces "my Portuguese level is A2", "I wear a size large" replaces "I wear a size small",
+//!    "I prefer window seats" replaces "I always want an aisle seat" but not "I never want a
+//!    middle seat"; "also"/"too" adds instead. The file is created with `write` and changed with
+//!    one `edit` per turn; nothing new → no write.
 //! 3. **Forgets** on request: "forget my allergy information" removes the lines whose words
 //!    match (stems, so allergy ~ allergic) from its notes and the customer's other `read_write`
 //!    files; "forget everything" deletes them (`bash rm`).
-//! 4. **Recalls** for a question or request: the facts and the lines of other store files
-//!    (seeded, shared, read-only) that share a stemmed content word with the message are quoted
-//!    ("From my notes:", "From the reference files:"); an open request ("any recommendations?",
-//!    "plan my week", "what do you remember about me?", "book me something") quotes every fact;
-//!    a question nothing matches gets "I don't have that noted."
+//! 4. **Recalls** for each question or request: the facts and the lines of other store files
+//!    (seeded, shared, read-only; a `##` heading lends its words to its lines) that share a
+//!    stemmed content word with it are quoted ("From my notes:", "From the reference files:"); a
+//!    question about "my X" takes only facts about X (so "my dog's birthday" does not get the
+//!    dog's name). An open request ("any recommendations?", "plan my week", "what do you remember
+//!    about me?", "book me something", "I'm looking for …") quotes every fact; a question
+//!    nothing matches gets "I don't have that noted."; a need ("I need a bag for work") quotes
+//!    what matches and otherwise stays quiet.
 //! 5. **Invents nothing**: every name, number, price or date in a reply or a note was said by
 //!    the customer or is in a mounted store; the fixed phrases are in the private
 //!    `reply::phrases` module.
 //!
-//! Only the start of a message ([`MAX_MESSAGE_CHARS`] characters) is read for meaning, and a
-//! clause longer than 300 characters is not kept as a fact.
+//! Only the start of a message ([`MAX_MESSAGE_CHARS`] characters, cut after a whole sentence)
+//! is read for meaning, and a clause longer than 300 characters is not kept as a fact.
+//!
+//! What it cannot do, being rules and not a model: it knows no synonyms ("books" does not find
+//! "novels", "buy" does not find "purchases"), so it recalls by shared words only; it cannot
+//! link a bare value to its attribute ("I'm a large now" is a new fact, not a new size); it does
+//! not recommend, book or calculate anything, only quote; and it reads English grammar only
+//! (other scripts get a reply but nothing is learned).
 //!
 //! The agent keeps **no state** between turns or sessions: everything it knows comes from the turn
 //! input and from what its tool calls return, so customer isolation and the regressions are real.
