@@ -133,10 +133,12 @@ pub(super) fn from_clause(clause: &Clause) -> Option<Fact> {
     if !clause.is_first_person() {
         return None;
     }
-    let ws = clause.words();
-    if ws.len() < 2 {
+    let said = clause.words();
+    if said.len() < 2 {
         return None;
     }
+    // "We're vegetarian", "our anniversary is …": the household speaks as one customer.
+    let ws = singular(&said);
     let lower = ws
         .iter()
         .map(|w| w.lower.as_str())
@@ -145,7 +147,7 @@ pub(super) fn from_clause(clause: &Clause) -> Option<Fact> {
     if NOT_A_FACT.is_match(&lower) {
         return None;
     }
-    if let Some(name) = introduced_name(&ws) {
+    if let Some(name) = introduced_name(&said) {
         return Some(name_fact(&name, clause.additive));
     }
     Some(Fact {
@@ -234,6 +236,34 @@ fn first_person_words(line: &str) -> Vec<Word> {
             "were" if out.last().is_some_and(|p| p.lower == "i") => "was",
             _ => {
                 out.push(w);
+                continue;
+            }
+        };
+        out.push(Word {
+            text: w.text.clone(),
+            lower: swapped.to_string(),
+        });
+    }
+    out
+}
+
+/// First person plural as singular, for finding the subject.
+fn singular(ws: &[Word]) -> Vec<Word> {
+    let mut out: Vec<Word> = Vec::with_capacity(ws.len());
+    for w in ws {
+        let swapped = match w.lower.as_str() {
+            "we" => "i",
+            "we're" => "i'm",
+            "we've" => "i've",
+            "we'd" => "i'd",
+            "we'll" => "i'll",
+            "our" => "my",
+            "ours" => "mine",
+            "us" => "me",
+            "are" if out.last().is_some_and(|p| p.lower == "i") => "am",
+            "were" if out.last().is_some_and(|p| p.lower == "i") => "was",
+            _ => {
+                out.push(w.clone());
                 continue;
             }
         };

@@ -58,6 +58,7 @@ pub(super) const TRAILING_MARKERS: &[&str] = &[
 #[rustfmt::skip]
 pub(super) const FIRST_PERSON: &[&str] = &[
     "i", "i'm", "im", "i've", "i'd", "i'll", "my", "mine",
+    "we", "we're", "we've", "we'd", "we'll", "our", "ours",
 ];
 
 /// Words that start a question or a request.

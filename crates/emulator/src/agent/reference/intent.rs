@@ -131,9 +131,10 @@ pub(super) fn understand(message: &str) -> Intent {
                     .any(|w| matches!(*w, "me" | "something" | "anything" | "us"));
             // "What do you remember?", "Who am I?": about the customer, naming nothing.
             let recalls_all = specific.is_empty()
-                && lower
-                    .iter()
-                    .any(|w| MEMORY_WORDS.contains(w) || matches!(*w, "i" | "me" | "my"));
+                && lower.iter().any(|w| {
+                    MEMORY_WORDS.contains(w)
+                        || matches!(*w, "i" | "me" | "my" | "we" | "us" | "our")
+                });
             if about_me
                 || looking
                 || arrange
@@ -201,7 +202,7 @@ fn forget_request(clause: &Clause) -> Forget {
 fn my_heads(ws: &[text::Word]) -> Vec<String> {
     let mut heads = Vec::new();
     for (i, w) in ws.iter().enumerate() {
-        if w.lower != "my" {
+        if w.lower != "my" && w.lower != "our" {
             continue;
         }
         let mut head = None;

@@ -686,3 +686,35 @@ fn instructions_headings_needs_and_several_questions() {
         "{reply}"
     );
 }
+
+#[test]
+fn a_household_speaking_as_we_is_one_customer() {
+    let agent = ReferenceAgent::default();
+    let mut sb = Sandbox::default();
+    let mounts = [rw("me")];
+    let reply = visit(
+        &agent,
+        &mut sb,
+        &mounts,
+        "We're vegetarian and our anniversary is on 12 May.",
+    );
+    assert!(reply.contains("you're vegetarian"), "{reply}");
+    let n = notes(&sb);
+    assert!(
+        n.contains("- You're vegetarian.\n") && n.contains("- Your anniversary is on 12 May.\n"),
+        "{n}"
+    );
+    visit(
+        &agent,
+        &mut sb,
+        &mounts,
+        "Our anniversary is on 14 May now.",
+    );
+    let n = notes(&sb);
+    assert!(n.contains("14 May") && !n.contains("12 May"), "{n}");
+    let reply = visit(&agent, &mut sb, &mounts, "When is our anniversary?");
+    assert!(
+        reply.contains("14 May") && !reply.contains("vegetarian"),
+        "{reply}"
+    );
+}
