@@ -51,7 +51,7 @@ pub(super) const LEADING_MARKERS: &[&str] = &[
 #[rustfmt::skip]
 pub(super) const TRAILING_MARKERS: &[&str] = &[
     "by the way", "btw", "now", "please", "thanks", "thank you", "though", "as well", "too",
-    "anymore", "any more", "these days", "from now on",
+    "anymore", "any more", "these days", "from now on", "right now", "for now",
 ];
 
 /// Words that start a first-person statement.

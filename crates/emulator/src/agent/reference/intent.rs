@@ -130,7 +130,7 @@ pub(super) fn understand(message: &str) -> Intent {
                     .iter()
                     .any(|w| matches!(*w, "me" | "something" | "anything" | "us"));
             // "What do you remember?", "Who am I?": about the customer, naming nothing.
-            let recalls_all = specific.is_empty()
+            let recalls_all = content.is_empty()
                 && lower.iter().any(|w| {
                     MEMORY_WORDS.contains(w)
                         || matches!(*w, "i" | "me" | "my" | "we" | "us" | "our")

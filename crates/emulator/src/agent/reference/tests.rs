@@ -718,3 +718,25 @@ fn a_household_speaking_as_we_is_one_customer() {
         "{reply}"
     );
 }
+
+#[test]
+fn a_trailing_remark_stays_with_its_clause() {
+    let agent = ReferenceAgent::default();
+    let mut sb = Sandbox::default();
+    let mounts = [rw("me")];
+    visit(
+        &agent,
+        &mut sb,
+        &mounts,
+        "I've got a bad knee, so no jumping please. I'm reading Dune right now.",
+    );
+    let n = notes(&sb);
+    assert!(
+        n.contains("- You've got a bad knee, so no jumping.\n"),
+        "{n}"
+    );
+    assert!(n.contains("- You're reading Dune.\n"), "{n}");
+    // A question about what the customer liked, with nothing liked on file, abstains.
+    let reply = visit(&agent, &mut sb, &mounts, "What did I love?");
+    assert!(reply.contains("I don't have that noted."), "{reply}");
+}

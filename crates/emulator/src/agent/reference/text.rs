@@ -248,10 +248,10 @@ fn opens_clause(rest: &str) -> bool {
     if first.is_empty() {
         return false;
     }
+    // "…, so no jumping please" stays with its clause: only a new subject or question splits.
     FIRST_PERSON.contains(&first.as_str())
         || QUESTION_START.contains(&first.as_str())
         || FORGET_START.contains(&first.as_str())
-        || stripped.len() + 2 < rest.trim().len()
 }
 
 fn split_sentence(sentence: &str) -> Vec<String> {
