@@ -101,7 +101,8 @@ impl AgentToolset {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct McpToolset {
     pub mcp_server_name: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Always written: the API's response form requires it, and requests accept an empty list.
+    #[serde(default)]
     pub configs: Vec<ToolConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_config: Option<ToolDefaultConfig>,

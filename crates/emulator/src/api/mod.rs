@@ -21,7 +21,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use cma_client::types::{Actor, ApiActor};
+use cma_types::{Actor, ApiActor, Deleted, Page};
 use futures::FutureExt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -30,6 +30,7 @@ use tokio::sync::watch;
 use crate::error::{ApiError, ApiResult};
 use crate::faults::Faults;
 use crate::ids;
+use crate::pagination::Paged;
 use crate::store::{Db, Model};
 
 pub const BETA_MEMORY: &str = "agent-memory-2026-07-22";
@@ -193,20 +194,19 @@ pub fn ok_json(value: impl Serialize) -> Response {
 
 /// `{"id", "type": "<kind>"}`.
 pub fn deleted(id: &str, kind: &str) -> Response {
-    ok_json(serde_json::json!({ "id": id, "type": kind }))
+    ok_json(Deleted {
+        id: id.to_string(),
+        kind: kind.to_string(),
+    })
 }
 
-/// A page body; `prev_page` only where the endpoint has it.
-pub fn page_json(
-    data: Vec<serde_json::Value>,
-    next: Option<String>,
-    prev: Option<Option<String>>,
-) -> Response {
-    let mut body = serde_json::json!({ "data": data, "next_page": next });
-    if let Some(prev) = prev {
-        body["prev_page"] = serde_json::json!(prev);
-    }
-    ok_json(body)
+/// A page body without `prev_page`, which only the sessions list has.
+pub fn page_json<T: Serialize>(page: Paged<T>) -> Response {
+    ok_json(Page {
+        data: page.data,
+        next_page: page.next_page,
+        prev_page: None,
+    })
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

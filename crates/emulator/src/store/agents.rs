@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use cma_client::types::{
+use cma_types::{
     Agent, AgentToolset, CreateAgent, Empty, McpServer, McpToolset, ModelConfig, ModelRef,
     PermissionPolicy, Skill, Tool, ToolConfig, ToolDefaultConfig, UpdateAgent,
 };
@@ -486,21 +486,4 @@ impl Model {
             .latest()
             .ok_or_else(|| ApiError::internal("agent has no versions"))
     }
-}
-
-/// An agent's JSON as the API shows it: toolsets always carry `configs`.
-pub fn tools_json(mut v: Value) -> Value {
-    if let Some(tools) = v.get_mut("tools").and_then(Value::as_array_mut) {
-        for t in tools {
-            if let Some(o) = t.as_object_mut()
-                && matches!(
-                    o.get("type").and_then(Value::as_str),
-                    Some("agent_toolset_20260401" | "mcp_toolset")
-                )
-            {
-                o.entry("configs").or_insert_with(|| json!([]));
-            }
-        }
-    }
-    v
 }

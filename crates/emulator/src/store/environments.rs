@@ -1,6 +1,6 @@
 //! Environments (reference 4.5, 5.8). Their timestamps are plain RFC 3339 strings.
 
-use cma_client::types::{
+use cma_types::{
     CloudConfig, CreateEnvironment, Empty, Environment, EnvironmentConfig, LimitedNetworking,
     Networking, Packages, UpdateEnvironment,
 };
