@@ -289,8 +289,9 @@ pub struct SessionUpdated {
     )]
     pub budget: Option<Option<Budget>>,
     /// The full materialised agent snapshot, present only when tools or MCP servers changed.
+    /// Boxed: it would make every `SessionEvent` several times larger.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agent: Option<SessionAgent>,
+    pub agent: Option<Box<SessionAgent>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -10,6 +10,7 @@ use crate::shared::{Metadata, MetadataPatch, Timestamp, double_option};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum SessionStatus {
     Rescheduling,
     Running,

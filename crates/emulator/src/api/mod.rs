@@ -52,7 +52,6 @@ pub type AppState = Arc<Shared>;
 /// What the gate learned about a request.
 #[derive(Debug, Clone)]
 pub struct Ctx {
-    pub request_id: String,
     /// The `api_actor` REST writes are recorded with.
     pub actor: Actor,
     /// Which beta header a memory call came with (cursors are valid only under the same one).
@@ -317,7 +316,7 @@ fn check_body_encoding(headers: &HeaderMap) -> ApiResult<()> {
 }
 
 /// Everything checked before a handler runs. Faults come first: a faulted request changes nothing.
-async fn admit(st: &AppState, req: Request, request_id: &str) -> ApiResult<Request> {
+async fn admit(st: &AppState, req: Request) -> ApiResult<Request> {
     let latency = st.faults.latency();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -363,7 +362,6 @@ async fn admit(st: &AppState, req: Request, request_id: &str) -> ApiResult<Reque
         .await
         .map_err(|_| too_large())?;
     parts.extensions.insert(Ctx {
-        request_id: request_id.to_string(),
         actor: Actor::Api(ApiActor {
             api_key_id: ids::api_key_id(key.as_deref()),
         }),
@@ -420,7 +418,7 @@ async fn gate(State(st): State<AppState>, req: Request, next: Next) -> Response 
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let resp = match admit(&st, req, &request_id).await {
+    let resp = match admit(&st, req).await {
         Ok(req) => match AssertUnwindSafe(next.run(req)).catch_unwind().await {
             Ok(resp) => resp,
             Err(_) => {

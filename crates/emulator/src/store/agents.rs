@@ -280,8 +280,8 @@ pub fn resolve_tools(
                 count += 1;
                 out.push(t.clone());
             }
-            Tool::Unknown(raw) => {
-                let kind = raw.get("type").and_then(Value::as_str).unwrap_or("");
+            other => {
+                let kind = other.type_name();
                 return Err(ApiError::invalid(format!(
                     "{field}.type: unknown tool type {kind:?}"
                 )));

@@ -94,7 +94,7 @@ fn resolve_config(field: &str, config: Option<EnvironmentConfig>) -> ApiResult<E
             }))
         }
         EnvironmentConfig::SelfHosted(e) => Ok(EnvironmentConfig::SelfHosted(e)),
-        EnvironmentConfig::Unknown(_) => Err(ApiError::invalid(format!(
+        _ => Err(ApiError::invalid(format!(
             "{field}.type: must be `cloud` or `self_hosted`"
         ))),
     }

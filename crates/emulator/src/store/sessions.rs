@@ -238,8 +238,8 @@ impl Model {
             AgentRef::Id(id) => (id.as_str(), None),
             AgentRef::Spec(AgentSpec::Version(v)) => (v.id.as_str(), v.version),
             AgentRef::Spec(AgentSpec::WithOverrides(v)) => (v.id.as_str(), v.version),
-            AgentRef::Spec(AgentSpec::Unknown(raw)) => {
-                let t = raw.get("type").and_then(Value::as_str).unwrap_or("");
+            AgentRef::Spec(other) => {
+                let t = other.type_name();
                 return Err(ApiError::invalid(format!(
                     "agent.type: must be `agent` or `agent_with_overrides` (got {t:?})"
                 )));
@@ -390,8 +390,8 @@ impl Model {
                         },
                     ));
                 }
-                ResourceParams::Unknown(raw) => {
-                    let t = raw.get("type").and_then(Value::as_str).unwrap_or("");
+                other => {
+                    let t = other.type_name();
                     return Err(ApiError::invalid(format!(
                         "{field}.type: unknown resource type {t:?}"
                     )));
@@ -533,7 +533,7 @@ impl Model {
             if tools != s.agent.tools || servers != s.agent.mcp_servers {
                 s.agent.tools = tools;
                 s.agent.mcp_servers = servers;
-                changed.agent = Some(s.agent.clone());
+                changed.agent = Some(Box::new(s.agent.clone()));
             }
         }
         if changed == SessionUpdated::default() {
@@ -802,8 +802,8 @@ pub fn validate_events(
                     )));
                 }
             }
-            ClientEvent::Unknown(raw) => {
-                let t = raw.get("type").and_then(Value::as_str).unwrap_or("");
+            other => {
+                let t = other.type_name();
                 return Err(ApiError::invalid(format!(
                     "{f}.type: unknown event type {t:?}"
                 )));
