@@ -20,7 +20,10 @@ macro_rules! open_union {
         }
     ) => {
         $(#[$meta])*
+        ///
+        /// Open: the API adds types between releases, so matches need a wildcard arm.
         #[derive(Debug, Clone, PartialEq)]
+        #[non_exhaustive]
         pub enum $name {
             $( $(#[$vmeta])* $variant($ty), )*
             /// A `type` this version of the crate does not know, kept verbatim.
@@ -43,7 +46,7 @@ macro_rules! open_union {
         impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 match self {
-                    $( Self::$variant(inner) => $crate::types::union::Tagged { tag: $tag, inner }.serialize(serializer), )*
+                    $( Self::$variant(inner) => $crate::union::Tagged { tag: $tag, inner }.serialize(serializer), )*
                     Self::Unknown(raw) => raw.serialize(serializer),
                 }
             }

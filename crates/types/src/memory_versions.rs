@@ -4,8 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::memories::View;
-use super::shared::{Actor, Timestamp};
+use crate::memories::View;
+use crate::shared::{Actor, Timestamp};
 
 /// An immutable snapshot written by every change to a memory.
 ///
@@ -45,6 +45,7 @@ impl MemoryVersion {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Operation {
     Created,
     Modified,

@@ -4,12 +4,16 @@
 //! discriminated by `type` is *open*: a `type` this crate does not know deserializes into an
 //! `Unknown` variant holding the raw JSON, so a new event, content block, actor, resource or stop
 //! reason reaches the caller instead of vanishing. Unknown fields on known objects are ignored.
+//!
+//! This crate is the one source of truth for the wire format: `cma-client` re-exports it as
+//! `cma_client::types` and `cma-emulator` builds every object and event it returns from it.
 
 mod union;
 
 pub mod agents;
 pub mod content;
 pub mod environments;
+pub mod errors;
 pub mod events;
 pub mod memories;
 pub mod memory_stores;
@@ -20,6 +24,7 @@ pub mod shared;
 pub use agents::*;
 pub use content::*;
 pub use environments::*;
+pub use errors::*;
 pub use events::*;
 pub use memories::*;
 pub use memory_stores::*;
