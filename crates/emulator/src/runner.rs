@@ -37,11 +37,47 @@ pub fn spawn(db: Arc<Db>, session_id: String) {
         .spawn(move || run(db2, sid))
     {
         tracing::error!(session_id, error = %e, "could not start a turn thread");
-        let _ = db.write(|m| {
-            finish(m, &session_id, "retries_exhausted");
-            Ok(())
-        });
+        if db
+            .write(|m| {
+                finish(m, &session_id, "retries_exhausted");
+                Ok(())
+            })
+            .is_err()
+        {
+            stall(&db, &session_id);
+        }
     }
+}
+
+/// A write of this runner could not be stored, so none of it happened and the session is as
+/// last stored: `running`, its message still queued. The runner stops. If an interrupt already
+/// asked the turn to end, it ends here when that can be stored; otherwise the session is left
+/// stalled, as a restart would leave it, and the next `user.interrupt` ends the turn.
+fn give_up(db: &Db, sid: &str, interrupted: &AtomicBool) {
+    tracing::error!(session_id = %sid, "a turn's write could not be stored; the turn stops");
+    let ended = interrupted.load(Ordering::SeqCst)
+        && db
+            .write(|m| {
+                finish(m, sid, "end_turn");
+                Ok(())
+            })
+            .is_ok();
+    if !ended {
+        stall(db, sid);
+    }
+}
+
+/// Leaves the session stalled with no runner. Only runtime state changes (a restart sets
+/// `stalled` on a running session the same way), so this write has nothing to commit and
+/// cannot fail.
+fn stall(db: &Db, sid: &str) {
+    let _ = db.write(|m| {
+        if let Some(rec) = m.sessions.get_mut(sid) {
+            rec.rt.runner_active = false;
+            rec.stalled = true;
+        }
+        Ok(())
+    });
 }
 
 /// Ends the current run: idle with `stop_reason`, queue flushed, no runner.
@@ -61,7 +97,14 @@ fn tokens(chars: usize) -> u64 {
 
 fn run(db: Arc<Db>, sid: String) {
     loop {
-        let setup = db.write(|m| Ok(next_turn(m, &sid))).ok().flatten();
+        let setup = match db.write(|m| Ok(next_turn(m, &sid))) {
+            Ok(setup) => setup,
+            Err(_) => {
+                let flag = db.read(|m| m.sessions.get(&sid).map(|r| r.rt.interrupted.clone()));
+                give_up(&db, &sid, &flag.unwrap_or_default());
+                return;
+            }
+        };
         let Some(setup) = setup else { return };
         let actor = Actor::Session(SessionActor {
             session_id: sid.clone(),
@@ -93,95 +136,98 @@ fn run(db: Arc<Db>, sid: String) {
                 .map(|e| e.user.len() + e.agent.len())
                 .sum::<usize>();
         let interrupted = setup.interrupted.load(Ordering::SeqCst);
-        let go_on = db
-            .write(|m| {
-                if !m.sessions.contains_key(&sid) {
-                    return Ok(false);
+        let ended = db.write(|m| {
+            if !m.sessions.contains_key(&sid) {
+                return Ok(false);
+            }
+            let span_end = |m: &mut crate::store::Model, out_chars: usize, is_error: bool| {
+                let mut fields = json!({
+                    "model_request_start_id": setup.span_id,
+                    "model_usage": {
+                        "input_tokens": tokens(input_chars),
+                        "output_tokens": tokens(out_chars),
+                        "cache_creation_input_tokens": 0,
+                        "cache_read_input_tokens": 0,
+                    },
+                });
+                if is_error {
+                    fields["is_error"] = json!(true);
                 }
-                let span_end = |m: &mut crate::store::Model, out_chars: usize, is_error: bool| {
-                    let mut fields = json!({
-                        "model_request_start_id": setup.span_id,
-                        "model_usage": {
-                            "input_tokens": tokens(input_chars),
-                            "output_tokens": tokens(out_chars),
-                            "cache_creation_input_tokens": 0,
-                            "cache_read_input_tokens": 0,
-                        },
-                    });
-                    if is_error {
-                        fields["is_error"] = json!(true);
+                m.append_event(&sid, event_body("span.model_request_end", fields));
+                if let Some(rec) = m.sessions.get_mut(&sid)
+                    && let Some(u) = rec.session.usage.as_mut()
+                {
+                    u.input_tokens = Some(u.input_tokens.unwrap_or(0) + tokens(input_chars));
+                    u.output_tokens = Some(u.output_tokens.unwrap_or(0) + tokens(out_chars));
+                }
+            };
+            match outcome {
+                _ if interrupted || sandbox.aborted() => {
+                    // The interrupt (or a deletion) ended the turn.
+                    let running = m.sessions.get(&sid).is_some_and(|r| r.rt.runner_active);
+                    if running {
+                        span_end(m, sandbox.output_chars, false);
+                        finish(m, &sid, "end_turn");
                     }
-                    m.append_event(&sid, event_body("span.model_request_end", fields));
-                    if let Some(rec) = m.sessions.get_mut(&sid)
-                        && let Some(u) = rec.session.usage.as_mut()
-                    {
-                        u.input_tokens = Some(u.input_tokens.unwrap_or(0) + tokens(input_chars));
-                        u.output_tokens = Some(u.output_tokens.unwrap_or(0) + tokens(out_chars));
+                    Ok(false)
+                }
+                Err(_) => {
+                    tracing::error!(session_id = %sid, "the agent behaviour panicked");
+                    span_end(m, sandbox.output_chars, true);
+                    m.append_event(
+                        &sid,
+                        event_body(
+                            "session.error",
+                            json!({ "error": {
+                                "type": "unknown_error",
+                                "message": "the emulated agent failed",
+                                "retry_status": { "type": "exhausted" },
+                            }}),
+                        ),
+                    );
+                    finish(m, &sid, "retries_exhausted");
+                    Ok(false)
+                }
+                Ok(TurnOutcome::Stall) => {
+                    if let Some(rec) = m.sessions.get_mut(&sid) {
+                        rec.stalled = true;
+                        rec.rt.runner_active = false;
                     }
-                };
-                match outcome {
-                    _ if interrupted || sandbox.aborted() => {
-                        // The interrupt (or a deletion) ended the turn.
-                        let running = m.sessions.get(&sid).is_some_and(|r| r.rt.runner_active);
-                        if running {
-                            span_end(m, sandbox.output_chars, false);
-                            finish(m, &sid, "end_turn");
+                    m.persist_session(&sid);
+                    Ok(false)
+                }
+                Ok(TurnOutcome::Reply(text)) => {
+                    m.append_event(
+                        &sid,
+                        event_body(
+                            "agent.message",
+                            json!({ "content": [{ "type": "text", "text": text }] }),
+                        ),
+                    );
+                    span_end(m, sandbox.output_chars + text.len(), false);
+                    let more = match m.sessions.get_mut(&sid) {
+                        Some(rec) => {
+                            rec.history.push((setup.message.clone(), text));
+                            !rec.queue.is_empty()
                         }
-                        Ok(false)
-                    }
-                    Err(_) => {
-                        tracing::error!(session_id = %sid, "the agent behaviour panicked");
-                        span_end(m, sandbox.output_chars, true);
-                        m.append_event(
-                            &sid,
-                            event_body(
-                                "session.error",
-                                json!({ "error": {
-                                    "type": "unknown_error",
-                                    "message": "the emulated agent failed",
-                                    "retry_status": { "type": "exhausted" },
-                                }}),
-                            ),
-                        );
-                        finish(m, &sid, "retries_exhausted");
-                        Ok(false)
-                    }
-                    Ok(TurnOutcome::Stall) => {
-                        if let Some(rec) = m.sessions.get_mut(&sid) {
-                            rec.stalled = true;
-                            rec.rt.runner_active = false;
-                        }
+                        None => false,
+                    };
+                    if more {
                         m.persist_session(&sid);
-                        Ok(false)
+                    } else {
+                        finish(m, &sid, "end_turn");
                     }
-                    Ok(TurnOutcome::Reply(text)) => {
-                        m.append_event(
-                            &sid,
-                            event_body(
-                                "agent.message",
-                                json!({ "content": [{ "type": "text", "text": text }] }),
-                            ),
-                        );
-                        span_end(m, sandbox.output_chars + text.len(), false);
-                        let more = match m.sessions.get_mut(&sid) {
-                            Some(rec) => {
-                                rec.history.push((setup.message.clone(), text));
-                                !rec.queue.is_empty()
-                            }
-                            None => false,
-                        };
-                        if more {
-                            m.persist_session(&sid);
-                        } else {
-                            finish(m, &sid, "end_turn");
-                        }
-                        Ok(more)
-                    }
+                    Ok(more)
                 }
-            })
-            .unwrap_or(false);
-        if !go_on {
-            return;
+            }
+        });
+        match ended {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(_) => {
+                give_up(&db, &sid, &setup.interrupted);
+                return;
+            }
         }
     }
 }
