@@ -52,17 +52,24 @@ pub fn spawn(db: Arc<Db>, session_id: String) {
 /// A write of this runner could not be stored, so none of it happened and the session is as
 /// last stored: `running`, its message still queued. The runner stops. If an interrupt already
 /// asked the turn to end, it ends here when that can be stored; otherwise the session is left
-/// stalled, as a restart would leave it, and the next `user.interrupt` ends the turn.
-fn give_up(db: &Db, sid: &str, interrupted: &AtomicBool) {
+/// stalled, as a restart would leave it, and the next `user.interrupt` ends the turn. Checked
+/// and done in one write, so an interrupt lands either before (and is honoured here) or after
+/// (and finds the session stalled).
+fn give_up(db: &Db, sid: &str) {
     tracing::error!(session_id = %sid, "a turn's write could not be stored; the turn stops");
-    let ended = interrupted.load(Ordering::SeqCst)
-        && db
-            .write(|m| {
-                finish(m, sid, "end_turn");
-                Ok(())
-            })
-            .is_ok();
-    if !ended {
+    let settled = db.write(|m| {
+        let Some(rec) = m.sessions.get_mut(sid) else {
+            return Ok(());
+        };
+        if rec.rt.interrupted.load(Ordering::SeqCst) {
+            finish(m, sid, "end_turn");
+        } else {
+            rec.rt.runner_active = false;
+            rec.stalled = true;
+        }
+        Ok(())
+    });
+    if settled.is_err() {
         stall(db, sid);
     }
 }
@@ -100,8 +107,7 @@ fn run(db: Arc<Db>, sid: String) {
         let setup = match db.write(|m| Ok(next_turn(m, &sid))) {
             Ok(setup) => setup,
             Err(_) => {
-                let flag = db.read(|m| m.sessions.get(&sid).map(|r| r.rt.interrupted.clone()));
-                give_up(&db, &sid, &flag.unwrap_or_default());
+                give_up(&db, &sid);
                 return;
             }
         };
@@ -225,7 +231,7 @@ fn run(db: Arc<Db>, sid: String) {
             Ok(true) => {}
             Ok(false) => return,
             Err(_) => {
-                give_up(&db, &sid, &setup.interrupted);
+                give_up(&db, &sid);
                 return;
             }
         }
