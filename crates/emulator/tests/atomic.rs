@@ -561,6 +561,121 @@ async fn a_turn_cut_by_a_full_disk_keeps_only_what_it_stored() {
     panic!("a turn never got past the fault");
 }
 
+/// A real small disk: a tmpfs mounted for the test (which needs root). Unmounted on drop.
+struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    /// `None` when it cannot be mounted here; under `CI=true` that fails the test instead.
+    fn mount(size: &str) -> Option<Tmpfs> {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .is_ok_and(|s| s.success());
+        if mounted {
+            return Some(Tmpfs { dir });
+        }
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true: cannot mount a tmpfs (the small-disk test needs root and `mount`)"
+        );
+        eprintln!("skipped: cannot mount a tmpfs here (needs root); CI=true makes this fail");
+        None
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Gives the disk room: the same files, a larger size.
+    fn grow(&self, size: &str) {
+        let ok = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(self.path())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "remount failed");
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// The same as the fault-hook test on a real tmpfs of 1 MiB: SQLite itself reports the full
+/// disk. 90 KB memories are created until the disk is full; exactly the acknowledged ones are
+/// listed, and after the disk grows a restart shows the same, and the refused creates, retried,
+/// all succeed. Break the rollback (module doc) and the refused memories are listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_full_disk_keeps_exactly_the_acknowledged_memories() {
+    let Some(disk) = Tmpfs::mount("1m") else {
+        return;
+    };
+    let data = disk.path().join("data");
+    let env = start_with(config(&data)).await;
+    let store = env.store("big notes").await;
+    let content = "y".repeat(90 * 1024);
+    let create = |i: usize| Request {
+        method: Method::POST,
+        path: format!("/v1/memory_stores/{}/memories", store.id),
+        body: Some(json!({"path": format!("/note-{i:02}.md"), "content": content})),
+    };
+    let mut acknowledged = Vec::new();
+    let mut refused = Vec::new();
+    for i in 0..30 {
+        let r = env.send(&create(i)).await;
+        if r.status == 200 {
+            acknowledged.push(format!("/note-{i:02}.md"));
+        } else {
+            assert_not_stored(&r, "create");
+            refused.push(i);
+        }
+    }
+    assert!(
+        !acknowledged.is_empty() && !refused.is_empty(),
+        "the disk did not fill: {} stored, {} refused",
+        acknowledged.len(),
+        refused.len()
+    );
+    let listed = |dump: &Value| -> Vec<String> {
+        let key = format!("memories of {}", store.id);
+        let mut p: Vec<String> = dump[&key]["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["path"].as_str().unwrap().to_string())
+            .collect();
+        p.sort();
+        p
+    };
+    let live = env.dump().await;
+    assert_eq!(listed(&live), acknowledged);
+    env.emu.shutdown().await;
+
+    disk.grow("64m");
+    let env = start_with(config(&data)).await;
+    assert_eq!(env.dump().await, live, "the restart differs");
+    for i in refused {
+        let r = env.send(&create(i)).await;
+        assert_eq!(r.status, 200, "retry of {i}: {}", r.text);
+    }
+    let all = env.dump().await;
+    assert_eq!(listed(&all).len(), 30);
+    env.emu.shutdown().await;
+    let env = start_with(config(&data)).await;
+    assert_eq!(env.dump().await, all);
+    env.emu.shutdown().await;
+}
+
 mod sandbox {
     //! The agent's tool path (`cma_emulator::sandbox`), driven directly: what turn runners call.
 
