@@ -6,8 +6,9 @@
 //! succeed again, succeeds (no phantom 409).
 //!
 //! To see these tests fail, break the rollback: in `Db::write`
-//! (`crates/emulator/src/store/mod.rs`) set `pending.done = true;` before the `if result.is_err()`
-//! return, so a failed write keeps its changes in memory.
+//! (`crates/emulator/src/store/mod.rs`) set `pending.done = true;` before `let value = result?;`,
+//! so a failed write keeps its changes in memory. (Done while writing them: every test here
+//! but the concurrent-edit one then fails.)
 #![allow(clippy::unwrap_used)]
 
 mod common;

@@ -269,10 +269,8 @@ impl Db {
                 _ => Ok(value),
             }
         });
-        if result.is_err() {
-            // `Pending`'s drop rolls back.
-            return result;
-        }
+        // On an `Err` this returns, and dropping `pending` rolls the write back.
+        let value = result?;
         pending.done = true;
         let model = &mut pending.model;
         model.commit_undo();
@@ -290,7 +288,7 @@ impl Db {
         for log in notify {
             log.notify();
         }
-        result
+        Ok(value)
     }
 
     /// The switch that makes this database's commits fail (it has no effect without a data
