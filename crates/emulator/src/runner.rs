@@ -104,13 +104,10 @@ fn tokens(chars: usize) -> u64 {
 
 fn run(db: Arc<Db>, sid: String) {
     loop {
-        let setup = match db.write(|m| Ok(next_turn(m, &sid))) {
-            Ok(setup) => setup,
-            Err(_) => {
-                give_up(&db, &sid);
-                return;
-            }
-        };
+        let setup = db.write(|m| Ok(next_turn(m, &sid))).unwrap_or_else(|_| {
+            give_up(&db, &sid);
+            None
+        });
         let Some(setup) = setup else { return };
         let actor = Actor::Session(SessionActor {
             session_id: sid.clone(),
@@ -142,98 +139,98 @@ fn run(db: Arc<Db>, sid: String) {
                 .map(|e| e.user.len() + e.agent.len())
                 .sum::<usize>();
         let interrupted = setup.interrupted.load(Ordering::SeqCst);
-        let ended = db.write(|m| {
-            if !m.sessions.contains_key(&sid) {
-                return Ok(false);
-            }
-            let span_end = |m: &mut crate::store::Model, out_chars: usize, is_error: bool| {
-                let mut fields = json!({
-                    "model_request_start_id": setup.span_id,
-                    "model_usage": {
-                        "input_tokens": tokens(input_chars),
-                        "output_tokens": tokens(out_chars),
-                        "cache_creation_input_tokens": 0,
-                        "cache_read_input_tokens": 0,
-                    },
-                });
-                if is_error {
-                    fields["is_error"] = json!(true);
+        let go_on = db
+            .write(|m| {
+                if !m.sessions.contains_key(&sid) {
+                    return Ok(false);
                 }
-                m.append_event(&sid, event_body("span.model_request_end", fields));
-                if let Some(rec) = m.sessions.get_mut(&sid)
-                    && let Some(u) = rec.session.usage.as_mut()
-                {
-                    u.input_tokens = Some(u.input_tokens.unwrap_or(0) + tokens(input_chars));
-                    u.output_tokens = Some(u.output_tokens.unwrap_or(0) + tokens(out_chars));
-                }
-            };
-            match outcome {
-                _ if interrupted || sandbox.aborted() => {
-                    // The interrupt (or a deletion) ended the turn.
-                    let running = m.sessions.get(&sid).is_some_and(|r| r.rt.runner_active);
-                    if running {
-                        span_end(m, sandbox.output_chars, false);
-                        finish(m, &sid, "end_turn");
+                let span_end = |m: &mut crate::store::Model, out_chars: usize, is_error: bool| {
+                    let mut fields = json!({
+                        "model_request_start_id": setup.span_id,
+                        "model_usage": {
+                            "input_tokens": tokens(input_chars),
+                            "output_tokens": tokens(out_chars),
+                            "cache_creation_input_tokens": 0,
+                            "cache_read_input_tokens": 0,
+                        },
+                    });
+                    if is_error {
+                        fields["is_error"] = json!(true);
                     }
-                    Ok(false)
-                }
-                Err(_) => {
-                    tracing::error!(session_id = %sid, "the agent behaviour panicked");
-                    span_end(m, sandbox.output_chars, true);
-                    m.append_event(
-                        &sid,
-                        event_body(
-                            "session.error",
-                            json!({ "error": {
-                                "type": "unknown_error",
-                                "message": "the emulated agent failed",
-                                "retry_status": { "type": "exhausted" },
-                            }}),
-                        ),
-                    );
-                    finish(m, &sid, "retries_exhausted");
-                    Ok(false)
-                }
-                Ok(TurnOutcome::Stall) => {
-                    if let Some(rec) = m.sessions.get_mut(&sid) {
-                        rec.stalled = true;
-                        rec.rt.runner_active = false;
+                    m.append_event(&sid, event_body("span.model_request_end", fields));
+                    if let Some(rec) = m.sessions.get_mut(&sid)
+                        && let Some(u) = rec.session.usage.as_mut()
+                    {
+                        u.input_tokens = Some(u.input_tokens.unwrap_or(0) + tokens(input_chars));
+                        u.output_tokens = Some(u.output_tokens.unwrap_or(0) + tokens(out_chars));
                     }
-                    m.persist_session(&sid);
-                    Ok(false)
-                }
-                Ok(TurnOutcome::Reply(text)) => {
-                    m.append_event(
-                        &sid,
-                        event_body(
-                            "agent.message",
-                            json!({ "content": [{ "type": "text", "text": text }] }),
-                        ),
-                    );
-                    span_end(m, sandbox.output_chars + text.len(), false);
-                    let more = match m.sessions.get_mut(&sid) {
-                        Some(rec) => {
-                            rec.history.push((setup.message.clone(), text));
-                            !rec.queue.is_empty()
+                };
+                match outcome {
+                    _ if interrupted || sandbox.aborted() => {
+                        // The interrupt (or a deletion) ended the turn.
+                        let running = m.sessions.get(&sid).is_some_and(|r| r.rt.runner_active);
+                        if running {
+                            span_end(m, sandbox.output_chars, false);
+                            finish(m, &sid, "end_turn");
                         }
-                        None => false,
-                    };
-                    if more {
-                        m.persist_session(&sid);
-                    } else {
-                        finish(m, &sid, "end_turn");
+                        Ok(false)
                     }
-                    Ok(more)
+                    Err(_) => {
+                        tracing::error!(session_id = %sid, "the agent behaviour panicked");
+                        span_end(m, sandbox.output_chars, true);
+                        m.append_event(
+                            &sid,
+                            event_body(
+                                "session.error",
+                                json!({ "error": {
+                                    "type": "unknown_error",
+                                    "message": "the emulated agent failed",
+                                    "retry_status": { "type": "exhausted" },
+                                }}),
+                            ),
+                        );
+                        finish(m, &sid, "retries_exhausted");
+                        Ok(false)
+                    }
+                    Ok(TurnOutcome::Stall) => {
+                        if let Some(rec) = m.sessions.get_mut(&sid) {
+                            rec.stalled = true;
+                            rec.rt.runner_active = false;
+                        }
+                        m.persist_session(&sid);
+                        Ok(false)
+                    }
+                    Ok(TurnOutcome::Reply(text)) => {
+                        m.append_event(
+                            &sid,
+                            event_body(
+                                "agent.message",
+                                json!({ "content": [{ "type": "text", "text": text }] }),
+                            ),
+                        );
+                        span_end(m, sandbox.output_chars + text.len(), false);
+                        let more = match m.sessions.get_mut(&sid) {
+                            Some(rec) => {
+                                rec.history.push((setup.message.clone(), text));
+                                !rec.queue.is_empty()
+                            }
+                            None => false,
+                        };
+                        if more {
+                            m.persist_session(&sid);
+                        } else {
+                            finish(m, &sid, "end_turn");
+                        }
+                        Ok(more)
+                    }
                 }
-            }
-        });
-        match ended {
-            Ok(true) => {}
-            Ok(false) => return,
-            Err(_) => {
+            })
+            .unwrap_or_else(|_| {
                 give_up(&db, &sid);
-                return;
-            }
+                false
+            });
+        if !go_on {
+            return;
         }
     }
 }
