@@ -562,6 +562,57 @@ async fn a_turn_cut_by_a_full_disk_keeps_only_what_it_stored() {
     panic!("a turn never got past the fault");
 }
 
+/// An open event stream never delivers the events of a write that failed: after two refused
+/// writes (a `user.message` and a title change) and a retried message, everything the stream
+/// delivered is in the session's event list, in order, and none of it is from the refused
+/// writes. Break it: make `EventLog::rollback` mark the events committed instead of cutting
+/// them (done while writing it: the stream's first frame is then the refused message).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_never_see_a_failed_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = start_with(config(dir.path())).await;
+    let base = setup(&env).await;
+    let mut stream = RawStream::open(&env, &base.session, "").await;
+    let refused_text = "this message was never stored";
+    let faults = env.emu.commit_faults();
+    faults.fail_after(0);
+    let message = |text: &str| Request {
+        method: Method::POST,
+        path: format!("/v1/sessions/{}/events", base.session),
+        body: Some(json!({"events": [
+            {"type": "user.message", "content": [{"type": "text", "text": text}]}
+        ]})),
+    };
+    assert_not_stored(&env.send(&message(refused_text)).await, "send");
+    let retitle = Request {
+        method: Method::POST,
+        path: format!("/v1/sessions/{}", base.session),
+        body: Some(json!({"title": "never stored"})),
+    };
+    assert_not_stored(&env.send(&retitle).await, "update");
+    faults.clear();
+    let sent = env.send(&message("stored this time")).await;
+    assert_eq!(sent.status, 200, "{}", sent.text);
+    let frames = stream.until("session.status_idle").await;
+    let listed: Vec<Value> = env
+        .get_json(&format!("/v1/sessions/{}/events?limit=1000", base.session))
+        .await["data"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let streamed: Vec<&Value> = frames.iter().map(|(_, data)| data).collect();
+    assert_eq!(streamed[0]["content"][0]["text"], "stored this time");
+    let tail = &listed[listed.len() - streamed.len()..];
+    assert_eq!(
+        streamed,
+        tail.iter().collect::<Vec<_>>(),
+        "the stream differs from the list"
+    );
+    let all = serde_json::to_string(&listed).unwrap();
+    assert!(!all.contains(refused_text) && !all.contains("never stored"));
+    env.emu.shutdown().await;
+}
+
 /// A real small disk: a tmpfs mounted for the test (which needs root). Unmounted on drop.
 struct Tmpfs {
     dir: tempfile::TempDir,
