@@ -328,3 +328,48 @@ impl Drop for Pending<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use cma_client::types::CreateMemoryStore;
+
+    use super::*;
+
+    fn create_store(m: &mut Model) -> ApiResult<String> {
+        m.create_store(CreateMemoryStore {
+            name: "notes".into(),
+            ..Default::default()
+        })
+        .map(|s| s.id)
+    }
+
+    /// A write that fails after it mutated (an `Err`, or a panic) leaves no trace, the sequence
+    /// counter included. Break it: set `pending.done = true` before `let value = result?;` in
+    /// `Db::write` (the `Err` case), or drop `Pending`'s rollback (the panic case).
+    #[test]
+    fn a_write_that_fails_after_mutating_leaves_nothing() {
+        let db = Db::new(Model::default(), None);
+        let kept = db.write(create_store).unwrap();
+        let seq = db.read(|m| m.seq);
+        let refused = db.write(|m| {
+            create_store(m)?;
+            Err::<(), _>(ApiError::invalid("changed my mind"))
+        });
+        assert!(refused.is_err());
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            db.write(|m| -> ApiResult<()> {
+                create_store(m)?;
+                panic!("a bug in a write");
+            })
+        }));
+        assert!(panicked.is_err());
+        db.read(|m| {
+            assert_eq!(m.stores.keys().collect::<Vec<_>>(), [&kept]);
+            assert_eq!(m.seq, seq);
+            assert!(m.changes.is_empty() && m.effects.is_empty() && m.notify.is_empty());
+        });
+        // The next write starts clean.
+        db.write(create_store).unwrap();
+        assert_eq!(db.read(|m| m.stores.len()), 2);
+    }
+}
