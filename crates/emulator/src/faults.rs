@@ -1,7 +1,9 @@
 //! Fault injection (off by default): error answers before a request is processed, added
-//! latency, and cut event streams, from a seeded RNG so a run replays.
+//! latency, and cut event streams, from a seeded RNG so a run replays; and [`CommitFaults`],
+//! commits that fail as on a full disk.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::rngs::StdRng;
@@ -153,6 +155,61 @@ pub fn injected(status: u16, retry_after_ms: u64) -> ApiError {
     e
 }
 
+/// A switch that makes the persistence layer's commits fail as a full disk does (`SQLITE_FULL`,
+/// after the transaction's statements ran), for tests of what a failed write leaves behind.
+/// Off until armed; clones share one switch.
+#[derive(Debug, Clone)]
+pub struct CommitFaults(Arc<CommitFaultState>);
+
+#[derive(Debug)]
+struct CommitFaultState {
+    /// Commits still allowed before they fail; negative: off.
+    allowed: AtomicI64,
+    /// How many commits failed; tests wait on it.
+    failed: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for CommitFaults {
+    fn default() -> Self {
+        Self(Arc::new(CommitFaultState {
+            allowed: AtomicI64::new(-1),
+            failed: tokio::sync::watch::channel(0).0,
+        }))
+    }
+}
+
+impl CommitFaults {
+    /// The next `n` commits succeed, every later one fails (until [`CommitFaults::clear`]).
+    pub fn fail_after(&self, n: u32) {
+        self.0.allowed.store(i64::from(n), Ordering::SeqCst);
+    }
+
+    /// Commits succeed again: the disk has room.
+    pub fn clear(&self) {
+        self.0.allowed.store(-1, Ordering::SeqCst);
+    }
+
+    /// The number of commits failed so far, and changes to it.
+    pub fn failures(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.0.failed.subscribe()
+    }
+
+    /// Whether the commit about to happen fails (and counts it).
+    pub(crate) fn commit_fails(&self) -> bool {
+        let step = self
+            .0
+            .allowed
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n > 0).then(|| n - 1)
+            });
+        let fails = step.is_err_and(|n| n == 0);
+        if fails {
+            self.0.failed.send_modify(|n| *n += 1);
+        }
+        fails
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +235,18 @@ mod tests {
         };
         assert_eq!(a, b);
         assert!(a.iter().any(Option::is_some) && a.iter().any(Option::is_none));
+    }
+
+    #[test]
+    fn commit_faults_fail_after_n_until_cleared() {
+        let f = CommitFaults::default();
+        assert!(!f.commit_fails(), "off by default");
+        f.fail_after(2);
+        let outcomes: Vec<bool> = (0..4).map(|_| f.commit_fails()).collect();
+        assert_eq!(outcomes, [false, false, true, true]);
+        assert_eq!(*f.failures().borrow(), 2);
+        f.clear();
+        assert!(!f.commit_fails());
     }
 
     #[test]

@@ -246,6 +246,12 @@ impl RunningEmulator {
         self.addr
     }
 
+    /// Makes this emulator's commits fail as on a full disk (with a data directory), to test
+    /// that a failed write leaves nothing behind.
+    pub fn commit_faults(&self) -> faults::CommitFaults {
+        self.db.commit_faults()
+    }
+
     /// Stops accepting, ends open streams, finishes in-flight requests (for at most a few
     /// seconds) and returns. Every acknowledged write is already durable.
     pub async fn shutdown(mut self) {

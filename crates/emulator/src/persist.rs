@@ -6,6 +6,8 @@ use std::path::Path;
 
 use rusqlite::{Connection, params};
 
+use crate::faults::CommitFaults;
+
 /// One persisted change.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
@@ -34,6 +36,7 @@ pub struct PersistError(#[from] rusqlite::Error);
 
 pub struct Persist {
     conn: Connection,
+    faults: CommitFaults,
 }
 
 /// Everything loaded at start.
@@ -58,7 +61,10 @@ impl Persist {
                  session_id TEXT NOT NULL, seq INTEGER NOT NULL, json TEXT NOT NULL,
                  PRIMARY KEY (session_id, seq));",
         )?;
-        Ok(Self { conn })
+        Ok(Self {
+            conn,
+            faults: CommitFaults::default(),
+        })
     }
 
     pub fn load(&self) -> Result<Loaded, PersistError> {
@@ -78,7 +84,12 @@ impl Persist {
         Ok(loaded)
     }
 
-    /// Commits `changes` in one transaction.
+    /// The switch that makes this store's commits fail (off unless a test arms it).
+    pub fn commit_faults(&self) -> CommitFaults {
+        self.faults.clone()
+    }
+
+    /// Commits `changes` in one transaction; on an error nothing of it is stored.
     pub fn apply(&mut self, changes: &[Change]) -> Result<(), PersistError> {
         let tx = self.conn.transaction()?;
         for change in changes {
@@ -114,6 +125,13 @@ impl Persist {
                     )?;
                 }
             }
+        }
+        if self.faults.commit_fails() {
+            // Dropping `tx` rolls the statements back, as SQLite does when the disk is full.
+            return Err(PersistError(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+                Some("database or disk is full (injected commit fault)".into()),
+            )));
         }
         tx.commit()?;
         Ok(())

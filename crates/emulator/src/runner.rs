@@ -39,11 +39,54 @@ pub fn spawn(db: Arc<Db>, session_id: String) {
         .spawn(move || run(db2, sid))
     {
         tracing::error!(session_id, error = %e, "could not start a turn thread");
-        let _ = db.write(|m| {
-            finish(m, &session_id, StopReason::RetriesExhausted(Marker {}));
-            Ok(())
-        });
+        if db
+            .write(|m| {
+                finish(m, &session_id, StopReason::RetriesExhausted(Marker {}));
+                Ok(())
+            })
+            .is_err()
+        {
+            stall(&db, &session_id);
+        }
     }
+}
+
+/// A write of this runner could not be stored, so none of it happened and the session is as
+/// last stored: `running`, its message still queued. The runner stops. If an interrupt already
+/// asked the turn to end, it ends here when that can be stored; otherwise the session is left
+/// stalled, as a restart would leave it, and the next `user.interrupt` ends the turn. Checked
+/// and done in one write, so an interrupt lands either before (and is honoured here) or after
+/// (and finds the session stalled).
+fn give_up(db: &Db, sid: &str) {
+    tracing::error!(session_id = %sid, "a turn's write could not be stored; the turn stops");
+    let settled = db.write(|m| {
+        let Some(rec) = m.sessions.get_mut(sid) else {
+            return Ok(());
+        };
+        if rec.rt.interrupted.load(Ordering::SeqCst) {
+            finish(m, sid, StopReason::EndTurn(Marker {}));
+        } else {
+            rec.rt.runner_active = false;
+            rec.stalled = true;
+        }
+        Ok(())
+    });
+    if settled.is_err() {
+        stall(db, sid);
+    }
+}
+
+/// Leaves the session stalled with no runner. Only runtime state changes (a restart sets
+/// `stalled` on a running session the same way), so this write has nothing to commit and
+/// cannot fail.
+fn stall(db: &Db, sid: &str) {
+    let _ = db.write(|m| {
+        if let Some(rec) = m.sessions.get_mut(sid) {
+            rec.rt.runner_active = false;
+            rec.stalled = true;
+        }
+        Ok(())
+    });
 }
 
 /// Ends the current run: idle with `stop_reason`, queue flushed, no runner.
@@ -63,7 +106,10 @@ fn tokens(chars: usize) -> u64 {
 
 fn run(db: Arc<Db>, sid: String) {
     loop {
-        let setup = db.write(|m| Ok(next_turn(m, &sid))).ok().flatten();
+        let setup = db.write(|m| Ok(next_turn(m, &sid))).unwrap_or_else(|_| {
+            give_up(&db, &sid);
+            None
+        });
         let Some(setup) = setup else { return };
         let actor = Actor::Session(SessionActor {
             session_id: sid.clone(),
@@ -171,7 +217,10 @@ fn run(db: Arc<Db>, sid: String) {
                     }
                 }
             })
-            .unwrap_or(false);
+            .unwrap_or_else(|_| {
+                give_up(&db, &sid);
+                false
+            });
         if !go_on {
             return;
         }

@@ -2,7 +2,7 @@
 //! `pwd`, `true`, `false`, joined by `;`, `&&`, `||` or newlines, with `>`, `>>`, `2>/dev/null`,
 //! `2>&1`, `&>` redirections and `<<` here-documents. Anything else fails the way a shell would.
 
-use super::fs::{Errno, Fs, Loc, MOUNT_ROOT, Stat};
+use super::fs::{Errno, Fs, Loc, MOUNT_ROOT, Stat, UpdateError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Redir {
@@ -292,16 +292,19 @@ fn redirect(fs: &Fs, path: &str, text: &str, append: bool) -> Result<(), String>
     let loc = fs
         .resolve(path)
         .ok_or_else(|| format!("bash: {path}: No such file or directory\n"))?;
-    let content = if append {
-        match fs.read(&loc) {
-            Ok(old) => format!("{old}{text}"),
-            Err(Errno::NotFound) => text.to_string(),
-            Err(e) => return Err(format!("bash: {path}: {e}\n")),
-        }
+    // Appends against the content as it is when written, so a concurrent write is not lost.
+    let written = if append {
+        fs.update(&loc, |old| {
+            Ok::<_, std::convert::Infallible>(format!("{}{text}", old.unwrap_or("")))
+        })
+        .map_err(|e| match e {
+            UpdateError::Fs(e) => e,
+            UpdateError::Refused(never) => match never {},
+        })
     } else {
-        text.to_string()
+        fs.write(&loc, text)
     };
-    fs.write(&loc, &content)
+    written
         .map(|_| ())
         .map_err(|e| format!("bash: {path}: {e}\n"))
 }

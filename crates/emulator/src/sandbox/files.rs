@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::fs::{Errno, Fs, Loc, MOUNT_ROOT, Stat};
+use super::fs::{Errno, Fs, Loc, MOUNT_ROOT, Stat, UpdateError};
 use crate::agent::ToolOutput;
 
 pub fn ok(text: impl Into<String>) -> ToolOutput {
@@ -116,37 +116,41 @@ pub fn edit(fs: &Fs, input: &Value) -> ToolOutput {
         Ok(l) => l,
         Err(e) => return e,
     };
-    let content = match fs.read(&loc) {
-        Ok(c) => c,
-        Err(Errno::NotFound) => return err(format!("Error: File does not exist: {path}")),
-        Err(e) => return err(format!("Error: {path}: {e}")),
-    };
     if old == new {
         return err("Error: old_string and new_string are exactly the same.");
     }
-    let count = if old.is_empty() {
-        0
-    } else {
-        content.matches(old).count()
-    };
-    if count == 0 {
-        return err(format!(
-            "Error: String to replace not found in file.\nString: {old}"
-        ));
-    }
-    if count > 1 && !replace_all {
-        return err(format!(
-            "Error: Found {count} matches of the string to replace, but replace_all is false. To replace all occurrences, set replace_all to true. To replace only one occurrence, please provide more context to uniquely identify the instance.\nString: {old}"
-        ));
-    }
-    let updated = if replace_all {
-        content.replace(old, new)
-    } else {
-        content.replacen(old, new, 1)
-    };
-    match fs.write(&loc, &updated) {
+    // Matched and replaced against the content as it is when the write happens, under the
+    // store's lock: a concurrent edit is never overwritten with a stale copy.
+    let edited = fs.update(&loc, |content| {
+        let Some(content) = content else {
+            return Err(err(format!("Error: File does not exist: {path}")));
+        };
+        let count = if old.is_empty() {
+            0
+        } else {
+            content.matches(old).count()
+        };
+        if count == 0 {
+            return Err(err(format!(
+                "Error: String to replace not found in file.\nString: {old}"
+            )));
+        }
+        if count > 1 && !replace_all {
+            return Err(err(format!(
+                "Error: Found {count} matches of the string to replace, but replace_all is false. To replace all occurrences, set replace_all to true. To replace only one occurrence, please provide more context to uniquely identify the instance.\nString: {old}"
+            )));
+        }
+        Ok(if replace_all {
+            content.replace(old, new)
+        } else {
+            content.replacen(old, new, 1)
+        })
+    });
+    match edited {
         Ok(_) => ok(format!("The file {path} has been updated.")),
-        Err(e) => err(format!("Error: {path}: {e}")),
+        Err(UpdateError::Refused(refusal)) => refusal,
+        Err(UpdateError::Fs(Errno::NotFound)) => err(format!("Error: File does not exist: {path}")),
+        Err(UpdateError::Fs(e)) => err(format!("Error: {path}: {e}")),
     }
 }
 

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use cma_client::types::{Access, Actor};
 
 use crate::clock::Timestamp;
-use crate::store::Db;
+use crate::error::ApiError;
 use crate::store::memory::MemoryChange;
+use crate::store::{Db, Model};
 
 pub const MOUNT_ROOT: &str = "/mnt/memory";
 
@@ -68,6 +69,56 @@ pub struct FileEntry {
     pub full_path: String,
     pub content: String,
     pub updated_at: Timestamp,
+}
+
+/// Why [`Fs::update`] changed nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpdateError<E> {
+    /// The filesystem refused (read-only, a directory, a path rule, the write not stored…).
+    Fs(Errno),
+    /// The caller's edit refused the current content.
+    Refused(E),
+}
+
+/// What a file at `rel` of store `store_id` is, as of `model`.
+fn stat_in(model: &Model, store_id: &str, rel: &str) -> Stat {
+    let Some(store) = model.stores.get(store_id) else {
+        return Stat::Missing;
+    };
+    if rel.is_empty() {
+        return Stat::Dir;
+    }
+    if store.paths.contains_key(rel) {
+        return Stat::File;
+    }
+    let dir = format!("{rel}/");
+    match store.paths.range(dir.clone()..).next() {
+        Some((p, _)) if p.starts_with(&dir) => Stat::Dir,
+        _ => Stat::Missing,
+    }
+}
+
+/// The parent of `rel` must not be a file.
+fn check_parent_in(model: &Model, store_id: &str, rel: &str) -> Result<(), Errno> {
+    let mut prefix = String::new();
+    let segments: Vec<&str> = rel.trim_start_matches('/').split('/').collect();
+    for seg in segments.iter().take(segments.len().saturating_sub(1)) {
+        prefix.push('/');
+        prefix.push_str(seg);
+        if stat_in(model, store_id, &prefix) == Stat::File {
+            return Err(Errno::NotDir);
+        }
+    }
+    Ok(())
+}
+
+/// A store's refusal as the shell would word it.
+fn errno_of(e: ApiError) -> Errno {
+    if e.status == 404 {
+        Errno::NotFound
+    } else {
+        Errno::Invalid(e.message)
+    }
 }
 
 pub struct Fs {
@@ -142,22 +193,7 @@ impl Fs {
             return Stat::Dir;
         };
         let m = self.mount(*mount);
-        self.db.read(|model| {
-            let Some(store) = model.stores.get(&m.store_id) else {
-                return Stat::Missing;
-            };
-            if rel.is_empty() {
-                return Stat::Dir;
-            }
-            if store.paths.contains_key(rel) {
-                return Stat::File;
-            }
-            let dir = format!("{rel}/");
-            match store.paths.range(dir.clone()..).next() {
-                Some((p, _)) if p.starts_with(&dir) => Stat::Dir,
-                _ => Stat::Missing,
-            }
-        })
+        self.db.read(|model| stat_in(model, &m.store_id, rel))
     }
 
     /// Direct children: `(name, is_dir)`, sorted by name.
@@ -217,24 +253,6 @@ impl Fs {
         }
     }
 
-    /// The parent of `rel` must not be a file.
-    fn check_parent(&self, mount: usize, rel: &str) -> Result<(), Errno> {
-        let mut prefix = String::new();
-        let segments: Vec<&str> = rel.trim_start_matches('/').split('/').collect();
-        for seg in segments.iter().take(segments.len().saturating_sub(1)) {
-            prefix.push('/');
-            prefix.push_str(seg);
-            if self.stat(&Loc::Mount {
-                mount,
-                rel: prefix.clone(),
-            }) == Stat::File
-            {
-                return Err(Errno::NotDir);
-            }
-        }
-        Ok(())
-    }
-
     fn writable(&self, loc: &Loc) -> Result<(usize, String), Errno> {
         match loc {
             Loc::Root => Err(Errno::ReadOnly),
@@ -249,49 +267,71 @@ impl Fs {
 
     /// Creates or overwrites a file. Returns whether it was created.
     pub fn write(&self, loc: &Loc, content: &str) -> Result<bool, Errno> {
-        let (mount, rel) = self.writable(loc)?;
+        self.update(loc, |_| {
+            Ok::<_, std::convert::Infallible>(content.to_string())
+        })
+        .map_err(|e| match e {
+            UpdateError::Fs(e) => e,
+            UpdateError::Refused(never) => match never {},
+        })
+    }
+
+    /// Replaces a file's content with `edit(current content)` (`None`: no such file, which
+    /// then is created) in one write under the model's lock, so no other write lands between
+    /// the read and the write and no update is lost. Returns whether the file was created.
+    pub fn update<E>(
+        &self,
+        loc: &Loc,
+        edit: impl FnOnce(Option<&str>) -> Result<String, E>,
+    ) -> Result<bool, UpdateError<E>> {
+        let (mount, rel) = self.writable(loc).map_err(UpdateError::Fs)?;
         if rel.is_empty() {
-            return Err(Errno::IsDir);
-        }
-        match self.stat(loc) {
-            Stat::Dir => return Err(Errno::IsDir),
-            Stat::Missing => self.check_parent(mount, &rel)?,
-            Stat::File => {}
+            return Err(UpdateError::Fs(Errno::IsDir));
         }
         let m = self.mount(mount).clone();
         let actor = self.actor.clone();
-        self.db
-            .write(|model| {
-                if !model.stores.contains_key(&m.store_id) {
-                    return Err(crate::error::ApiError::not_found(
-                        "No such file or directory",
-                    ));
-                }
-                match model
-                    .memory_by_path(&m.store_id, &rel)
-                    .map(|r| r.memory.id.clone())
-                {
-                    Some(id) => {
-                        let change = MemoryChange {
-                            content: Some(content.to_string()),
-                            ..Default::default()
-                        };
-                        model
-                            .update_memory(&m.store_id, &id, change, &actor)
-                            .map(|_| false)
+        let written = self.db.write(|model| {
+            if !model.stores.contains_key(&m.store_id) {
+                return Ok(Err(UpdateError::Fs(Errno::NotFound)));
+            }
+            match stat_in(model, &m.store_id, &rel) {
+                Stat::Dir => return Ok(Err(UpdateError::Fs(Errno::IsDir))),
+                Stat::Missing => {
+                    if let Err(e) = check_parent_in(model, &m.store_id, &rel) {
+                        return Ok(Err(UpdateError::Fs(e)));
                     }
-                    None => model
-                        .create_memory(&m.store_id, &rel, Some(content), &actor)
-                        .map(|_| true),
                 }
-            })
-            .map_err(|e| {
-                if e.status == 404 {
-                    Errno::NotFound
-                } else {
-                    Errno::Invalid(e.message)
+                Stat::File => {}
+            }
+            let current = model.memory_by_path(&m.store_id, &rel).map(|r| {
+                (
+                    r.memory.id.clone(),
+                    r.memory.content.clone().unwrap_or_default(),
+                )
+            });
+            let content = match edit(current.as_ref().map(|(_, c)| c.as_str())) {
+                Ok(c) => c,
+                Err(e) => return Ok(Err(UpdateError::Refused(e))),
+            };
+            match current {
+                Some((id, _)) => {
+                    let change = MemoryChange {
+                        content: Some(content),
+                        ..Default::default()
+                    };
+                    model
+                        .update_memory(&m.store_id, &id, change, &actor)
+                        .map(|_| Ok(false))
                 }
-            })
+                None => model
+                    .create_memory(&m.store_id, &rel, Some(&content), &actor)
+                    .map(|_| Ok(true)),
+            }
+        });
+        match written {
+            Ok(outcome) => outcome,
+            Err(e) => Err(UpdateError::Fs(errno_of(e))),
+        }
     }
 
     /// Deletes one file.
@@ -312,13 +352,7 @@ impl Fs {
                     .ok_or_else(|| crate::error::ApiError::not_found("gone"))?;
                 model.delete_memory(&m.store_id, &id, None, &actor)
             })
-            .map_err(|e| {
-                if e.status == 404 {
-                    Errno::NotFound
-                } else {
-                    Errno::Invalid(e.message)
-                }
-            })
+            .map_err(errno_of)
     }
 
     /// Every file at or below `loc`, sorted by path.

@@ -2,6 +2,8 @@
 //! becomes an `agent.tool_use` / `agent.tool_result` pair in the session's log, checked against
 //! the toolset's permission policy, and runs against the session's memory mounts.
 
+#[cfg(test)]
+mod atomic_tests;
 pub mod bash;
 pub mod files;
 pub mod fs;

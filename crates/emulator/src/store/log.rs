@@ -83,6 +83,14 @@ impl EventLog {
         inner.committed = inner.events.len();
     }
 
+    /// Drops every event appended since the last commit (their write failed); streams never
+    /// read past the committed ones, so none saw them.
+    pub fn rollback(&self) {
+        let mut inner = self.lock();
+        let committed = inner.committed;
+        inner.events.truncate(committed);
+    }
+
     /// How many events streams may read: the committed ones.
     pub fn committed_len(&self) -> usize {
         self.lock().committed
@@ -156,5 +164,21 @@ mod tests {
             EventLog::from_events(vec![(*event("x")).clone()]).committed_len(),
             1
         );
+    }
+
+    /// A failed write's events leave the log, and the next append takes their place.
+    #[test]
+    fn rollback_cuts_uncommitted_events() {
+        let log = EventLog::default();
+        assert!(log.push(event("a")));
+        log.commit();
+        assert!(log.push(event("b")));
+        assert!(log.push(event("c")));
+        log.rollback();
+        assert_eq!(log.len(), 1);
+        assert!(log.push(event("d")));
+        log.commit();
+        let ids: Vec<String> = log.read_from(0).0.iter().map(|e| e.id.clone()).collect();
+        assert_eq!(ids, ["a", "d"]);
     }
 }

@@ -483,7 +483,7 @@ impl Model {
     }
 
     pub(crate) fn rebuild_path_index(&mut self) {
-        for s in self.stores.values_mut() {
+        for s in self.stores.values_mut_unjournaled() {
             s.paths.clear();
         }
         for m in self.memories.values() {

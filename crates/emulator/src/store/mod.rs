@@ -1,46 +1,178 @@
 //! The one in-memory model every request and every agent tool call goes through, with
 //! write-through persistence: a mutation records [`Change`]s, and [`Db::write`] commits them to
 //! SQLite (when configured) before the caller answers.
+//!
+//! A write is all or nothing: tables keep before-images of what it touches ([`journal`]), and
+//! side effects other threads could see (runner flags, confirmations, closing a log, waking
+//! streams) wait in [`Effect`]s until the commit succeeds. A failed commit, or a write that
+//! returns `Err`, puts everything back.
 
 pub mod agents;
 pub mod environments;
+pub mod journal;
 pub mod log;
 pub mod memory;
 pub mod sessions;
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 
 use serde::Serialize;
 
 use crate::error::{ApiError, ApiResult};
+use crate::faults::CommitFaults;
 use crate::persist::{Change, Persist};
 
 pub use agents::AgentRec;
 pub use environments::EnvRec;
+pub use journal::{Table, Undo};
 pub use log::{EventLog, StoredEvent};
 pub use memory::{MemoryRec, StoreRec, VersionRec};
 pub use sessions::SessionRec;
+use sessions::{Confirmation, Runtime};
+
+/// The answer to a write whose commit failed: nothing of it was kept.
+pub const NOT_STORED: &str = "the write could not be stored durably (is the disk full?); nothing was changed, and the same request can be retried";
+
+/// Something a write does that other threads can observe, done only once the write is committed.
+#[derive(Debug)]
+pub(crate) enum Effect {
+    /// Sets a turn's interrupt flag (read by its runner outside the model's lock).
+    SetFlag(Arc<AtomicBool>, bool),
+    /// Hands a user's answer to the runner waiting on it.
+    Confirm(mpsc::Sender<Confirmation>, Confirmation),
+    /// Closes a deleted session's log, ending its streams.
+    Close(Arc<EventLog>),
+}
+
+impl Effect {
+    fn run(self) {
+        match self {
+            Effect::SetFlag(flag, value) => flag.store(value, Ordering::SeqCst),
+            Effect::Confirm(tx, confirmation) => {
+                // The runner may be gone (interrupted, shut down); nothing waits any more then.
+                let _ = tx.send(confirmation);
+            }
+            Effect::Close(log) => log.close(),
+        }
+    }
+}
 
 /// Everything the emulator knows.
 #[derive(Debug, Default)]
 pub struct Model {
     /// Creation order of every object, for stable list order and cursors.
     pub seq: u64,
-    pub stores: HashMap<String, StoreRec>,
-    pub memories: HashMap<String, MemoryRec>,
-    pub versions: HashMap<String, VersionRec>,
-    pub agents: HashMap<String, AgentRec>,
-    pub environments: HashMap<String, EnvRec>,
-    pub sessions: HashMap<String, SessionRec>,
+    pub stores: Table<StoreRec>,
+    pub memories: Table<MemoryRec>,
+    pub versions: Table<VersionRec>,
+    pub agents: Table<AgentRec>,
+    pub environments: Table<EnvRec>,
+    pub sessions: Table<SessionRec>,
     /// Changes made by the current write, committed by [`Db::write`].
     pub(crate) changes: Vec<Change>,
-    /// Logs to wake once the current write is committed.
+    /// Logs the current write appended to: committed and woken once it is stored, cut back
+    /// to their committed length if it is not.
     pub(crate) notify: Vec<Arc<EventLog>>,
+    /// What the current write does outside the model once it is committed.
+    pub(crate) effects: Vec<Effect>,
+}
+
+impl Undo for StoreRec {
+    /// Without the path index: rollback rebuilds it from the restored memories.
+    fn before_image(&self) -> Self {
+        Self {
+            seq: self.seq,
+            store: self.store.clone(),
+            paths: BTreeMap::new(),
+        }
+    }
+}
+
+impl Undo for MemoryRec {
+    fn before_image(&self) -> Self {
+        self.clone()
+    }
+}
+
+impl Undo for VersionRec {
+    fn before_image(&self) -> Self {
+        self.clone()
+    }
+}
+
+impl Undo for AgentRec {
+    fn before_image(&self) -> Self {
+        self.clone()
+    }
+}
+
+impl Undo for EnvRec {
+    fn before_image(&self) -> Self {
+        self.clone()
+    }
+}
+
+impl Undo for SessionRec {
+    /// The runtime shares the live log and interrupt flag: the log is cut back separately, and
+    /// the flag only changes through an [`Effect`] after commit. The confirmation sender is a
+    /// clone, so a write that takes it drops the channel only when the image goes (on commit).
+    fn before_image(&self) -> Self {
+        Self {
+            seq: self.seq,
+            session: self.session.clone(),
+            history: self.history.clone(),
+            queue: self.queue.clone(),
+            stalled: self.stalled,
+            pending_tool_uses: self.pending_tool_uses.clone(),
+            rt: Runtime {
+                log: self.rt.log.clone(),
+                runner_active: self.rt.runner_active,
+                confirm: self.rt.confirm.clone(),
+                interrupted: self.rt.interrupted.clone(),
+            },
+        }
+    }
 }
 
 impl Model {
+    /// Runs `effect` once the current write is committed (never, if it is not).
+    pub(crate) fn after_commit(&mut self, effect: Effect) {
+        self.effects.push(effect);
+    }
+
+    /// The current write is stored: forget its before-images.
+    fn commit_undo(&mut self) {
+        self.stores.commit();
+        self.memories.commit();
+        self.versions.commit();
+        self.agents.commit();
+        self.environments.commit();
+        self.sessions.commit();
+    }
+
+    /// The current write is not stored: put back every record it touched, the sequence counter,
+    /// the path indexes, and cut its events from the logs (streams never saw them).
+    fn rollback(&mut self, seq_before: u64) {
+        let paths_stale = self.stores.touched() || self.memories.touched();
+        self.stores.rollback();
+        self.memories.rollback();
+        self.versions.rollback();
+        self.agents.rollback();
+        self.environments.rollback();
+        self.sessions.rollback();
+        if paths_stale {
+            self.rebuild_path_index();
+        }
+        for log in std::mem::take(&mut self.notify) {
+            log.rollback();
+        }
+        self.changes.clear();
+        self.effects.clear();
+        self.seq = seq_before;
+    }
+
     pub fn next_seq(&mut self) -> u64 {
         self.seq += 1;
         self.seq
@@ -72,6 +204,7 @@ impl Model {
 pub struct Db {
     model: Mutex<Model>,
     persist: Option<Mutex<Persist>>,
+    commit_faults: CommitFaults,
     shutting_down: AtomicBool,
 }
 
@@ -84,9 +217,18 @@ impl std::fmt::Debug for Db {
 }
 
 impl Db {
-    pub fn new(model: Model, persist: Option<Persist>) -> Self {
+    pub fn new(mut model: Model, persist: Option<Persist>) -> Self {
+        // Whatever built the model (a load) is the starting state, not a write to undo.
+        model.commit_undo();
+        model.changes.clear();
+        model.notify.clear();
+        model.effects.clear();
         Self {
             model: Mutex::new(model),
+            commit_faults: persist
+                .as_ref()
+                .map(Persist::commit_faults)
+                .unwrap_or_default(),
             persist: persist.map(Mutex::new),
             shutting_down: AtomicBool::new(false),
         }
@@ -101,46 +243,58 @@ impl Db {
         f(&self.lock())
     }
 
-    /// Mutates the model and commits what changed before returning. `f` must validate before
-    /// it mutates, so an `Err` leaves the model as it was.
+    /// Mutates the model and commits what changed before returning. All or nothing: when `f`
+    /// returns `Err` or the commit fails, the model is left exactly as it was (a failed commit
+    /// answers 500 with [`NOT_STORED`]), and no stream or runner has seen any of it.
     pub fn write<R>(&self, f: impl FnOnce(&mut Model) -> ApiResult<R>) -> ApiResult<R> {
-        let mut model = self.lock();
-        let result = f(&mut model);
-        let changes = std::mem::take(&mut model.changes);
-        let notify = std::mem::take(&mut model.notify);
-        let result = match result {
-            Ok(value) => match &self.persist {
+        let model = self.lock();
+        let mut pending = Pending {
+            seq_before: model.seq,
+            model,
+            done: false,
+        };
+        let result = f(&mut pending.model).and_then(|value| {
+            let changes = std::mem::take(&mut pending.model.changes);
+            match &self.persist {
                 Some(p) if !changes.is_empty() => {
                     let mut p = p.lock().unwrap_or_else(|e| e.into_inner());
                     match p.apply(&changes) {
                         Ok(()) => Ok(value),
                         Err(e) => {
-                            tracing::error!(error = %e, "could not persist a write");
-                            Err(ApiError::internal("the write could not be stored durably"))
+                            tracing::error!(error = %e, "could not persist a write; rolled it back");
+                            Err(ApiError::internal(NOT_STORED))
                         }
                     }
                 }
                 _ => Ok(value),
-            },
-            Err(e) => {
-                debug_assert!(
-                    changes.is_empty(),
-                    "a failed write recorded changes: {changes:?}"
-                );
-                Err(e)
             }
-        };
-        if result.is_ok() {
-            // Still under the model's lock: streams may now read what this write appended.
-            for log in &notify {
-                log.commit();
-            }
+        });
+        // On an `Err` this returns, and dropping `pending` rolls the write back.
+        let value = result?;
+        pending.done = true;
+        let model = &mut pending.model;
+        model.commit_undo();
+        model.changes.clear();
+        // Still under the model's lock: streams may now read what this write appended, and the
+        // effects happen in the order the write made them.
+        for effect in std::mem::take(&mut model.effects) {
+            effect.run();
         }
-        drop(model);
+        let notify = std::mem::take(&mut model.notify);
+        for log in &notify {
+            log.commit();
+        }
+        drop(pending);
         for log in notify {
             log.notify();
         }
-        result
+        Ok(value)
+    }
+
+    /// The switch that makes this database's commits fail (it has no effect without a data
+    /// directory, where nothing is committed).
+    pub fn commit_faults(&self) -> CommitFaults {
+        self.commit_faults.clone()
     }
 
     pub fn is_shutting_down(&self) -> bool {
@@ -155,5 +309,67 @@ impl Db {
         for log in logs {
             log.notify();
         }
+    }
+}
+
+/// A write in progress: rolled back when dropped before it is marked done (an `Err`, a failed
+/// commit, or a panic inside the write).
+struct Pending<'a> {
+    model: MutexGuard<'a, Model>,
+    seq_before: u64,
+    done: bool,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let seq_before = self.seq_before;
+            self.model.rollback(seq_before);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cma_client::types::CreateMemoryStore;
+
+    use super::*;
+
+    fn create_store(m: &mut Model) -> ApiResult<String> {
+        m.create_store(CreateMemoryStore {
+            name: "notes".into(),
+            ..Default::default()
+        })
+        .map(|s| s.id)
+    }
+
+    /// A write that fails after it mutated (an `Err`, or a panic) leaves no trace, the sequence
+    /// counter included. Break it: set `pending.done = true` before `let value = result?;` in
+    /// `Db::write` (the `Err` case), or drop `Pending`'s rollback (the panic case).
+    #[test]
+    fn a_write_that_fails_after_mutating_leaves_nothing() {
+        let db = Db::new(Model::default(), None);
+        let kept = db.write(create_store).unwrap();
+        let seq = db.read(|m| m.seq);
+        let refused = db.write(|m| {
+            create_store(m)?;
+            Err::<(), _>(ApiError::invalid("changed my mind"))
+        });
+        assert!(refused.is_err());
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            db.write(|m| -> ApiResult<()> {
+                create_store(m)?;
+                panic!("a bug in a write");
+            })
+        }));
+        assert!(panicked.is_err());
+        db.read(|m| {
+            assert_eq!(m.stores.keys().collect::<Vec<_>>(), [&kept]);
+            assert_eq!(m.seq, seq);
+            assert!(m.changes.is_empty() && m.effects.is_empty() && m.notify.is_empty());
+        });
+        // The next write starts clean.
+        db.write(create_store).unwrap();
+        assert_eq!(db.read(|m| m.stores.len()), 2);
     }
 }

@@ -2,7 +2,7 @@
 //! [`crate::runner`]; this module keeps the state they share with the API.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, mpsc};
 
 use cma_types::{
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::agents::{resolve_model, resolve_tools};
-use super::{EventLog, Model, StoredEvent};
+use super::{Effect, EventLog, Model, StoredEvent};
 use crate::clock::{self, Timestamp};
 use crate::error::{ApiError, ApiResult};
 use crate::ids;
@@ -559,15 +559,19 @@ impl Model {
             )));
         }
         let now = clock::now();
+        let mut interrupt = None;
         if let Some(rec) = self.sessions.get_mut(id) {
             rec.session.archived_at = Some(now);
             rec.session.updated_at = now;
             // A turn waiting on a tool confirmation can never get one now: end it.
             if rec.rt.confirm.take().is_some() {
-                rec.rt.interrupted.store(true, Ordering::SeqCst);
+                interrupt = Some(rec.rt.interrupted.clone());
                 rec.pending_tool_uses.clear();
                 rec.rt.runner_active = false;
             }
+        }
+        if let Some(flag) = interrupt {
+            self.after_commit(Effect::SetFlag(flag, true));
         }
         self.persist_session(id);
         Ok(self.session(id)?.session.clone())
@@ -578,8 +582,8 @@ impl Model {
         self.session(id)?;
         self.append_event(id, SessionEvent::SessionDeleted, Marker {});
         if let Some(rec) = self.sessions.remove(id) {
-            rec.rt.interrupted.store(true, Ordering::SeqCst);
-            rec.rt.log.close();
+            self.after_commit(Effect::SetFlag(rec.rt.interrupted.clone(), true));
+            self.after_commit(Effect::Close(rec.rt.log.clone()));
         }
         self.changes.push(Change::Delete {
             kind: KIND_SESSION,
@@ -651,10 +655,11 @@ impl Model {
                     });
                     if !rec.rt.runner_active && !rec.stalled && rec.pending_tool_uses.is_empty() {
                         rec.rt.runner_active = true;
-                        rec.rt.interrupted.store(false, Ordering::SeqCst);
+                        let flag = rec.rt.interrupted.clone();
                         rec.session.status = SessionStatus::Running;
                         rec.session.updated_at = clock::now();
                         start = true;
+                        self.after_commit(Effect::SetFlag(flag, false));
                         self.append_event(id, SessionEvent::SessionStatusRunning, Marker {});
                     }
                 }
@@ -664,13 +669,15 @@ impl Model {
                         continue;
                     };
                     rec.pending_tool_uses.retain(|p| *p != c.tool_use_id);
-                    if let Some(tx) = rec.rt.confirm.take() {
-                        let _ = tx.send(Confirmation {
+                    let waiting = rec.rt.confirm.take();
+                    rec.session.status = SessionStatus::Running;
+                    if let Some(tx) = waiting {
+                        let answer = Confirmation {
                             allow: c.result == "allow",
                             deny_message: c.deny_message,
-                        });
+                        };
+                        self.after_commit(Effect::Confirm(tx, answer));
                     }
-                    rec.session.status = SessionStatus::Running;
                     self.append_event(id, SessionEvent::SessionStatusRunning, Marker {});
                 }
                 _ => {}
@@ -687,7 +694,7 @@ impl Model {
         if rec.session.status != SessionStatus::Running && rec.pending_tool_uses.is_empty() {
             return;
         }
-        rec.rt.interrupted.store(true, Ordering::SeqCst);
+        let flag = rec.rt.interrupted.clone();
         let waiting = rec.rt.confirm.take().is_some() || !rec.pending_tool_uses.is_empty();
         rec.pending_tool_uses.clear();
         if rec.stalled || waiting || !rec.rt.runner_active {
@@ -696,6 +703,7 @@ impl Model {
             rec.rt.runner_active = false;
             self.go_idle(id, StopReason::EndTurn(Marker {}));
         }
+        self.after_commit(Effect::SetFlag(flag, true));
     }
 }
 
