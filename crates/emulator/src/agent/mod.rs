@@ -11,7 +11,7 @@
 
 pub mod reference;
 
-use cma_client::types::Access;
+use cma_types::Access;
 
 /// A memory store as the agent sees it inside the sandbox.
 #[derive(Debug, Clone, PartialEq, Eq)]

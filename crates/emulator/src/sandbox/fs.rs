@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use cma_client::types::{Access, Actor};
+use cma_types::{Access, Actor};
 
 use crate::clock::Timestamp;
 use crate::error::ApiError;

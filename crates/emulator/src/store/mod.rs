@@ -331,7 +331,7 @@ impl Drop for Pending<'_> {
 
 #[cfg(test)]
 mod tests {
-    use cma_client::types::CreateMemoryStore;
+    use cma_types::CreateMemoryStore;
 
     use super::*;
 

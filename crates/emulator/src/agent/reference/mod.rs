@@ -52,7 +52,7 @@
 //! takes them from the session's earlier messages, as any chat model would.
 
 use super::{AgentBehavior, Mount, Tools, TurnInput, TurnOutcome};
-use cma_client::types::Access;
+use cma_types::Access;
 use serde_json::json;
 
 mod facts;
