@@ -109,6 +109,10 @@ pub struct RunArgs {
     /// List the units that would run (after --filter and --shard), then exit.
     #[arg(long)]
     pub list: bool,
+
+    /// The agent behind the embedded emulator's sessions (`--target local` only).
+    #[command(flatten)]
+    pub agent: super::serve::AgentArgs,
 }
 
 fn parse_target(s: &str) -> Result<Target, String> {
@@ -151,7 +155,17 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let scenarios = cma_scenario::load_paths(&args.paths).map_err(|e| UsageError(e.to_string()))?;
-    let options = RunOptions {
+    let agent = args.agent.config()?;
+    let model_backend = agent.backend != cma_emulator::Backend::Reference;
+    if model_backend && args.target != Target::Local {
+        return Err(UsageError(format!(
+            "--agent {} runs inside the embedded emulator (--target local); for a server, start it \
+             with `cma serve --agent {}`",
+            agent.backend, agent.backend
+        ))
+        .into());
+    }
+    let mut options = RunOptions {
         target: args.target,
         model: args.model,
         concurrency: args.concurrency.map(usize::from),
@@ -192,6 +206,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+
+    // A model backend gets an emulator of its own, configured with it, that the run targets.
+    let _emulator = if model_backend && !args.list {
+        let emulator = cma_emulator::Emulator::start(cma_emulator::EmulatorConfig {
+            agent,
+            ..cma_emulator::EmulatorConfig::default()
+        })
+        .await
+        .context("starting the embedded emulator")?;
+        options.target = Target::Url(emulator.base_url());
+        Some(emulator)
+    } else {
+        None
+    };
 
     let shutdown = async {
         // Without signal support, never interrupt.

@@ -16,7 +16,7 @@ use std::time::Duration;
 use cma_client::types::{PermissionPolicy, SessionStatus, Tool};
 use serde_json::{Value, json};
 
-use crate::agent::{ToolOutput, Tools};
+use crate::agent::{ModelUsage, ToolOutput, Tools};
 use crate::store::Db;
 use crate::store::agents::TOOLSET_TOOLS;
 use crate::store::sessions::{Confirmation, event_body};
@@ -107,6 +107,10 @@ pub struct Sandbox {
     aborted: bool,
     /// Characters of tool input and agent output, for the token estimate.
     pub output_chars: usize,
+    /// The open `span.model_request_start`'s event id.
+    pub span_id: String,
+    /// The usage a model backend reported for the open span (else the runner estimates it).
+    pub usage: Option<ModelUsage>,
 }
 
 impl Sandbox {
@@ -125,6 +129,8 @@ impl Sandbox {
             interrupted,
             aborted: false,
             output_chars: 0,
+            span_id: String::new(),
+            usage: None,
         }
     }
 
@@ -237,6 +243,38 @@ impl Tools for Sandbox {
             }),
         );
         output
+    }
+
+    fn model_usage(&mut self, usage: ModelUsage) {
+        self.usage = Some(usage);
+    }
+
+    fn next_model_request(&mut self) {
+        if self.aborted() {
+            return;
+        }
+        let sid = self.session_id.clone();
+        let span_id = self.span_id.clone();
+        let usage = self.usage.take().unwrap_or_default();
+        let opened = self
+            .db
+            .write(|m| {
+                crate::runner::end_span(m, &sid, &span_id, usage, false);
+                Ok(
+                    m.append_event(&sid, event_body("span.model_request_start", json!({})))
+                        .map(|e| e.id.clone()),
+                )
+            })
+            .ok()
+            .flatten();
+        match opened {
+            Some(id) => self.span_id = id,
+            None => self.aborted = true,
+        }
+    }
+
+    fn interrupted(&self) -> bool {
+        self.aborted()
     }
 
     fn say(&mut self, text: &str) {
