@@ -200,7 +200,7 @@ mod tests {
             ev("e8", "user.message", text("queued later")),
         ];
         let t = from_events(&events, "e7");
-        assert_eq!(t.len(), 3, "{t:#?}");
+        assert_eq!(t.len(), 4, "{t:#?}");
         assert_eq!(t[0].blocks, vec![Block::Text("I like green".into())]);
         assert_eq!(t[1].role, Role::Assistant);
         assert!(
@@ -215,6 +215,7 @@ mod tests {
             }]
         );
         // The reply after the tool result is the start of the next assistant message.
+        assert_eq!(t[3].blocks, vec![Block::Text("Noted.".into())]);
         let all = from_events(&events, "none");
         assert_eq!(all[3].blocks, vec![Block::Text("Noted.".into())]);
         assert_eq!(

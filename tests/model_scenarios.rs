@@ -1,0 +1,222 @@
+//! `cma run --agent anthropic|openai` end to end: a recall scenario runs through the embedded
+//! emulator against the scripted fake model servers of crates/emulator/tests/common/fake_models.rs
+//! (on 127.0.0.1), passes with a model that reads its memory, fails with one that never does,
+//! and the API key shows nowhere. The live test runs only with CMA_LIVE_TESTS=1 and a key.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../crates/emulator/tests/common/fake_models.rs"]
+mod fake_models;
+
+use std::path::Path;
+use std::time::Duration;
+
+use fake_models::{FakeModel, Proto, memory_model};
+use tokio::process::Command;
+
+const LIMIT: Duration = Duration::from_secs(120);
+const KEY: &str = "sk-model-scenario-LEAKCANARY-7f3a";
+
+const SCENARIO: &str = r#"
+name = "model-recall"
+description = "A shoe size told on visit 1 is recalled on visit 2, in a new session."
+tags = ["recall"]
+
+[agent]
+name = "Shoe Shop Assistant"
+system = "You help customers of a shoe shop, and remember what they tell you."
+
+[[stores]]
+key = "prefs"
+name = "Customer Notes"
+description = "What this customer has told the shop."
+instructions = "Check it at the start of every conversation and update it when you learn something new."
+
+[[visits]]
+[[visits.turns]]
+user = "Hello! My shoe size is 41."
+
+[[visits.checks]]
+kind = "wrote_memory"
+
+[[visits.checks]]
+kind = "memory_contains"
+value = "shoe size: 41"
+
+[[visits]]
+[[visits.turns]]
+user = "What is my shoe size?"
+
+[[visits.turns.checks]]
+kind = "contains"
+value = "41"
+
+[[visits.turns.checks]]
+kind = "stop_reason"
+value = "end_turn"
+
+[[visits.checks]]
+kind = "read_memory_before_reply"
+"#;
+
+struct Outcome {
+    code: i32,
+    out: String,
+}
+
+async fn cma_run(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Outcome {
+    let scenario = dir.join("model-recall.toml");
+    std::fs::write(&scenario, SCENARIO).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cma"));
+    cmd.arg("run")
+        .arg(&scenario)
+        .args(["--progress", "off", "--reports-dir"])
+        .arg(dir.join("reports"))
+        .args(args)
+        .env_remove("ANTHROPIC_API_KEY")
+        .env_remove("OPENAI_API_KEY")
+        .env("RUST_LOG", "debug")
+        .kill_on_drop(true);
+    if !args.contains(&"--turn-timeout") {
+        cmd.args(["--turn-timeout", "30s"]);
+    }
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let output = tokio::time::timeout(LIMIT, cmd.output())
+        .await
+        .expect("cma run timed out")
+        .unwrap();
+    Outcome {
+        code: output.status.code().unwrap_or(-1),
+        out: format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    }
+}
+
+fn no_key_in_reports(dir: &Path) {
+    for entry in walk(&dir.join("reports")) {
+        let text = std::fs::read_to_string(&entry).unwrap_or_default();
+        assert!(!text.contains(KEY), "the key is in {}", entry.display());
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() && !p.is_symlink() {
+            out.extend(walk(&p));
+        } else if p.is_file() {
+            out.push(p);
+        }
+    }
+    out
+}
+
+async fn passes_and_fails_without_memory(proto: Proto, agent: &str, key_var: &str) {
+    let good = FakeModel::start(memory_model(true), true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = good.base_url(proto);
+    let r = cma_run(
+        dir.path(),
+        &["--agent", agent, "--agent-base-url", &url],
+        &[(key_var, KEY)],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{agent}: {}", r.out);
+    assert!(!r.out.contains(KEY), "the key is in the output");
+    no_key_in_reports(dir.path());
+    good.assert_clean();
+    // Two visits: read + write + answer, then read + answer.
+    assert_eq!(good.requests().len(), 5, "{agent}");
+    let sent_key = match proto {
+        Proto::Anthropic => good.requests()[0].headers["x-api-key"]
+            .to_str()
+            .unwrap()
+            .to_string(),
+        Proto::OpenAi => good.requests()[0].headers["authorization"]
+            .to_str()
+            .unwrap()
+            .to_string(),
+    };
+    assert!(sent_key.ends_with(KEY));
+
+    let forgetful = FakeModel::start(memory_model(false), true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = forgetful.base_url(proto);
+    let r = cma_run(
+        dir.path(),
+        &["--agent", agent, "--agent-base-url", &url],
+        &[],
+    )
+    .await;
+    assert_eq!(
+        r.code, 1,
+        "{agent}: a model that never reads memory must fail: {}",
+        r.out
+    );
+    assert!(r.out.contains("read_memory_before_reply"), "{}", r.out);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recall_scenario_passes_on_the_fake_messages_api_and_fails_without_memory() {
+    passes_and_fails_without_memory(Proto::Anthropic, "anthropic", "ANTHROPIC_API_KEY").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recall_scenario_passes_on_the_fake_openai_server_and_fails_without_memory() {
+    passes_and_fails_without_memory(Proto::OpenAi, "openai", "OPENAI_API_KEY").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_flags_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = cma_run(dir.path(), &["--agent", "gpt"], &[]).await;
+    assert_eq!(r.code, 2, "{}", r.out);
+    let r = cma_run(
+        dir.path(),
+        &["--agent", "openai", "--target", "http://127.0.0.1:9"],
+        &[],
+    )
+    .await;
+    assert_eq!(r.code, 2, "{}", r.out);
+    assert!(r.out.contains("cma serve --agent openai"), "{}", r.out);
+    let r = cma_run(
+        dir.path(),
+        &["--agent", "openai", "--agent-base-url", "ftp://x"],
+        &[],
+    )
+    .await;
+    assert_eq!(r.code, 2, "{}", r.out);
+}
+
+/// Against the real Messages API: only with CMA_LIVE_TESTS=1 and ANTHROPIC_API_KEY set (never in
+/// CI, which sets neither). CMA_LIVE_MODEL picks the model (default claude-haiku-4-5).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_messages_api_recall() {
+    let key = std::env::var("ANTHROPIC_API_KEY").unwrap_or_default();
+    if std::env::var("CMA_LIVE_TESTS").as_deref() != Ok("1") || key.is_empty() {
+        eprintln!("live_messages_api_recall: not run (set CMA_LIVE_TESTS=1 and ANTHROPIC_API_KEY)");
+        return;
+    }
+    let model = std::env::var("CMA_LIVE_MODEL").unwrap_or_else(|_| "claude-haiku-4-5".into());
+    let dir = tempfile::tempdir().unwrap();
+    let r = cma_run(
+        dir.path(),
+        &[
+            "--agent",
+            "anthropic",
+            "--agent-model",
+            &model,
+            "--turn-timeout",
+            "120s",
+        ],
+        &[("ANTHROPIC_API_KEY", &key)],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.out);
+    assert!(!r.out.contains(&key));
+}
