@@ -111,6 +111,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .into());
     }
     let agent = args.agent.config()?;
+    if !agent.uses_real_shell() {
+        eprintln!(
+            "bwrap (bubblewrap) is not available: the agent's bash runs in the emulated shell \
+             (install the `bubblewrap` package for a real one)"
+        );
+    }
     let config = EmulatorConfig {
         data_dir: args.data_dir,
         api_key: args.api_key,

@@ -130,6 +130,7 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
             setup.interrupted.clone(),
         );
         sandbox.span_id = setup.span_id.clone();
+        sandbox.real_shell = agent.uses_real_shell();
         let behavior = crate::agent::model::behavior(
             agent,
             &setup.model,

@@ -463,37 +463,34 @@ async fn an_interrupt_stops_the_loop_between_calls() {
         let fake = FakeModel::start(s, true).await;
         let env = emulator(config(&fake, proto)).await;
         let (sid, _) = session_on_store(&env, "m", Access::ReadWrite).await;
+        // The third model call is held until the interrupt is in; its tool call must not run.
+        let (arrived, release) = fake.hold(2);
         send(&env, &sid, "loop").await;
-        t(async {
-            loop {
-                let n = events(&env, &sid)
-                    .await
-                    .iter()
-                    .filter(|e| e["type"] == "agent.tool_result")
-                    .count();
-                if n >= 2 {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-        .await;
+        t(arrived.notified()).await;
         interrupt(&env, &sid).await;
+        release.notify_one();
         env.wait_idle(&sid).await;
         let ev = events(&env, &sid).await;
         let at = ev
             .iter()
             .position(|e| e["type"] == "user.interrupt")
             .unwrap();
+        assert_eq!(
+            ev[..at]
+                .iter()
+                .filter(|e| e["type"] == "agent.tool_result")
+                .count(),
+            2
+        );
         let after = ev[at..]
             .iter()
             .filter(|e| e["type"] == "agent.tool_use")
             .count();
-        assert!(after <= 1, "{after} tool uses after the interrupt");
+        assert_eq!(after, 0, "a tool use after the interrupt: {ev:#?}");
         assert_eq!(idle_reason(&ev), "end_turn");
         assert!(!ev.iter().any(|e| e["type"] == "session.error"));
         let calls = fake.requests().len();
-        assert!(calls < 10, "{calls} model calls");
+        assert_eq!(calls, 3, "no model call after the interrupt");
         // The loop has ended: nothing more reaches the model.
         assert_eq!(fake.requests().len(), calls);
     }

@@ -3,6 +3,7 @@
 //! the toolset's permission policy, and runs against the session's memory mounts.
 
 pub mod bash;
+pub mod bwrap;
 pub mod files;
 pub mod fs;
 #[cfg(test)]
@@ -111,6 +112,9 @@ pub struct Sandbox {
     pub span_id: String,
     /// The usage a model backend reported for the open span (else the runner estimates it).
     pub usage: Option<ModelUsage>,
+    /// Run `bash` in a real shell under bubblewrap (see [`bwrap`]) rather than the emulated one.
+    pub real_shell: bool,
+    shell: Option<bwrap::BwrapShell>,
 }
 
 impl Sandbox {
@@ -131,7 +135,28 @@ impl Sandbox {
             output_chars: 0,
             span_id: String::new(),
             usage: None,
+            real_shell: false,
+            shell: None,
         }
+    }
+
+    /// Runs one tool: `bash` in the real shell when there is one, else [`execute`].
+    fn run_tool(&mut self, name: &str, input: &Value) -> ToolOutput {
+        if name == "bash" && self.real_shell {
+            if self.shell.is_none() {
+                match bwrap::BwrapShell::new(self.fs.mounts()) {
+                    Ok(s) => self.shell = Some(s),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "no real shell for this turn; using the emulated one");
+                        self.real_shell = false;
+                    }
+                }
+            }
+            if let Some(shell) = self.shell.as_mut() {
+                return shell.call(&self.fs, input);
+            }
+        }
+        execute(&self.fs, name, input)
     }
 
     pub fn aborted(&self) -> bool {
@@ -224,10 +249,10 @@ impl Tools for Sandbox {
             Permission::Deny => err(format!(
                 "Error: the tool `{name}` is not enabled for this agent"
             )),
-            Permission::Allow(_) => execute(&self.fs, name, &input),
+            Permission::Allow(_) => self.run_tool(name, &input),
             Permission::Ask => match self.await_confirmation(&tool_use_id) {
                 None => return err("Error: the turn was interrupted"),
-                Some(c) if c.allow => execute(&self.fs, name, &input),
+                Some(c) if c.allow => self.run_tool(name, &input),
                 Some(c) => err(format!(
                     "Permission denied by the user{}",
                     c.deny_message.map(|m| format!(": {m}")).unwrap_or_default()

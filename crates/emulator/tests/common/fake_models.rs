@@ -112,8 +112,18 @@ pub struct Recorded {
     pub body: Value,
 }
 
+/// Holds the answer to one call until released.
+pub struct Hold {
+    pub call: usize,
+    /// Notified when that call has arrived.
+    pub arrived: Arc<tokio::sync::Notify>,
+    /// Notify to let the answer go.
+    pub release: Arc<tokio::sync::Notify>,
+}
+
 struct Inner {
     script: Script,
+    hold: Mutex<Option<Hold>>,
     requests: Mutex<Vec<Recorded>>,
     violations: Mutex<Vec<String>>,
     expect_memory: bool,
@@ -137,6 +147,7 @@ impl FakeModel {
     pub async fn start(script: Script, expect_memory: bool) -> FakeModel {
         let inner = Arc::new(Inner {
             script,
+            hold: Mutex::new(None),
             requests: Mutex::new(Vec::new()),
             violations: Mutex::new(Vec::new()),
             expect_memory,
@@ -159,6 +170,18 @@ impl FakeModel {
             Proto::Anthropic => format!("http://{}", self.addr),
             Proto::OpenAi => format!("http://{}/v1", self.addr),
         }
+    }
+
+    /// Holds the answer to call `call` (0-based) until `release` is notified.
+    pub fn hold(&self, call: usize) -> (Arc<tokio::sync::Notify>, Arc<tokio::sync::Notify>) {
+        let arrived = Arc::new(tokio::sync::Notify::new());
+        let release = Arc::new(tokio::sync::Notify::new());
+        *self.inner.hold.lock().unwrap() = Some(Hold {
+            call,
+            arrived: arrived.clone(),
+            release: release.clone(),
+        });
+        (arrived, release)
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -458,6 +481,19 @@ fn record(
     Ok(seen)
 }
 
+async fn maybe_hold(inner: &Inner, call: usize) {
+    let gate = {
+        let hold = inner.hold.lock().unwrap();
+        hold.as_ref()
+            .filter(|h| h.call == call)
+            .map(|h| (h.arrived.clone(), h.release.clone()))
+    };
+    if let Some((arrived, release)) = gate {
+        arrived.notify_one();
+        release.notified().await;
+    }
+}
+
 fn raw(status: u16, headers: Vec<(&'static str, String)>, body: String) -> Response {
     let mut r = (StatusCode::from_u16(status).unwrap(), body).into_response();
     for (k, v) in headers {
@@ -474,6 +510,7 @@ async fn anthropic(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: By
         Err(r) => return r,
     };
     let call = seen.call;
+    maybe_hold(&inner, call).await;
     let (blocks, stop) = match (inner.script)(&seen) {
         Step::Raw {
             status,
@@ -514,6 +551,7 @@ async fn openai(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes
         Err(r) => return r,
     };
     let call = seen.call;
+    maybe_hold(&inner, call).await;
     let (blocks, stop) = match (inner.script)(&seen) {
         Step::Raw {
             status,

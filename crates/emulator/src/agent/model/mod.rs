@@ -98,6 +98,9 @@ pub struct AgentConfig {
     pub max_retries: u32,
     /// Bound on each model request.
     pub request_timeout: Duration,
+    /// Run the agent's `bash` (every backend's, the reference agent's too) in a real shell under
+    /// bubblewrap when `bwrap` is available; `false`, or no `bwrap`, uses the emulated shell.
+    pub real_shell: bool,
 }
 
 impl Default for AgentConfig {
@@ -111,11 +114,17 @@ impl Default for AgentConfig {
             max_tokens: 8192,
             max_retries: 2,
             request_timeout: Duration::from_secs(600),
+            real_shell: true,
         }
     }
 }
 
 impl AgentConfig {
+    /// Whether sessions get the bubblewrap shell (checks for `bwrap` once per process).
+    pub fn uses_real_shell(&self) -> bool {
+        self.real_shell && crate::sandbox::bwrap::available()
+    }
+
     /// The base URL requests go to.
     pub fn effective_base_url(&self) -> String {
         let url = match (&self.base_url, self.backend) {
