@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::agent::model::{AgentConfig, Backend, Message};
 use crate::agent::{Exchange, ModelUsage, Mount, TurnInput, TurnOutcome};
+use crate::sandbox::bwrap::BwrapShell;
 use crate::sandbox::{Fs, FsMount, Sandbox};
 use crate::store::Db;
 use crate::store::sessions::event_body;
@@ -112,6 +113,8 @@ fn fail(m: &mut crate::store::Model, sid: &str, message: &str) {
 }
 
 fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
+    // The real shell outlives a turn: the session's queued turns share one bash.
+    let mut shell: Option<BwrapShell> = None;
     loop {
         let setup = db
             .write(|m| Ok(next_turn(m, &sid, agent.backend != Backend::Reference)))
@@ -131,6 +134,7 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
         );
         sandbox.span_id = setup.span_id.clone();
         sandbox.real_shell = agent.uses_real_shell();
+        sandbox.shell = shell.take().filter(|s| s.serves(&setup.fs_mounts));
         let behavior = crate::agent::model::behavior(
             agent,
             &setup.model,
@@ -230,6 +234,7 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                 }
             })
             .unwrap_or(false);
+        shell = sandbox.shell.take();
         if !go_on {
             return;
         }

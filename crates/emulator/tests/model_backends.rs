@@ -629,3 +629,75 @@ async fn no_network_model_server_fails_the_turn_after_retries() {
     );
     assert_eq!(idle_reason(&ev), "retries_exhausted");
 }
+
+#[tokio::test]
+async fn a_models_bash_runs_in_the_real_shell_and_its_writes_are_versions() {
+    if !cma_emulator::sandbox::bwrap::available() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "bubblewrap is required under CI=true"
+        );
+        eprintln!("bwrap is not available: skipping (CI=true makes this a failure)");
+        return;
+    }
+    let s = script(|s: &Seen| match s.results.len() {
+        0 => tool(
+            "bash",
+            json!({ "command": format!("printf 'size: 41\\n' | tee {m}/a.md {m}/b.md > /dev/null; cat {m}/*.md | wc -l; cd {m}", m = s.mount()) }),
+        ),
+        1 => tool(
+            "bash",
+            json!({ "command": "pwd; sed -i 's/41/42/' b.md && cat b.md" }),
+        ),
+        _ => say(&s
+            .results
+            .iter()
+            .map(|r| r.text.trim().to_string())
+            .collect::<Vec<_>>()
+            .join("|")),
+    });
+    let fake = FakeModel::start(s, true).await;
+    let env = emulator(config(&fake, Proto::Anthropic)).await;
+    let (sid, store) = session_on_store(&env, "m", Access::ReadWrite).await;
+    let ev = turn(&env, &sid, "go").await;
+    assert_eq!(
+        texts(&ev, "agent.message"),
+        ["2|/mnt/memory/customer-notes\nsize: 42"],
+        "{ev:#?}"
+    );
+    let mem = t(env
+        .client
+        .memory_stores()
+        .memories()
+        .list(&store, &Default::default()))
+    .await
+    .unwrap();
+    let mut got: Vec<String> = mem
+        .data
+        .iter()
+        .filter_map(|m| match m {
+            cma_client::types::MemoryListItem::Memory(m) => Some(m.path.clone()),
+            _ => None,
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got, ["/a.md", "/b.md"]);
+    let r = env
+        .raw(
+            Method::GET,
+            &format!("/v1/memory_stores/{store}/memory_versions?limit=100"),
+            &[common::AM],
+            None,
+        )
+        .await;
+    let versions = r.body["data"].as_array().unwrap();
+    assert_eq!(versions.len(), 3, "two creations and one edit: {}", r.text);
+    assert!(
+        versions
+            .iter()
+            .all(|v| v["created_by"]["session_id"] == json!(sid)),
+        "{}",
+        r.text
+    );
+}

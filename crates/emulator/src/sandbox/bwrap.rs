@@ -160,6 +160,16 @@ impl BwrapShell {
         })
     }
 
+    /// Whether this shell was built for exactly these mounts.
+    pub fn serves(&self, mounts: &[FsMount]) -> bool {
+        self.binds.len() == mounts.len()
+            && self
+                .binds
+                .iter()
+                .zip(mounts)
+                .all(|((_, path, ro), m)| *path == m.path && *ro == (m.access == Access::ReadOnly))
+    }
+
     fn start(&self) -> std::io::Result<Proc> {
         let mut cmd = Command::new("bwrap");
         cmd.args(base_args())

@@ -114,7 +114,8 @@ pub struct Sandbox {
     pub usage: Option<ModelUsage>,
     /// Run `bash` in a real shell under bubblewrap (see [`bwrap`]) rather than the emulated one.
     pub real_shell: bool,
-    shell: Option<bwrap::BwrapShell>,
+    /// The real shell, once a `bash` call started it (the runner keeps it for the next turn).
+    pub shell: Option<bwrap::BwrapShell>,
 }
 
 impl Sandbox {

@@ -436,14 +436,16 @@ fn record(
     proto: Proto,
     headers: &HeaderMap,
     body: &Bytes,
-) -> Result<Seen, Response> {
+) -> Result<Seen, Box<Response>> {
     let Ok(body) = serde_json::from_slice::<Value>(body) else {
         inner
             .violations
             .lock()
             .unwrap()
             .push("a request body is not JSON".into());
-        return Err((StatusCode::BAD_REQUEST, "not JSON").into_response());
+        return Err(Box::new(
+            (StatusCode::BAD_REQUEST, "not JSON").into_response(),
+        ));
     };
     let mut problems = Vec::new();
     let mut seen = match proto {
@@ -507,7 +509,7 @@ fn raw(status: u16, headers: Vec<(&'static str, String)>, body: String) -> Respo
 async fn anthropic(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
     let seen = match record(&inner, Proto::Anthropic, &headers, &body) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let call = seen.call;
     maybe_hold(&inner, call).await;
@@ -548,7 +550,7 @@ async fn anthropic(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: By
 async fn openai(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
     let seen = match record(&inner, Proto::OpenAi, &headers, &body) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let call = seen.call;
     maybe_hold(&inner, call).await;

@@ -121,7 +121,8 @@ fn push_message(out: &mut Vec<Value>, m: &Message) {
                     is_error,
                 } = b
                 {
-                    let content = if *is_error {
+                    // The role has no error flag: say it in the text unless the text already does.
+                    let content = if *is_error && !text.starts_with("Error") {
                         format!("Error: {text}")
                     } else {
                         text.clone()
