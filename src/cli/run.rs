@@ -209,6 +209,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
     // A model backend gets an emulator of its own, configured with it, that the run targets.
     let _emulator = if model_backend && !args.list {
+        args.agent.warn_without_key();
         let emulator = cma_emulator::Emulator::start(cma_emulator::EmulatorConfig {
             agent,
             ..cma_emulator::EmulatorConfig::default()

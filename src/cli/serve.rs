@@ -34,6 +34,21 @@ fn parse_backend(s: &str) -> Result<Backend, String> {
 }
 
 impl AgentArgs {
+    /// Says once, on stderr, when the chosen backend will send no key.
+    pub fn warn_without_key(&self) {
+        let var = match self.agent {
+            Backend::Anthropic => "ANTHROPIC_API_KEY",
+            // Local servers usually need none.
+            Backend::OpenAi | Backend::Reference => return,
+        };
+        if std::env::var(var).map_or(true, |k| k.trim().is_empty()) {
+            eprintln!(
+                "--agent {}: {var} is not set; the model server may refuse every turn",
+                self.agent
+            );
+        }
+    }
+
     /// The emulator's agent configuration; a bad base URL is a usage error.
     pub fn config(&self) -> Result<AgentConfig, super::UsageError> {
         if let Some(url) = &self.agent_base_url
@@ -111,6 +126,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .into());
     }
     let agent = args.agent.config()?;
+    args.agent.warn_without_key();
     if !agent.uses_real_shell() {
         eprintln!(
             "bwrap (bubblewrap) is not available: the agent's bash runs in the emulated shell \
