@@ -701,3 +701,22 @@ async fn a_models_bash_runs_in_the_real_shell_and_its_writes_are_versions() {
         r.text
     );
 }
+
+#[tokio::test]
+async fn an_interrupt_during_a_slow_model_call_ends_the_turn_at_once() {
+    for proto in PROTOS {
+        let fake = FakeModel::start(Arc::new(|_: &Seen| say("too late")), true).await;
+        let env = emulator(config(&fake, proto)).await;
+        let (sid, _) = session_on_store(&env, "m", Access::ReadWrite).await;
+        // The first answer is held until after the session is idle.
+        let (arrived, release) = fake.hold(0);
+        send(&env, &sid, "hello").await;
+        t(arrived.notified()).await;
+        interrupt(&env, &sid).await;
+        env.wait_idle(&sid).await;
+        let ev = events(&env, &sid).await;
+        assert_eq!(idle_reason(&ev), "end_turn");
+        assert!(!ev.iter().any(|e| e["type"] == "agent.message"), "{ev:#?}");
+        release.notify_one();
+    }
+}

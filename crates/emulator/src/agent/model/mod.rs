@@ -15,6 +15,7 @@ mod tools;
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use cma_client::types::Tool;
@@ -240,11 +241,11 @@ pub fn behavior(
     }
     let model_id = config.model.clone().unwrap_or_else(|| model.to_string());
     let url = config.effective_base_url();
-    let protocol: Result<Box<dyn Protocol>, CallError> = match config.backend {
+    let protocol: Result<Arc<dyn Protocol>, CallError> = match config.backend {
         Backend::OpenAi => openai::OpenAi::new(&url, config.key(), config)
-            .map(|p| Box::new(p) as Box<dyn Protocol>),
+            .map(|p| Arc::new(p) as Arc<dyn Protocol>),
         _ => anthropic::Anthropic::new(&url, config.key(), config)
-            .map(|p| Box::new(p) as Box<dyn Protocol>),
+            .map(|p| Arc::new(p) as Arc<dyn Protocol>),
     };
     Box::new(ModelAgent {
         protocol,
@@ -258,7 +259,7 @@ pub fn behavior(
 
 /// The agent loop over one [`Protocol`].
 pub struct ModelAgent {
-    protocol: Result<Box<dyn Protocol>, CallError>,
+    protocol: Result<Arc<dyn Protocol>, CallError>,
     model: String,
     tools: Vec<ToolDef>,
     /// The session's earlier turns, rebuilt from its events.
@@ -269,7 +270,7 @@ pub struct ModelAgent {
 
 impl ModelAgent {
     pub fn new(
-        protocol: Box<dyn Protocol>,
+        protocol: Arc<dyn Protocol>,
         model: String,
         tools: Vec<ToolDef>,
         transcript: Vec<Message>,
@@ -290,7 +291,10 @@ impl ModelAgent {
         let protocol = self.protocol.as_ref().map_err(ToString::to_string)?;
         let mut attempt = 0;
         loop {
-            match protocol.send(request) {
+            let Some(sent) = send_unless_interrupted(protocol, request, tools) else {
+                return Err("the turn was interrupted".into());
+            };
+            match sent {
                 Ok(reply) => return Ok(reply),
                 Err(CallError::Retryable {
                     message,
@@ -312,6 +316,47 @@ impl ModelAgent {
                 Err(CallError::Fatal(message)) => {
                     return Err(format!("the model request failed: {message}"));
                 }
+            }
+        }
+    }
+}
+
+/// Sends `request` on a thread of its own and waits for the answer, giving up (`None`) as soon
+/// as the turn is interrupted: a slow model must not hold an interrupted session `running`. The
+/// abandoned request ends on its own within the request timeout.
+fn send_unless_interrupted(
+    protocol: &Arc<dyn Protocol>,
+    request: &Request<'_>,
+    tools: &dyn Tools,
+) -> Option<Result<ModelReply, CallError>> {
+    let (tx, rx) = mpsc::channel();
+    let protocol = protocol.clone();
+    let (model, system) = (request.model.to_string(), request.system.to_string());
+    let (messages, defs) = (request.messages.to_vec(), request.tools.to_vec());
+    let spawned = std::thread::Builder::new()
+        .name("model-request".into())
+        .spawn(move || {
+            let request = Request {
+                model: &model,
+                system: &system,
+                messages: &messages,
+                tools: &defs,
+            };
+            let _ = tx.send(protocol.send(&request));
+        });
+    if let Err(e) = spawned {
+        return Some(Err(CallError::Retryable {
+            message: format!("could not start the model request: {e}"),
+            retry_after: None,
+        }));
+    }
+    loop {
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(answer) => return Some(answer),
+            Err(mpsc::RecvTimeoutError::Timeout) if tools.interrupted() => return None,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Some(Err(CallError::Fatal("the model request failed".into())));
             }
         }
     }
