@@ -10,7 +10,7 @@ mod fake_models;
 use std::path::Path;
 use std::time::Duration;
 
-use fake_models::{FakeModel, Proto, memory_model};
+use fake_models::{FakeModel, Proto, Seen, memory_model, say};
 use tokio::process::Command;
 
 const LIMIT: Duration = Duration::from_secs(120);
@@ -64,8 +64,12 @@ struct Outcome {
 }
 
 async fn cma_run(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Outcome {
+    cma_run_on(dir, SCENARIO, args, envs).await
+}
+
+async fn cma_run_on(dir: &Path, text: &str, args: &[&str], envs: &[(&str, &str)]) -> Outcome {
     let scenario = dir.join("model-recall.toml");
-    std::fs::write(&scenario, SCENARIO).unwrap();
+    std::fs::write(&scenario, text).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cma"));
     cmd.arg("run")
         .arg(&scenario)
@@ -219,4 +223,114 @@ async fn live_messages_api_recall() {
     .await;
     assert_eq!(r.code, 0, "{}", r.out);
     assert!(!r.out.contains(&key));
+}
+
+/// The recall scenario with a model-graded check on the recall turn.
+fn rubric_scenario(rubric: &str) -> String {
+    SCENARIO.replace(
+        "[[visits.turns.checks]]\nkind = \"stop_reason\"",
+        &format!("[[visits.turns.checks]]\nkind = \"llm_rubric\"\nrubric = \"{rubric}\"\n\n[[visits.turns.checks]]\nkind = \"stop_reason\""),
+    )
+}
+
+/// A grader that passes a reply mentioning 41 and fails any other, saying why.
+async fn fake_grader() -> FakeModel {
+    FakeModel::start(
+        std::sync::Arc::new(|s: &Seen| {
+            let reply = s.turn_text.split("<reply>").nth(1).unwrap_or("");
+            if reply.contains("41") {
+                say("```json\n{\"pass\": true, \"reason\": \"It gives the size 41.\"}\n```")
+            } else {
+                say("{\"pass\": false, \"reason\": \"It never gives a size.\"}")
+            }
+        }),
+        false,
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn llm_rubric_checks_are_judged_by_the_grader_cached_and_refused_without_one() {
+    let agent = FakeModel::start(memory_model(true), true).await;
+    let grader = fake_grader().await;
+    let dir = tempfile::tempdir().unwrap();
+    let text = rubric_scenario("The reply tells the customer their shoe size.");
+    let agent_url = agent.base_url(Proto::Anthropic);
+    let grader_spec = format!(
+        "anthropic:grader-model@{}",
+        grader.base_url(Proto::Anthropic)
+    );
+    let args = [
+        "--agent",
+        "anthropic",
+        "--agent-base-url",
+        &agent_url,
+        "--grader",
+        &grader_spec,
+    ];
+
+    let r = cma_run_on(dir.path(), &text, &args, &[("ANTHROPIC_API_KEY", KEY)]).await;
+    assert_eq!(r.code, 0, "{}", r.out);
+    assert_eq!(grader.requests().len(), 1);
+    assert_eq!(grader.requests()[0].body["model"], "grader-model");
+    let question = grader.requests()[0].body["messages"][0]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        question.contains("The reply tells the customer their shoe size.")
+            && question.contains("shoe size: 41"),
+        "{question}"
+    );
+    let csv = std::fs::read_to_string(dir.path().join("reports/latest/results.csv")).unwrap();
+    assert!(
+        csv.contains("It gives the size 41."),
+        "the reason is in the report: {csv}"
+    );
+    no_key_in_reports(dir.path());
+
+    // The same replies again: the verdict comes from the cache, the grader is not asked.
+    let r = cma_run_on(dir.path(), &text, &args, &[("ANTHROPIC_API_KEY", KEY)]).await;
+    assert_eq!(r.code, 0, "{}", r.out);
+    assert_eq!(
+        grader.requests().len(),
+        1,
+        "a cached verdict is not asked again"
+    );
+    let csv = std::fs::read_to_string(dir.path().join("reports/latest/results.csv")).unwrap();
+    assert!(csv.contains("(cached): It gives the size 41."), "{csv}");
+
+    // A model that never reads memory cannot give the size: the grader fails it, saying why.
+    let forgetful = FakeModel::start(memory_model(false), true).await;
+    let url = forgetful.base_url(Proto::Anthropic);
+    let r = cma_run_on(
+        dir.path(),
+        &text,
+        &[
+            "--agent",
+            "anthropic",
+            "--agent-base-url",
+            &url,
+            "--grader",
+            &grader_spec,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(r.code, 1, "{}", r.out);
+    let csv = std::fs::read_to_string(dir.path().join("reports/latest/results.csv")).unwrap();
+    assert!(csv.contains("It never gives a size."), "{csv}");
+
+    // No grader: refused before anything runs.
+    let before = agent.requests().len();
+    let r = cma_run_on(
+        dir.path(),
+        &text,
+        &["--agent", "anthropic", "--agent-base-url", &agent_url],
+        &[],
+    )
+    .await;
+    assert_eq!(r.code, 2, "{}", r.out);
+    assert!(r.out.contains("--grader"), "{}", r.out);
+    assert_eq!(agent.requests().len(), before, "nothing ran");
 }

@@ -110,12 +110,21 @@ pub struct RunArgs {
     #[arg(long)]
     pub list: bool,
 
+    /// The model judging `llm_rubric` checks: `anthropic:MODEL` (key from ANTHROPIC_API_KEY) or
+    /// `openai:MODEL@URL`. Verdicts are cached under <reports-dir>/grader-cache.
+    #[arg(long, value_name = "SPEC", value_parser = parse_grader)]
+    pub grader: Option<cma_scenario::grade::GraderSpec>,
+
     /// The agent behind the embedded emulator's sessions (`--target local` only).
     #[command(flatten)]
     pub agent: super::serve::AgentArgs,
 }
 
 fn parse_target(s: &str) -> Result<Target, String> {
+    s.parse()
+}
+
+fn parse_grader(s: &str) -> Result<cma_scenario::grade::GraderSpec, String> {
     s.parse()
 }
 
@@ -182,6 +191,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             Progress::Lines => ProgressMode::Lines,
             Progress::Off => ProgressMode::Off,
         },
+        grader: args.grader,
+        grader_cache: Some(args.reports_dir.join("grader-cache")),
     };
 
     if args.list {

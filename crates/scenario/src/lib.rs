@@ -8,6 +8,7 @@
 
 pub mod check;
 pub mod error;
+pub mod grade;
 pub mod load;
 pub mod outcome;
 pub mod record;

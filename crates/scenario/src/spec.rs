@@ -90,4 +90,5 @@ pub(crate) struct RawCheck {
     pub min: Option<Spanned<u64>>,
     pub max: Option<Spanned<u64>>,
     pub columns: Option<Spanned<Vec<Str>>>,
+    pub rubric: Option<Str>,
 }

@@ -313,6 +313,10 @@ pub fn evaluate(check: &Check, ev: &Evidence<'_>) -> Verdict {
             Ok(hits) if hits.is_empty() => (true, "no other customer's values".to_string()),
             Ok(hits) => (false, shorten(&hits.join("; "), QUOTE * 2)),
         },
+        // Judged by a grader model in the runner (crate::grade); never without one.
+        Check::LlmRubric { .. } => {
+            return Verdict::failed(expected, "no grader model was given (--grader)");
+        }
     };
     Verdict::new(passed, expected, seen)
 }
@@ -407,6 +411,7 @@ pub fn expected(check: &Check) -> String {
         Check::StopReason { value } => format!("stop reason {value}"),
         Check::LatencyMs { max } => format!("idle within {max} ms"),
         Check::Isolation { columns } => format!("no other customer's {}", columns.join(", ")),
+        Check::LlmRubric { rubric } => format!("a grader judges the reply to meet: {rubric}"),
     }
 }
 
@@ -418,7 +423,7 @@ fn store_words(store: Option<&str>) -> String {
 }
 
 /// The replies in scope, joined by blank lines.
-fn replies(ev: &Evidence<'_>) -> String {
+pub(crate) fn replies(ev: &Evidence<'_>) -> String {
     ev.turns
         .iter()
         .map(|t| t.reply.as_str())

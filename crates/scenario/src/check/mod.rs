@@ -199,6 +199,11 @@ pub enum Check {
     Isolation {
         columns: Vec<String>,
     },
+    /// A grader model judges the reply in scope (as the reply checks join it) against the rubric
+    /// (see [`crate::grade`]).
+    LlmRubric {
+        rubric: String,
+    },
 }
 
 impl Check {
@@ -219,6 +224,7 @@ impl Check {
             Check::StopReason { .. } => ("stop_reason", false),
             Check::LatencyMs { .. } => ("latency_ms", false),
             Check::Isolation { .. } => ("isolation", false),
+            Check::LlmRubric { .. } => ("llm_rubric", false),
         };
         if negate {
             format!("not_{base}")
@@ -278,6 +284,7 @@ impl Check {
             Check::StopReason { value } => format!("{kind} {value}"),
             Check::LatencyMs { max } => format!("{kind} <= {max}"),
             Check::Isolation { columns } => format!("{kind} ({})", columns.join(", ")),
+            Check::LlmRubric { rubric } => format!("{kind} {}", q(rubric)),
         }
     }
 }

@@ -37,6 +37,7 @@ pub const KINDS: &[&str] = &[
     "stop_reason",
     "latency_ms",
     "isolation",
+    "llm_rubric",
 ];
 
 /// Kinds that take the `not_` prefix.
@@ -192,9 +193,10 @@ pub(crate) fn parse(
         "operations_include" => &["store", "values"],
         "latency_ms" => &["max"],
         "isolation" => &["columns"],
+        "llm_rubric" => &["rubric"],
         _ => &[],
     };
-    let present: [(&str, Option<usize>); 9] = [
+    let present: [(&str, Option<usize>); 10] = [
         ("value", r.value.as_ref().map(|v| v.span().start)),
         ("values", r.values.as_ref().map(|v| v.span().start)),
         ("store", r.store.as_ref().map(|v| v.span().start)),
@@ -207,6 +209,7 @@ pub(crate) fn parse(
         ("min", r.min.as_ref().map(|v| v.span().start)),
         ("max", r.max.as_ref().map(|v| v.span().start)),
         ("columns", r.columns.as_ref().map(|v| v.span().start)),
+        ("rubric", r.rubric.as_ref().map(|v| v.span().start)),
     ];
     for (name, at) in present {
         if let Some(at) = at
@@ -488,6 +491,16 @@ pub(crate) fn parse(
             }
             Ok(Check::StopReason { value })
         }
+        "llm_rubric" => match &r.rubric {
+            Some(v) => Ok(Check::LlmRubric {
+                rubric: ctx.render(v, &format!("{field}.rubric"))?,
+            }),
+            None => Err(ctx.err(
+                start,
+                &format!("{field}.rubric"),
+                "`llm_rubric` needs `rubric` (what a grader model judges the reply against)",
+            )),
+        },
         "latency_ms" => match &r.max {
             Some(m) => Ok(Check::LatencyMs { max: *m.get_ref() }),
             None => Err(ctx.err(

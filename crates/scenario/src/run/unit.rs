@@ -227,11 +227,22 @@ impl Judge<'_> {
                 customer: self.customer,
                 customers: self.customers,
             };
+            let verdict = match (&c.check, &self.sh.grader) {
+                (crate::Check::LlmRubric { rubric }, Some(grader))
+                    if turns.iter().all(TurnRecord::finished) =>
+                {
+                    let expected = crate::check::eval::expected(&c.check);
+                    grader
+                        .judge(expected, rubric, &crate::check::eval::replies(&ev))
+                        .await
+                }
+                _ => evaluate(&c.check, &ev),
+            };
             tally.results.push(CheckResult {
                 id: c.id.clone(),
                 label: c.label.clone(),
                 kind: c.check.kind(),
-                verdict: evaluate(&c.check, &ev),
+                verdict,
             });
         }
     }

@@ -289,36 +289,85 @@ impl ModelAgent {
     /// One model call with the client's retries; `Err` is the `session.error` message.
     fn call(&self, request: &Request<'_>, tools: &dyn Tools) -> Result<ModelReply, String> {
         let protocol = self.protocol.as_ref().map_err(ToString::to_string)?;
-        let mut attempt = 0;
-        loop {
-            let Some(sent) = send_unless_interrupted(protocol, request, tools) else {
-                return Err("the turn was interrupted".into());
-            };
-            match sent {
-                Ok(reply) => return Ok(reply),
-                Err(CallError::Retryable {
-                    message,
-                    retry_after,
-                }) if attempt < self.max_retries => {
-                    let delay = retry_delay(attempt, retry_after);
-                    tracing::warn!(attempt, ?delay, error = %message, "model request failed; retrying");
-                    if !wait_unless_interrupted(delay, tools) {
-                        return Err("the turn was interrupted".into());
-                    }
-                    attempt += 1;
+        call_with_retries(protocol, request, self.max_retries, &|| tools.interrupted())
+    }
+}
+
+/// One model call, retried as the official client retries; `Err` says why it failed.
+fn call_with_retries(
+    protocol: &Arc<dyn Protocol>,
+    request: &Request<'_>,
+    max_retries: u32,
+    interrupted: &dyn Fn() -> bool,
+) -> Result<ModelReply, String> {
+    let mut attempt = 0;
+    loop {
+        let Some(sent) = send_unless_interrupted(protocol, request, interrupted) else {
+            return Err("the turn was interrupted".into());
+        };
+        match sent {
+            Ok(reply) => return Ok(reply),
+            Err(CallError::Retryable {
+                message,
+                retry_after,
+            }) if attempt < max_retries => {
+                let delay = retry_delay(attempt, retry_after);
+                tracing::warn!(attempt, ?delay, error = %message, "model request failed; retrying");
+                if !wait_unless_interrupted(delay, interrupted) {
+                    return Err("the turn was interrupted".into());
                 }
-                Err(e @ CallError::Retryable { .. }) => {
-                    return Err(format!(
-                        "the model request failed after {} attempts: {e}",
-                        attempt + 1
-                    ));
-                }
-                Err(CallError::Fatal(message)) => {
-                    return Err(format!("the model request failed: {message}"));
-                }
+                attempt += 1;
+            }
+            Err(e @ CallError::Retryable { .. }) => {
+                return Err(format!(
+                    "the model request failed after {} attempts: {e}",
+                    attempt + 1
+                ));
+            }
+            Err(CallError::Fatal(message)) => {
+                return Err(format!("the model request failed: {message}"));
             }
         }
     }
+}
+
+/// One question to a model with no tools, answered with its text (blocking; for graders). Uses
+/// `config`'s backend, base URL, key, retries and timeout.
+pub fn complete(
+    config: &AgentConfig,
+    model: &str,
+    system: &str,
+    question: &str,
+) -> Result<String, String> {
+    let url = config.effective_base_url();
+    let protocol: Arc<dyn Protocol> = match config.backend {
+        Backend::OpenAi => {
+            Arc::new(openai::OpenAi::new(&url, config.key(), config).map_err(|e| e.to_string())?)
+        }
+        _ => Arc::new(
+            anthropic::Anthropic::new(&url, config.key(), config).map_err(|e| e.to_string())?,
+        ),
+    };
+    let messages = [Message {
+        role: Role::User,
+        blocks: vec![Block::Text(question.to_string())],
+    }];
+    let request = Request {
+        model,
+        system,
+        messages: &messages,
+        tools: &[],
+    };
+    let reply = call_with_retries(&protocol, &request, config.max_retries, &|| false)?;
+    Ok(reply
+        .blocks
+        .iter()
+        .filter_map(|b| match b {
+            Block::Text(t) => Some(t.as_str()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n"))
 }
 
 /// Sends `request` on a thread of its own and waits for the answer, giving up (`None`) as soon
@@ -327,7 +376,7 @@ impl ModelAgent {
 fn send_unless_interrupted(
     protocol: &Arc<dyn Protocol>,
     request: &Request<'_>,
-    tools: &dyn Tools,
+    interrupted: &dyn Fn() -> bool,
 ) -> Option<Result<ModelReply, CallError>> {
     let (tx, rx) = mpsc::channel();
     let protocol = protocol.clone();
@@ -353,7 +402,7 @@ fn send_unless_interrupted(
     loop {
         match rx.recv_timeout(Duration::from_millis(50)) {
             Ok(answer) => return Some(answer),
-            Err(mpsc::RecvTimeoutError::Timeout) if tools.interrupted() => return None,
+            Err(mpsc::RecvTimeoutError::Timeout) if interrupted() => return None,
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 return Some(Err(CallError::Fatal("the model request failed".into())));
@@ -374,10 +423,10 @@ fn retry_delay(attempt: u32, retry_after: Option<Duration>) -> Duration {
 }
 
 /// Waits `delay` in short slices; `false` when the turn was interrupted meanwhile.
-fn wait_unless_interrupted(delay: Duration, tools: &dyn Tools) -> bool {
+fn wait_unless_interrupted(delay: Duration, interrupted: &dyn Fn() -> bool) -> bool {
     let end = Instant::now() + delay;
     loop {
-        if tools.interrupted() {
+        if interrupted() {
             return false;
         }
         let left = end.saturating_duration_since(Instant::now());
