@@ -1,4 +1,5 @@
 //! Behaviour tests over an in-memory sandbox that records every tool call.
+//! (The eight-domain corpus over HTTP is in `tests/domains.rs`.)
 
 #![allow(clippy::unwrap_used)]
 
@@ -206,689 +207,536 @@ fn visit(agent: &ReferenceAgent, sb: &mut Sandbox, mounts: &[Mount], message: &s
     session(agent, sb, mounts, &[message]).remove(0)
 }
 
-const SEED_VISIT_1: &str = "Hi! I'm looking for a new jacket. A few things about me: I wear a size medium, I only buy vegan leather (no animal leather please), my budget is usually under $200, and I love earth tones. What would you suggest?";
-const SEED_VISIT_2: &str = "Hey, I'm back! I need a bag for work. Any recommendations?";
-const NOTES: &str = "/mnt/memory/shopper/preferences.md";
+const NOTES: &str = "/mnt/memory/me/preferences.md";
 
-/// Every mention of leather is vegan, or negated.
-fn leather_ok(text: &str) -> bool {
-    let low = text.to_lowercase();
-    let mut rest = low.as_str();
-    while let Some(pos) = rest.find("leather") {
-        let before = &rest[..pos];
-        if !(before.ends_with("vegan ") || before.ends_with("no animal ")) {
-            return false;
-        }
-        rest = &rest[pos + 7..];
-    }
-    true
+fn notes(sb: &Sandbox) -> String {
+    sb.files.get(NOTES).cloned().unwrap_or_default()
 }
 
 #[test]
-fn learns_on_first_visit_and_recalls_in_a_new_session() {
+fn keeps_every_value_the_customer_said_verbatim() {
     let agent = ReferenceAgent::default();
     let mut sb = Sandbox::default();
-    let mounts = [rw("shopper")];
+    let mounts = [rw("me")];
+    let messages = [
+        "I always want an aisle seat.",
+        "Heads up: my home airport is SFO.",
+        "I'm a size 9 by the way",
+        "I love science fiction and my budget is $30.",
+        "I'm Cust0042x",
+        "Quick update: I'm allergic to penicillin.",
+        "I can only come in on weekends.",
+        "I never eat pork.",
+    ];
+    for m in messages {
+        visit(&agent, &mut sb, &mounts, m);
+    }
+    let n = notes(&sb);
+    for value in [
+        "aisle seat",
+        "SFO",
+        "size 9",
+        "science fiction",
+        "$30",
+        "Cust0042x",
+        "penicillin",
+        "weekends",
+        "never eat pork",
+    ] {
+        assert!(n.contains(value), "{value:?} missing from:\n{n}");
+    }
+    // Second person, one line each, under the title; markers are not part of the facts.
+    assert!(
+        n.starts_with("# Customer notes\n\n- You always want an aisle seat.\n"),
+        "{n}"
+    );
+    assert!(n.contains("- Your home airport is SFO.\n"), "{n}");
+    assert!(n.contains("- You're a size 9.\n"), "{n}");
+    assert!(n.contains("- Your name is Cust0042x.\n"), "{n}");
+    assert!(
+        !n.to_lowercase().contains("heads up") && !n.contains("by the way"),
+        "{n}"
+    );
+}
 
-    let reply = visit(&agent, &mut sb, &mounts, SEED_VISIT_1);
+#[test]
+fn first_visit_writes_once_and_later_visits_edit_in_place() {
+    let agent = ReferenceAgent::default();
+    let mut sb = Sandbox::default();
+    let mounts = [rw("me")];
+    let reply = visit(&agent, &mut sb, &mounts, "My Portuguese level is A2.");
     assert_eq!(sb.said, vec!["Let me check your notes."]);
     assert_eq!(sb.names(), vec!["bash", "write"]);
-    assert_eq!(
-        sb.files[NOTES],
-        "# Customer notes\n\n## Size\n- Size: medium\n\n## Materials\n- Vegan leather only\n- No animal leather\n\n## Budget\n- Budget: under $200\n\n## Colors\n- Colors: earth tones\n\n## Recommended\n- Moto jacket in camel vegan leather — $149\n- Bomber jacket in olive recycled nylon — $119\n- Trench coat in rust organic cotton — $89\n"
-    );
-    assert!(reply.contains(
-        "I've noted that: size medium; vegan leather only; budget under $200; earth tones; no animal leather."
-    ));
-    assert!(reply.contains("Here are my suggestions for a jacket:\n1. Moto jacket in camel vegan leather, size medium — $149"));
-    assert!(!reply.contains("From your notes I remember:"));
-    assert!(leather_ok(&reply), "{reply}");
+    assert!(reply.contains("Portuguese level is A2"), "{reply}");
 
     sb.take_calls();
-    let reply = visit(&agent, &mut sb, &mounts, SEED_VISIT_2);
-    assert_eq!(sb.names(), vec!["bash", "read", "edit"]);
-    assert_eq!(sb.calls[0].1["command"], "find /mnt/memory/shopper -type f");
-    assert_eq!(sb.calls[1].1["file_path"], NOTES);
-    assert!(reply.starts_with("Welcome back!\n\nFrom your notes I remember: size medium; vegan leather only; no animal leather; budget under $200; earth tones."), "{reply}");
-    assert!(reply.contains("1. Structured tote in camel vegan leather — $149"));
-    assert!(reply.contains("2. Laptop backpack in olive canvas — $119"));
-    assert!(leather_ok(&reply), "{reply}");
-    assert!(!reply.contains("I've noted that"));
-}
-
-#[test]
-fn knowledge_update_replaces_the_old_value_with_an_edit() {
-    let agent = ReferenceAgent::default();
-    let mut sb = Sandbox::default();
-    let mounts = [rw("shopper")];
-    visit(
-        &agent,
-        &mut sb,
-        &mounts,
-        "I wear a size medium and my budget is $150.",
-    );
-    assert_eq!(sb.writes().len(), 1);
-    assert_eq!(sb.writes()[0].0, "write");
-    sb.take_calls();
-
-    let reply = visit(&agent, &mut sb, &mounts, "I'm a large now.");
-    assert!(reply.contains("I've noted that: size large."), "{reply}");
-    assert!(!reply.contains("medium"));
+    let reply = visit(&agent, &mut sb, &mounts, "my level is B1 now");
+    assert!(reply.contains("your level is B1"), "{reply}");
     let writes: Vec<_> = sb.writes().into_iter().cloned().collect();
-    assert_eq!(writes.len(), 1);
+    assert_eq!(writes.len(), 1, "{writes:?}");
     assert_eq!(writes[0].0, "edit");
-    assert_eq!(writes[0].1["old_string"], "\n## Size\n- Size: medium\n");
-    assert_eq!(writes[0].1["new_string"], "\n## Size\n- Size: large\n");
-    assert!(sb.files[NOTES].contains("Size: large"));
-    assert!(!sb.files[NOTES].contains("medium"));
-
-    let reply = visit(&agent, &mut sb, &mounts, "What size do I wear?");
-    assert!(reply.contains("Your size is large."), "{reply}");
-    assert!(!reply.contains("medium"));
-    let reply = visit(&agent, &mut sb, &mounts, "Can you suggest a jacket?");
-    assert!(reply.contains("size large — $"), "{reply}");
-    assert!(!reply.contains("medium"));
-}
-
-#[test]
-fn aggregates_facts_from_several_visits() {
-    let agent = ReferenceAgent::default();
-    let mut sb = Sandbox::default();
-    let mounts = [rw("shopper")];
-    visit(&agent, &mut sb, &mounts, "My name is Ana.");
-    visit(&agent, &mut sb, &mounts, "I live in Lisbon.");
-    visit(
-        &agent,
-        &mut sb,
-        &mounts,
-        "I avoid wool; my favorite color is navy.",
-    );
-    visit(
-        &agent,
-        &mut sb,
-        &mounts,
-        "I'm allergic to peanuts and shellfish.",
-    );
-    let reply = visit(&agent, &mut sb, &mounts, "What do you know about me?");
     assert_eq!(
-        reply,
-        "From your notes I remember: name Ana; location Lisbon; no wool; navy; allergic to peanuts; allergic to shellfish."
+        writes[0].1["old_string"],
+        "- Your Portuguese level is A2.\n"
     );
-    let reply = visit(
-        &agent,
-        &mut sb,
-        &mounts,
-        "Hi! Where do I live? And what's my name?",
-    );
-    assert!(reply.starts_with("Hi Ana!"), "{reply}");
-    assert!(reply.contains("You live in Lisbon."));
-    assert!(reply.contains("Your name is Ana."));
-    let reply = visit(&agent, &mut sb, &mounts, "I'd love a sweater suggestion");
-    assert!(!reply.to_lowercase().contains(" wool "), "{reply}");
-    assert!(reply.contains("navy"));
-}
+    assert_eq!(writes[0].1["new_string"], "- Your level is B1.\n");
+    assert!(!notes(&sb).contains("A2"));
 
-#[test]
-fn abstains_when_never_told() {
-    let agent = ReferenceAgent::default();
-    let mut sb = Sandbox::default();
-    let mounts = [rw("shopper")];
-    visit(&agent, &mut sb, &mounts, "I wear a size medium.");
-    let reply = visit(&agent, &mut sb, &mounts, "What's my budget?");
-    assert_eq!(reply, "I don't know your budget yet — you haven't told me.");
-    let reply = visit(&agent, &mut sb, &mounts, "What's my favorite sport?");
-    assert_eq!(
-        reply,
-        "I don't know your favorite sport yet — you haven't told me."
-    );
-    let reply = visit(&agent, &mut sb, &mounts, "Do you remember my name?");
-    assert_eq!(reply, "I don't know your name yet — you haven't told me.");
-    let reply = visit(&agent, &mut sb, &mounts, "What did I buy last time?");
-    assert!(reply.starts_with("I don't know your past purchases"));
-    // Questions are never stored.
-    assert!(!sb.files[NOTES].contains("budget"));
-    assert!(!sb.files[NOTES].to_lowercase().contains("sport"));
-}
-
-#[test]
-fn forgets_a_topic_and_then_everything() {
-    let agent = ReferenceAgent::default();
-    let mut sb = Sandbox::default();
-    let mounts = [rw("shopper")];
-    visit(
-        &agent,
-        &mut sb,
-        &mounts,
-        "My budget is under $300. I wear a size small. I have a dog named Rex.",
-    );
     sb.take_calls();
-    let reply = visit(&agent, &mut sb, &mounts, "Please forget my budget.");
-    assert_eq!(reply, "I've forgotten your budget.");
-    assert!(!sb.files[NOTES].contains("$300"));
-    assert_eq!(sb.writes()[0].0, "edit");
-    let reply = visit(
-        &agent,
-        &mut sb,
-        &mounts,
-        "What's my budget? Suggest a jacket.",
-    );
-    assert!(reply.contains("I don't know your budget yet"), "{reply}");
-    assert!(!reply.contains("300"));
-    let reply = visit(
-        &agent,
-        &mut sb,
-        &mounts,
-        "Forget that I have a dog named Rex",
-    );
-    assert!(
-        reply.starts_with("I've forgotten what you told me about"),
-        "{reply}"
-    );
-    assert!(!sb.files[NOTES].contains("Rex"));
-    let reply = visit(&agent, &mut sb, &mounts, "forget everything about me");
-    assert_eq!(reply, "I've forgotten everything I had noted about you.");
-    assert!(!sb.files.contains_key(NOTES));
-    assert!(
-        sb.calls
-            .iter()
-            .any(|(n, i)| n == "bash" && i["command"] == format!("rm {NOTES}"))
-    );
-    let reply = visit(&agent, &mut sb, &mounts, "what size do I wear?");
-    assert_eq!(reply, "I don't know your size yet — you haven't told me.");
-    let reply = visit(&agent, &mut sb, &mounts, "forget my address");
-    assert_eq!(reply, "I don't have anything noted about your address.");
-}
-
-#[test]
-fn customers_are_isolated() {
-    let agent = ReferenceAgent::default();
-    let mut sb = Sandbox::default();
-    let alice = [rw("alice")];
-    let bob = [rw("bob")];
     visit(
         &agent,
         &mut sb,
-        &alice,
-        "I'm Alice. I wear a size small and I love pastels. My budget is $90.",
-    );
-    visit(&agent, &mut sb, &bob, "My name is Bob and I wear XL.");
-    let before_bob = sb.files["/mnt/memory/bob/preferences.md"].clone();
-    let reply = visit(
-        &agent,
-        &mut sb,
-        &bob,
-        "What do you know about me? Suggest a top.",
-    );
-    for leak in ["Alice", "small", "pastel", "blush", "$90"] {
-        assert!(!reply.contains(leak), "{leak} leaked into {reply}");
-    }
-    assert!(reply.contains("size extra large"));
-    let reply = visit(&agent, &mut sb, &alice, "What's my name and size?");
-    assert!(
-        reply.contains("Your name is Alice.") && reply.contains("Your size is small."),
-        "{reply}"
-    );
-    assert!(!reply.contains("Bob"));
-    assert!(sb.calls.iter().all(|(_, i)| {
-        let target = i
-            .get("file_path")
-            .or_else(|| i.get("command"))
-            .map(Value::to_string)
-            .unwrap_or_default();
-        !(target.contains("/alice") && target.contains("/bob"))
-    }));
-    assert!(!sb.files["/mnt/memory/alice/preferences.md"].contains("Bob"));
-    assert!(sb.files["/mnt/memory/bob/preferences.md"].starts_with(before_bob.trim_end()));
-}
-
-#[test]
-fn uses_a_read_only_catalog_and_never_writes_it() {
-    let agent = ReferenceAgent::default();
-    let mut sb = Sandbox::default();
-    sb.files.insert(
-        "/mnt/memory/catalog/bags.md".into(),
-        "# Catalog\n\n## Work bags\n- Structured tote in camel vegan leather, $149\n- Leather briefcase, $180\n- Canvas messenger, $320\n\n## Jackets\n- Olive moto jacket, $150\n".into(),
-    );
-    sb.files.insert(
-        "/mnt/memory/catalog/promos.md".into(),
-        "Work bags: Nylon commuter tote, $99\n".into(),
-    );
-    let mounts = [rw("shopper"), ro("catalog")];
-    visit(&agent, &mut sb, &mounts, SEED_VISIT_1);
-    let reply = visit(&agent, &mut sb, &mounts, SEED_VISIT_2);
-    assert!(
-        reply.contains("From the catalog: Work bags: Structured tote in camel vegan leather, $149; Work bags: Nylon commuter tote, $99."),
-        "{reply}"
-    );
-    assert!(
-        !reply.contains("briefcase"),
-        "animal leather offered: {reply}"
-    );
-    assert!(!reply.contains("$320"), "over budget: {reply}");
-    assert!(leather_ok(&reply));
-    for (name, input) in &sb.calls {
-        let target = input
-            .get("file_path")
-            .or_else(|| input.get("command"))
-            .map(Value::to_string)
-            .unwrap_or_default();
-        if matches!(name.as_str(), "write" | "edit") || target.contains("rm ") {
-            assert!(
-                !target.contains("/catalog"),
-                "wrote to the catalog: {name} {input}"
-            );
-        }
-    }
-    assert!(!sb.files.contains_key("/mnt/memory/catalog/preferences.md"));
-}
-
-#[test]
-fn uses_seeded_purchase_history() {
-    let agent = ReferenceAgent::default();
-    let mut sb = Sandbox::default();
-    sb.files.insert(
-        "/mnt/memory/shopper/purchase-history.md".into(),
-        "## Recent purchases\n- Canvas tote, olive, $89 (Jan 2026)\n- Wool beanie, rust, $34 (Dec 2025)\n".into(),
-    );
-    let mounts = [rw("shopper")];
-    let reply = visit(&agent, &mut sb, &mounts, "What did I buy last time?");
-    assert_eq!(
-        reply,
-        "Your past purchases: Canvas tote, olive, $89 (Jan 2026); Wool beanie, rust, $34 (Dec 2025)."
-    );
-    let reply = visit(&agent, &mut sb, &mounts, "I need a bag for work.");
-    assert!(
-        reply.contains("You previously bought: Canvas tote, olive, $89 (Jan 2026)."),
-        "{reply}"
-    );
-    assert!(!reply.contains("beanie"));
-    // Seeded files are not the agent's notes: nothing was learned, so only the recommendation is kept.
-    assert!(
-        sb.files
-            .contains_key("/mnt/memory/shopper/purchase-history.md")
-    );
-}
-
-#[test]
-fn claude_written_notes_are_understood_and_updated() {
-    let agent = ReferenceAgent::default();
-    let mut sb = Sandbox::default();
-    let claude = "# Shopper Preferences\n\n## Sizes\n- Tops/Jackets: Medium\n\n## Style\n- Loves earth tones (browns, tans, olive, terracotta, camel, rust, etc.)\n- Interested in jackets\n\n## Budget\n- Usually under $200\n\n## Materials\n- VEGAN LEATHER ONLY — absolutely no animal leather\n- (No other material restrictions noted yet)\n\n## Favorite Brands\n- None noted yet\n\n## Other Notes\n- First visit; preferences collected 2026-04-23\n";
-    sb.files.insert(NOTES.into(), claude.into());
-    let mounts = [rw("shopper")];
-    let reply = visit(&agent, &mut sb, &mounts, SEED_VISIT_2);
-    assert!(
-        reply.contains("From your notes I remember: Tops/Jackets: Medium; loves earth tones"),
-        "{reply}"
-    );
-    assert!(reply.contains("vegan leather — $149"));
-    assert!(leather_ok(&reply.replace(
-        "VEGAN LEATHER ONLY — absolutely no animal leather",
-        ""
-    )));
-    assert!(!reply.contains("None noted"));
-    sb.take_calls();
-    let reply = visit(&agent, &mut sb, &mounts, "I'm a large now");
-    assert!(reply.contains("I've noted that: size large."));
-    assert!(
-        sb.writes().iter().all(|(n, _)| n == "edit"),
-        "{:?}",
-        sb.writes()
-    );
-    let notes = &sb.files[NOTES];
-    assert!(notes.contains("## Sizes\n- Size: large\n"), "{notes}");
-    assert!(!notes.contains("Medium"));
-    assert!(notes.contains("## Other Notes\n- First visit"));
-    let reply = visit(&agent, &mut sb, &mounts, "what size do I wear?");
-    assert_eq!(
-        reply,
-        "From your notes I remember: size large.\n\nYour size is large."
-    );
-}
-
-#[test]
-fn never_writes_recalls_seeded_facts_but_writes_nothing() {
-    let agent = ReferenceAgent::with_regression(Regression::NeverWrites);
-    let mut sb = Sandbox::default();
-    sb.files.insert(
-        NOTES.into(),
-        "# Customer notes\n\n## Size\n- Size: medium\n".into(),
-    );
-    let mounts = [rw("shopper")];
-    let replies = session(
-        &agent,
-        &mut sb,
         &mounts,
-        &[
-            "What size do I wear?",
-            "My budget is $120. Please forget my size.",
-            "What's my budget?",
-        ],
+        "Heads up: my home airport is SFO.",
     );
-    assert!(replies[0].contains("Your size is medium."));
-    assert!(replies[1].contains("I've noted that: budget $120."));
-    assert!(
-        replies[2].contains("From our conversation I remember: budget $120."),
-        "{}",
-        replies[2]
+    visit(&agent, &mut sb, &mounts, "My home airport is SEA now.");
+    let n = notes(&sb);
+    assert!(n.contains("SEA") && !n.contains("SFO"), "{n}");
+    assert_eq!(
+        sb.writes().iter().filter(|(n, _)| n == "edit").count(),
+        2,
+        "one edit per update"
     );
+
+    // Nothing new, nothing written.
+    sb.take_calls();
+    visit(&agent, &mut sb, &mounts, "My home airport is SEA.");
+    visit(&agent, &mut sb, &mounts, "What's my level?");
     assert!(sb.writes().is_empty(), "{:?}", sb.writes());
-    assert_eq!(
-        sb.files[NOTES],
-        "# Customer notes\n\n## Size\n- Size: medium\n"
-    );
-    // A new session has only what is stored.
-    let reply = visit(&agent, &mut sb, &mounts, "What's my budget?");
-    assert!(reply.contains("I don't know your budget yet"));
 }
 
 #[test]
-fn never_reads_cannot_recall_earlier_sessions() {
-    let agent = ReferenceAgent::with_regression(Regression::NeverReads);
-    let reference = ReferenceAgent::default();
+fn preferences_update_by_head_noun_and_polarity() {
+    let agent = ReferenceAgent::default();
     let mut sb = Sandbox::default();
-    let mounts = [rw("shopper")];
-    visit(&reference, &mut sb, &mounts, SEED_VISIT_1);
+    let mounts = [rw("me")];
+    visit(&agent, &mut sb, &mounts, "I always want an aisle seat.");
+    visit(&agent, &mut sb, &mounts, "I never want a middle seat.");
+    let n = notes(&sb);
+    assert!(n.contains("aisle seat") && n.contains("middle seat"), "{n}");
+    visit(&agent, &mut sb, &mounts, "I prefer window seats now.");
+    let n = notes(&sb);
+    assert!(n.contains("window seats") && !n.contains("aisle"), "{n}");
+    assert!(n.contains("middle seat"), "other polarity, other seat: {n}");
+    // "also" adds.
+    visit(&agent, &mut sb, &mounts, "My cat's name is Miso.");
+    visit(&agent, &mut sb, &mounts, "My dog's name is Rex.");
+    visit(&agent, &mut sb, &mounts, "I'm allergic to penicillin.");
+    visit(&agent, &mut sb, &mounts, "I'm also allergic to latex.");
+    let n = notes(&sb);
+    for v in ["Miso", "Rex", "penicillin", "latex"] {
+        assert!(n.contains(v), "{v}: {n}");
+    }
+}
+
+#[test]
+fn recalls_matching_facts_and_abstains_without_inventing() {
+    let agent = ReferenceAgent::default();
+    let mut sb = Sandbox::default();
+    let mounts = [rw("me")];
+    visit(
+        &agent,
+        &mut sb,
+        &mounts,
+        "Hi, I'm Ana. My home airport is SFO, I always want an aisle seat and I'm allergic to penicillin.",
+    );
+    // A new session: recall comes from memory only.
+    let reply = visit(&agent, &mut sb, &mounts, "Do I have any allergies?");
+    assert!(reply.contains("penicillin"), "{reply}");
+    assert!(!reply.contains("SFO"), "{reply}");
+    let reply = visit(&agent, &mut sb, &mounts, "What's my home airport?");
+    assert!(
+        reply.contains("SFO") && !reply.contains("penicillin"),
+        "{reply}"
+    );
+    let reply = visit(&agent, &mut sb, &mounts, "What's my blood type?");
+    assert!(reply.contains("I don't have that noted."), "{reply}");
+    assert!(!reply.contains("SFO") && !reply.contains("Ana"), "{reply}");
+    for open in [
+        "Any recommendations for me?",
+        "Plan my week.",
+        "What do you remember about me?",
+        "Book me something to Tokyo.",
+    ] {
+        let reply = visit(&agent, &mut sb, &mounts, open);
+        for v in ["Ana", "SFO", "aisle seat", "penicillin"] {
+            assert!(reply.contains(v), "{open}: {v} missing: {reply}");
+        }
+        assert!(!reply.contains('$'), "{open}: {reply}");
+    }
+}
+
+#[test]
+fn forgets_by_stem_and_everything_removes_the_file() {
+    let agent = ReferenceAgent::default();
+    let mut sb = Sandbox::default();
+    let mounts = [rw("me")];
+    visit(
+        &agent,
+        &mut sb,
+        &mounts,
+        "I'm allergic to peanuts. My home airport is SFO.",
+    );
     sb.take_calls();
-    let reply = visit(&agent, &mut sb, &mounts, SEED_VISIT_2);
-    assert!(!reply.contains("From your notes"), "{reply}");
-    assert!(!reply.contains("medium") && !reply.contains("$200") && !reply.contains("earth"));
-    assert!(sb.calls.iter().all(|(n, _)| n != "read" && n != "bash"));
-    assert!(sb.said.len() <= 1);
-    assert!(sb.writes().is_empty(), "nothing learned, nothing written");
-    // It writes what it learns, over the old notes.
+    let reply = visit(&agent, &mut sb, &mounts, "Forget my allergy information.");
+    assert!(
+        reply.contains("forgotten your allergy information"),
+        "{reply}"
+    );
+    let n = notes(&sb);
+    assert!(!n.contains("peanuts") && n.contains("SFO"), "{n}");
+    assert_eq!(sb.writes().len(), 1);
+    assert_eq!(sb.writes()[0].0, "edit");
+
+    let reply = visit(&agent, &mut sb, &mounts, "Forget my shoe size.");
+    assert!(
+        reply.contains("I had nothing noted about your shoe size."),
+        "{reply}"
+    );
+
+    sb.take_calls();
+    let reply = visit(&agent, &mut sb, &mounts, "Please forget everything.");
+    assert!(reply.contains("forgotten everything"), "{reply}");
+    assert!(!sb.files.contains_key(NOTES));
+    assert_eq!(sb.writes()[0].1["command"], format!("rm {NOTES}"));
+    let reply = visit(&agent, &mut sb, &mounts, "What do you remember about me?");
+    assert!(
+        reply.contains("I don't have anything noted about you yet."),
+        "{reply}"
+    );
+}
+
+#[test]
+fn quotes_read_only_policy_lines_and_never_writes_them() {
+    let agent = ReferenceAgent::default();
+    let mut sb = Sandbox::default();
+    let policy = "/mnt/memory/policy/returns.md";
+    sb.files.insert(
+        policy.into(),
+        "# Returns\n- Returns accepted within 30 days with receipt\n- Gift cards are final sale\n"
+            .into(),
+    );
+    let mounts = [rw("me"), ro("policy")];
     let replies = session(
         &agent,
         &mut sb,
         &mounts,
-        &[
-            "My budget is $50.",
-            "I wear a size small. What's my budget?",
-        ],
+        &["I'm a size 9 by the way", "Can I return them?"],
     );
     assert!(
-        replies[1].contains("Your budget is $50."),
-        "within a session it remembers: {}",
+        replies[1].contains("Returns accepted within 30 days with receipt"),
+        "{}",
         replies[1]
     );
-    assert_eq!(
-        sb.files[NOTES],
-        "# Customer notes\n\n## Budget\n- Budget: $50\n\n## Size\n- Size: small\n"
-    );
-    assert!(sb.writes().iter().all(|(n, _)| n == "write"));
-    let reply = visit(&agent, &mut sb, &mounts, "What size do I wear?");
-    assert_eq!(reply, "I don't know your size yet — you haven't told me.");
-}
-
-#[test]
-fn later_turns_reread_only_the_notes_unless_context_is_needed() {
-    let agent = ReferenceAgent::default();
-    let mut sb = Sandbox::default();
-    let mounts = [rw("shopper"), ro("catalog")];
-    sb.files.insert(
-        "/mnt/memory/catalog/c.md".into(),
-        "- Rain jacket, $80\n".into(),
-    );
-    let replies = session(
-        &agent,
-        &mut sb,
-        &mounts,
-        &["Hi, I'm Ana.", "I love navy.", "Suggest a jacket please."],
-    );
-    assert!(replies[0].starts_with("Hi Ana!"), "{}", replies[0]);
-    assert!(replies[1].contains("I've noted that: navy."));
+    assert!(!replies[1].contains("Gift cards"), "{}", replies[1]);
     assert!(
-        replies[2].contains("From your notes I remember: navy."),
-        "{}",
-        replies[2]
+        sb.calls.iter().all(|(n, i)| !(n == "write" || n == "edit")
+            || i["file_path"].as_str() != Some(policy)),
     );
-    assert!(replies[2].contains("From the catalog: Rain jacket, $80."));
-    let names = sb.names();
-    // turn 1: find ×2 (the customer store is still empty), read catalog, write;
-    // turn 2: read notes, edit; turn 3: find + read per store, edit.
-    assert_eq!(
-        names,
-        vec![
-            "bash", "bash", "read", "write", "read", "edit", "bash", "read", "bash", "read", "edit"
-        ],
-        "{:?}",
-        sb.calls
-    );
-    assert_eq!(sb.said.len(), 1);
+    assert!(!notes(&sb).contains("30 days"));
 }
 
 #[test]
-fn without_a_writable_store_it_remembers_only_the_conversation() {
+fn seeded_customer_files_are_recalled_and_forgotten() {
     let agent = ReferenceAgent::default();
-    let mut sb = Sandbox::default();
+    let mut sb = Sandbox {
+        numbered: true,
+        ..Default::default()
+    };
+    let profile = "/mnt/memory/me/profile.md";
     sb.files.insert(
-        "/mnt/memory/catalog/c.md".into(),
-        "## Jackets\n- Rain jacket, $80\n".into(),
+        profile.into(),
+        "# Profile\n- Shoe size: 9\n- Loyalty tier: gold\n".into(),
     );
-    let mounts = [ro("catalog")];
+    let mounts = [rw("me")];
+    let reply = visit(&agent, &mut sb, &mounts, "What shoe size am I?");
+    assert!(reply.contains("Shoe size: 9"), "{reply}");
+    assert!(!reply.contains("gold"), "{reply}");
+    let reply = visit(&agent, &mut sb, &mounts, "What do you remember about me?");
+    assert!(
+        reply.contains("Shoe size: 9") && reply.contains("gold"),
+        "{reply}"
+    );
+    visit(&agent, &mut sb, &mounts, "Forget my loyalty tier.");
+    assert_eq!(sb.files[profile], "# Profile\n- Shoe size: 9\n");
+    visit(&agent, &mut sb, &mounts, "Forget everything about me.");
+    assert!(!sb.files.contains_key(profile));
+}
+
+#[test]
+fn regressions_never_write_or_never_read() {
+    let mounts = [rw("me")];
+    let forgetful = ReferenceAgent::with_regression(Regression::NeverWrites);
+    let mut sb = Sandbox::default();
     let replies = session(
-        &agent,
+        &forgetful,
         &mut sb,
         &mounts,
-        &["I wear a size small.", "What size do I wear?"],
+        &["My home airport is SFO.", "What's my home airport?"],
     );
-    assert_eq!(
-        replies[1],
-        "From our conversation I remember: size small.\n\nYour size is small."
+    assert!(
+        replies[1].contains("SFO"),
+        "within a session: {}",
+        replies[1]
     );
     assert!(sb.writes().is_empty());
-    let reply = visit(&agent, &mut sb, &mounts, "What size do I wear?");
-    assert_eq!(reply, "I don't know your size yet — you haven't told me.");
+    let reply = visit(&forgetful, &mut sb, &mounts, "What's my home airport?");
+    assert!(!reply.contains("SFO"), "{reply}");
+
+    let amnesiac = ReferenceAgent::with_regression(Regression::NeverReads);
+    let mut sb = Sandbox::default();
+    visit(&amnesiac, &mut sb, &mounts, "My home airport is SFO.");
+    assert!(notes(&sb).contains("SFO"));
+    let reply = visit(&amnesiac, &mut sb, &mounts, "What's my home airport?");
+    assert!(!reply.contains("SFO"), "{reply}");
+    assert!(sb.names().iter().all(|n| *n != "read" && *n != "bash"));
 }
 
 #[test]
-fn reply_format_instruction_persists() {
+fn no_store_and_no_history_means_no_memory() {
     let agent = ReferenceAgent::default();
     let mut sb = Sandbox::default();
-    let mounts = [rw("shopper")];
-    visit(
+    let replies = session(
         &agent,
         &mut sb,
-        &mounts,
-        "Please always answer in bullet points. I wear a size 8.",
+        &[],
+        &["I'm vegetarian.", "Am I vegetarian?"],
     );
-    let reply = visit(&agent, &mut sb, &mounts, "Suggest a dress.");
-    assert!(
-        reply.contains("From your notes I remember:\n- size 8"),
-        "{reply}"
-    );
-    assert!(
-        reply.contains("\n- Wrap dress in black viscose, size 8 — $"),
-        "{reply}"
-    );
+    assert!(replies[1].contains("vegetarian"), "{}", replies[1]);
+    assert!(sb.calls.is_empty());
+    let reply = visit(&agent, &mut sb, &[], "Am I vegetarian?");
+    assert!(reply.contains("I don't have that noted."), "{reply}");
 }
 
 #[test]
-fn recalls_what_it_recommended() {
+fn bad_input_gets_a_reply_and_writes_nothing() {
     let agent = ReferenceAgent::default();
+    let long = "a".repeat(100 * 1024);
+    let first_person_flood = "I like tea. ".repeat(10_000);
+    let inputs: Vec<&str> = vec![
+        "",
+        "   \n\t ",
+        "?!?!... ,,, ;;; ---",
+        long.as_str(),
+        "我喜欢科幻小说。我的名字是李雷。",
+        "Я люблю чай",
+        "مرحبا، اسمي علي",
+        "🙂🙃🎉🔥",
+        "# Heading\n\n**bold** _it_ `code`\n\n```\nfn main() {}\n```\n- [link](http://x)",
+        r#"{"name": "x", "items": [1, 2, {"a": null}], "nested": {"deep": [true]}}"#,
+        "\u{0}\u{1}\u{7f}",
+    ];
+    for input in inputs {
+        let mut sb = Sandbox::default();
+        let reply = visit(&agent, &mut sb, &[rw("me")], input);
+        assert!(!reply.trim().is_empty(), "{input:?}");
+        assert!(sb.writes().is_empty(), "{input:?}: {:?}", sb.writes());
+    }
+    // A long message is read only up to its first part: one fact, bounded notes.
     let mut sb = Sandbox::default();
-    let mounts = [rw("shopper")];
+    visit(&agent, &mut sb, &[rw("me")], &first_person_flood);
+    assert_eq!(notes(&sb), "# Customer notes\n\n- You like tea.\n");
+}
+
+#[test]
+fn stateless_between_agents_and_turns() {
+    // Two agents, one store: the second knows what the first wrote, and nothing else.
+    let mut sb = Sandbox::default();
+    let mounts = [rw("me")];
     visit(
-        &agent,
+        &ReferenceAgent::default(),
         &mut sb,
         &mounts,
-        "I need new boots. My shoe size is 9.",
+        "My gate code is 4471.",
     );
+    let reply = visit(
+        &ReferenceAgent::default(),
+        &mut sb,
+        &mounts,
+        "What's my gate code?",
+    );
+    assert!(reply.contains("4471"), "{reply}");
+    let mut other = Sandbox::default();
+    let reply = visit(
+        &ReferenceAgent::default(),
+        &mut other,
+        &[rw("you")],
+        "What's my gate code?",
+    );
+    assert!(!reply.contains("4471"), "{reply}");
+}
+
+#[test]
+fn a_thousand_customers_each_get_only_their_own_facts() {
+    let agent = ReferenceAgent::default();
+    let mut sb = Sandbox::default();
+    let customer = |i: usize| {
+        (
+            format!("Cust{i:04}x"),
+            format!("Town{i:04}"),
+            format!("{}", 1000 + i),
+            format!("${}", 5000 + i),
+        )
+    };
+    for i in 0..1000 {
+        let (name, city, size, budget) = customer(i);
+        visit(
+            &agent,
+            &mut sb,
+            &[rw(&format!("c{i}"))],
+            &format!(
+                "Hi, I'm {name}. I live in {city}, I wear a size {size} and my budget is under {budget}."
+            ),
+        );
+    }
+    let value = regex::Regex::new(r"Cust\d{4}x|Town\d{4}|\b1\d{3}\b|\$5\d{3}").unwrap();
+    for i in 0..1000 {
+        let (name, city, size, budget) = customer(i);
+        let mine = [&name, &city, &size, &budget];
+        let reply = visit(
+            &agent,
+            &mut sb,
+            &[rw(&format!("c{i}"))],
+            "What do you know about me?",
+        );
+        let notes = &sb.files[&format!("/mnt/memory/c{i}/preferences.md")];
+        for v in mine {
+            assert!(reply.contains(v.as_str()), "{name}: {v} missing: {reply}");
+            assert!(notes.contains(v.as_str()), "{name}: {v} missing: {notes}");
+        }
+        for text in [&reply, notes] {
+            for m in value.find_iter(text) {
+                assert!(
+                    mine.iter().any(|v| v.as_str() == m.as_str()),
+                    "{name} sees {}",
+                    m.as_str()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn instructions_headings_needs_and_several_questions() {
+    let agent = ReferenceAgent::default();
+    let mut sb = Sandbox::default();
+    sb.files.insert(
+        "/mnt/memory/me/history.md".into(),
+        "## Recent purchases\n- Canvas tote, olive, $89 (Jan 2026)\n\n## Repairs\n- Boiler serviced (May 2025)\n".into(),
+    );
+    let mounts = [rw("me")];
+    // A section heading lends its words to its lines; the other section stays out.
+    let reply = visit(&agent, &mut sb, &mounts, "What did I purchase last time?");
+    assert!(
+        reply.contains("Canvas tote, olive, $89 (Jan 2026)"),
+        "{reply}"
+    );
+    assert!(!reply.contains("Boiler"), "{reply}");
+
+    // A standing instruction is kept verbatim and followed.
     let reply = visit(
         &agent,
         &mut sb,
         &mounts,
-        "What did you recommend last time?",
+        "Please always answer in bullet points.",
     );
+    assert!(notes(&sb).contains("- Please always answer in bullet points.\n"));
+    assert!(reply.contains("Noted:\n- Please always answer"), "{reply}");
+    let reply = visit(&agent, &mut sb, &mounts, "I wear a size small.");
     assert!(
-        reply.starts_with("Last time I recommended: Chelsea boots in black leather — $129"),
+        reply.contains("Noted:\n- you wear a size small."),
         "{reply}"
     );
-    // A changed shopping preference makes old recommendations stale.
-    visit(&agent, &mut sb, &mounts, "I only buy vegan leather.");
-    assert!(!sb.files[NOTES].contains("Recommended"));
-}
 
-#[test]
-fn understands_numbered_read_output() {
-    let agent = ReferenceAgent::default();
-    let mut plain = Sandbox::default();
-    let mut numbered = Sandbox {
-        numbered: true,
-        ..Sandbox::default()
-    };
-    let mounts = [rw("shopper")];
-    for sb in [&mut plain, &mut numbered] {
-        visit(&agent, sb, &mounts, SEED_VISIT_1);
-    }
-    let a = visit(&agent, &mut plain, &mounts, SEED_VISIT_2);
-    let b = visit(&agent, &mut numbered, &mounts, SEED_VISIT_2);
-    assert_eq!(a, b);
-    assert_eq!(plain.files, numbered.files);
-}
-
-#[test]
-fn deterministic() {
-    let run = || {
-        let agent = ReferenceAgent::default();
-        let mut sb = Sandbox::default();
-        sb.files.insert(
-            "/mnt/memory/cat/c.md".into(),
-            "## Bags\n- Tote, $50\n".into(),
-        );
-        let mounts = [rw("shopper"), ro("cat")];
-        let mut replies = session(
-            &agent,
-            &mut sb,
-            &mounts,
-            &[SEED_VISIT_1, "I'm a large now", "forget my budget"],
-        );
-        replies.extend(session(
-            &agent,
-            &mut sb,
-            &mounts,
-            &[SEED_VISIT_2, "what do you know about me?"],
-        ));
-        (replies, sb.calls, sb.files)
-    };
-    assert_eq!(run(), run());
-}
-
-#[test]
-fn robust_to_odd_input() {
-    let agent = ReferenceAgent::default();
-    let mounts = [rw("shopper"), ro("catalog")];
-    let big = "I like tea, and I wear a size medium. ".repeat(3000);
-    assert!(big.len() > 100_000);
-    let odd: Vec<String> = vec![
-        String::new(),
-        " ".into(),
-        big,
-        "Je m'appelle Zoë — ich heiße Zoë. 我喜欢红色。 I'm Zoë! My name is Zoë Ångström.".into(),
-        "İstanbul'da yaşıyorum. I live in İstanbul.".into(),
-        "?!?!...;;;,,,::: ((( ))) [[[ ]]] $$$ €€€ £".into(),
-        "my budget is $99999999999999999999999 and my size is 9999".into(),
-        "forget forget forget my my my".into(),
-        "I'm allergic to , and ,".into(),
-        "my : is :".into(),
-        "\u{0}\u{1}\t\r\n".into(),
-        "🙂🙃 I love 🌈 colors 🙂".into(),
-    ];
-    for msg in &odd {
-        let mut sb = Sandbox::default();
-        sb.files.insert(
-            NOTES.into(),
-            "garbage first line\n###\n##\n- orphan\n## \n#### Deep\n  * item\n1. one\n## Size\n## Size\n- Size:\n- : \n".into(),
-        );
-        sb.files
-            .insert("/mnt/memory/catalog/x.md".into(), "(((\n- $\n".into());
-        let replies = session(&agent, &mut sb, &mounts, &[msg, msg]);
-        assert!(replies.iter().all(|r| !r.is_empty()));
-    }
-}
-
-#[test]
-fn property_generated_messages_never_panic_and_stay_consistent() {
-    // Fixed-seed LCG over a vocabulary of fragments and arbitrary characters.
-    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = move || {
-        state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (state >> 33) as usize
-    };
-    let fragments = [
-        "I wear a size ",
-        "medium",
-        "large",
-        "my budget is ",
-        "under ",
-        "$",
-        "150",
-        "I only buy ",
-        "vegan leather",
-        "no ",
-        "wool",
-        "I love ",
-        "earth tones",
-        "forget ",
-        "my ",
-        "budget",
-        "size",
-        "everything",
-        "what ",
-        "do I ",
-        "?",
-        ".",
-        ",",
-        " and ",
-        "I'm ",
-        "Ana",
-        "suggest a ",
-        "jacket",
-        "bag",
-        "(",
-        ")",
-        "my name is ",
-        "I live in ",
-        "Lisbon",
-        "é",
-        "ß",
-        "🙂",
-        "\n",
-        ":",
-        "!",
-        "I don't like ",
-        "pink",
-        "remember ",
-        "call me ",
-        "shoe size ",
-        "9",
-    ];
-    let agent = ReferenceAgent::default();
-    let mounts = [rw("p"), ro("c")];
-    let mut sb = Sandbox::default();
-    sb.files.insert(
-        "/mnt/memory/c/cat.md".into(),
-        "## Bags\n- Tote, $40\n".into(),
+    // The same phrase with another last word is an update.
+    visit(&agent, &mut sb, &mounts, "I wear a size large now.");
+    let n = notes(&sb);
+    assert!(n.contains("size large") && !n.contains("size small"), "{n}");
+    visit(
+        &agent,
+        &mut sb,
+        &mounts,
+        "I have a black dog. I have a black cat.",
     );
-    for _ in 0..300 {
-        let mut msg = String::new();
-        for _ in 0..(next() % 12) {
-            if next() % 7 == 0 {
-                msg.push(char::from_u32((next() % 0x2FFF) as u32).unwrap_or('?'));
-            } else {
-                msg.push_str(fragments[next() % fragments.len()]);
-            }
-        }
-        let reply = visit(&agent, &mut sb, &mounts, &msg);
-        assert!(!reply.is_empty());
-        // The notes file, when present, is always in canonical form.
-        if let Some(notes) = sb.files.get("/mnt/memory/p/preferences.md") {
-            assert!(notes.starts_with("# Customer notes\n"), "{notes}");
-            let parsed = super::doc::Doc::parse(notes, super::doc::Origin::Memory);
-            assert_eq!(&parsed.render(), notes);
-        }
-        assert!(!sb.files.contains_key("/mnt/memory/c/preferences.md"));
-    }
+    let n = notes(&sb);
+    assert!(n.contains("black dog") && n.contains("black cat"), "{n}");
+
+    // A need is answered from memory when something matches, and is never an abstention.
+    let reply = visit(
+        &agent,
+        &mut sb,
+        &mounts,
+        "I need the boiler repairs checked again.",
+    );
+    assert!(reply.contains("Boiler serviced (May 2025)"), "{reply}");
+    let reply = visit(&agent, &mut sb, &mounts, "I need a plumber on Friday.");
+    assert!(!reply.contains("don't have"), "{reply}");
+
+    // Each question is answered on its own terms.
+    visit(&agent, &mut sb, &mounts, "My budget is $300.");
+    visit(&agent, &mut sb, &mounts, "Please forget my budget.");
+    let reply = visit(
+        &agent,
+        &mut sb,
+        &mounts,
+        "What's my budget? And what size do I wear?",
+    );
+    assert!(
+        reply.contains("size large") && !reply.contains("$300"),
+        "{reply}"
+    );
+}
+
+#[test]
+fn a_household_speaking_as_we_is_one_customer() {
+    let agent = ReferenceAgent::default();
+    let mut sb = Sandbox::default();
+    let mounts = [rw("me")];
+    let reply = visit(
+        &agent,
+        &mut sb,
+        &mounts,
+        "We're vegetarian and our anniversary is on 12 May.",
+    );
+    assert!(reply.contains("you're vegetarian"), "{reply}");
+    let n = notes(&sb);
+    assert!(
+        n.contains("- You're vegetarian.\n") && n.contains("- Your anniversary is on 12 May.\n"),
+        "{n}"
+    );
+    visit(
+        &agent,
+        &mut sb,
+        &mounts,
+        "Our anniversary is on 14 May now.",
+    );
+    let n = notes(&sb);
+    assert!(n.contains("14 May") && !n.contains("12 May"), "{n}");
+    let reply = visit(&agent, &mut sb, &mounts, "When is our anniversary?");
+    assert!(
+        reply.contains("14 May") && !reply.contains("vegetarian"),
+        "{reply}"
+    );
+}
+
+#[test]
+fn a_trailing_remark_stays_with_its_clause() {
+    let agent = ReferenceAgent::default();
+    let mut sb = Sandbox::default();
+    let mounts = [rw("me")];
+    visit(
+        &agent,
+        &mut sb,
+        &mounts,
+        "I've got a bad knee, so no jumping please. I'm reading Dune right now.",
+    );
+    let n = notes(&sb);
+    assert!(
+        n.contains("- You've got a bad knee, so no jumping.\n"),
+        "{n}"
+    );
+    assert!(n.contains("- You're reading Dune.\n"), "{n}");
+    // A question about what the customer liked, with nothing liked on file, abstains.
+    let reply = visit(&agent, &mut sb, &mounts, "What did I love?");
+    assert!(reply.contains("I don't have that noted."), "{reply}");
 }
