@@ -151,6 +151,15 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let scenarios = cma_scenario::load_paths(&args.paths).map_err(|e| UsageError(e.to_string()))?;
+    // Non-portable checks do not stop a run: they are warnings, as `cma lint` lists them.
+    match cma_scenario::lint::lint(&scenarios) {
+        Ok(findings) => {
+            for f in findings {
+                eprintln!("warning: {f}");
+            }
+        }
+        Err(e) => eprintln!("warning: could not lint the scenarios: {e}"),
+    }
     let options = RunOptions {
         target: args.target,
         model: args.model,

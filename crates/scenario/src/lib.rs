@@ -8,6 +8,7 @@
 
 pub mod check;
 pub mod error;
+pub mod lint;
 pub mod load;
 pub mod outcome;
 pub mod record;
