@@ -1,54 +1,59 @@
 //! The reference agent: a **deterministic rule-based agent, not a language model**.
 //!
 //! It exists so that recall suites run offline and deterministically against the emulator, and so
-//! that a check can be shown to fail on a regressing agent ([`Regression`]). It behaves like the
-//! shopping assistant in Anthropic's "Build agents that remember your users" cookbook, using only
-//! the agent toolset ([`Tools`]) and its reply:
+//! that a check can be shown to fail on a regressing agent ([`Regression`]). It knows no domain:
+//! it holds no product, price or catalogue, only grammar (pronouns, auxiliaries, prepositions,
+//! discourse markers, question words) and a Snowball stemmer. Each turn, using only the agent
+//! toolset ([`Tools`]) and its reply:
 //!
-//! 1. **Reads memory** at the start of a session: `bash find <mount> -type f` for every mounted
-//!    store, then `read` for each file. On later turns of a session it re-reads its own notes file
-//!    (`<mount>/preferences.md` in each `read_write` store), and everything again when the message
-//!    asks, forgets or requests something.
-//! 2. **Learns** first-person facts from the message (size, budget, materials, colours, style,
-//!    brands, name, location, diet, allergies, shoe size, birthday, pets, job, likes, dislikes,
-//!    "my X is Y", reply format) and keeps them in `preferences.md` in every `read_write` store:
-//!    `# Customer notes`, then one `## Topic` section of `- line`s per topic. It creates the file
-//!    with `write` and changes it section by section with `edit`; a new statement on a
-//!    single-valued topic replaces the old one. Nothing new learned → no write.
-//! 3. **Forgets** a topic, or everything, on request (`edit`, or `bash rm` when the file would be
-//!    empty), in its notes and in the customer's other `read_write` files.
-//! 4. **Replies** with fixed phrases (listed in the private `reply::phrases` module): the
-//!    remembered facts it applies, direct answers or "I don't know your … yet — you haven't told
-//!    me.", and for shopping requests three
-//!    suggestions that respect size, budget, materials and colours, plus matching lines from
-//!    `read_only` stores ("From the catalog: …") and related past purchases.
+//! 1. **Reads** every mounted store: `bash find <mount> -type f`, then `read` for each file (at
+//!    most 64 per store).
+//! 2. **Learns** every first-person statement about the customer, in any clause ("by the way,
+//!    I'm a size 9", "heads up: my home airport is SFO", "I always want an aisle seat", "I'm
+//!    Cust0042x"), as one line in the customer's own words turned to the second person ("You
+//!    always want an aisle seat."), so every value they said is in memory verbatim. The lines
+//!    live in `preferences.md` in every `read_write` store, under `# Customer notes`. A new fact
+//!    about the same subject replaces the old line in place (subjects come from grammar: the noun
+//!    phrase of "my X is …", the object of want/prefer/like/need/avoid, the phrase after "I'm",
+//!    matched by head noun and stem); "also"/"too" adds instead. The file is created with
+//!    `write` and changed with one `edit` per turn; nothing new → no write.
+//! 3. **Forgets** on request: "forget my allergy information" removes the lines whose words
+//!    match (stems, so allergy ~ allergic) from its notes and the customer's other `read_write`
+//!    files; "forget everything" deletes them (`bash rm`).
+//! 4. **Recalls** for a question or request: the facts and the lines of other store files
+//!    (seeded, shared, read-only) that share a stemmed content word with the message are quoted
+//!    ("From my notes:", "From the reference files:"); an open request ("any recommendations?",
+//!    "plan my week", "what do you remember about me?", "book me something") quotes every fact;
+//!    a question nothing matches gets "I don't have that noted."
+//! 5. **Invents nothing**: every name, number, price or date in a reply or a note was said by
+//!    the customer or is in a mounted store; the fixed phrases are in the private
+//!    `reply::phrases` module.
+//!
+//! Only the start of a message ([`MAX_MESSAGE_CHARS`] characters) is read for meaning, and a
+//! clause longer than 300 characters is not kept as a fact.
 //!
 //! The agent keeps **no state** between turns or sessions: everything it knows comes from the turn
 //! input and from what its tool calls return, so customer isolation and the regressions are real.
+//! Within a session, when memory cannot carry facts (a regression, or no `read_write` store), it
+//! takes them from the session's earlier messages, as any chat model would.
 
 use super::{AgentBehavior, Mount, Tools, TurnInput, TurnOutcome};
 use cma_client::types::Access;
 use serde_json::json;
 
-macro_rules! re {
-    ($vis:vis $name:ident, $pat:expr) => {
-        $vis static $name: std::sync::LazyLock<regex::Regex> =
-            std::sync::LazyLock::new(|| regex::Regex::new($pat).expect("static regex"));
-    };
-}
-
-mod doc;
-mod learn;
+mod facts;
+mod intent;
+mod notes;
 mod reply;
-mod topics;
-mod understand;
-mod vocab;
+mod text;
 
 #[cfg(test)]
 mod tests;
 
-use doc::{Doc, Op, Origin, plan_edits};
-use reply::{CatalogLine, Knowledge};
+use intent::{Forget, Intent};
+use notes::{Learned, Notes, plan_edit};
+use reply::Knowledge;
+pub use text::MAX_MESSAGE_CHARS;
 
 /// The notes file the agent keeps in each `read_write` store.
 pub const NOTES_FILE: &str = "preferences.md";
@@ -140,43 +145,10 @@ fn strip_line_numbers(text: &str) -> String {
     s
 }
 
-fn is_purchase_label(s: &str) -> bool {
-    let l = s.to_lowercase();
-    ["purchase", "order", "bought"]
-        .iter()
-        .any(|w| l.contains(w))
-}
-
-/// Adds the sections of `doc` whose topic the overlay does not have yet (purchase lists excluded).
-fn merge(overlay: &mut Doc, doc: &Doc, purchase_file: bool) {
-    for s in &doc.sections {
-        if purchase_file || is_purchase_label(&s.heading) {
-            continue;
-        }
-        if s.items.is_empty() || overlay.section(&s.key()).is_some() {
-            continue;
-        }
-        overlay.sections.push(s.clone());
-    }
-}
-
-/// The non-heading lines before a file's first section (a file of plain lines has only these).
-fn preamble_lines(doc: &Doc) -> Vec<String> {
-    doc.preamble
-        .iter()
-        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
-        .map(|l| {
-            l.trim()
-                .trim_start_matches(['-', '*', '+'])
-                .trim()
-                .to_string()
-        })
-        .collect()
-}
 
 impl ReferenceAgent {
     fn turn(&self, input: &TurnInput<'_>, tools: &mut dyn Tools) -> String {
-        let u = understand::understand(input.message);
+        let intent = intent::understand(input.message);
         let reads = self.regression != Some(Regression::NeverReads);
         let writes = self.regression != Some(Regression::NeverWrites);
 
@@ -187,168 +159,69 @@ impl ReferenceAgent {
                 mounts.push(m);
             }
         }
+        let has_rw = mounts.iter().any(|m| writable(m));
 
-        // ---- read
-        let mut files: Vec<File> = Vec::new();
-        if reads && !mounts.is_empty() {
-            let first = input.history.is_empty();
-            if first {
+        let files = if reads {
+            if input.history.is_empty() && !mounts.is_empty() {
                 tools.say("Let me check your notes.");
             }
-            if first || u.needs_context() {
-                for (mi, m) in mounts.iter().enumerate() {
-                    let dir = m.path.trim_end_matches('/');
-                    let listing = tools.call(
-                        "bash",
-                        json!({ "command": format!("find {} -type f", shell_path(dir)) }),
-                    );
-                    if listing.is_error {
-                        continue;
-                    }
-                    let prefix = format!("{dir}/");
-                    let mut paths: Vec<String> = listing
-                        .text
-                        .lines()
-                        .map(str::trim)
-                        .filter(|l| !l.is_empty())
-                        .map(|l| {
-                            if l.starts_with('/') {
-                                l.to_string()
-                            } else {
-                                format!("{prefix}{}", l.trim_start_matches("./"))
-                            }
-                        })
-                        .filter(|p| p.starts_with(&prefix))
-                        .collect();
-                    paths.sort();
-                    paths.dedup();
-                    for p in paths.into_iter().take(MAX_FILES) {
-                        let out = tools.call("read", json!({ "file_path": p }));
-                        if !out.is_error {
-                            files.push(File {
-                                mount: mi,
-                                path: p,
-                                content: strip_line_numbers(&out.text),
-                            });
-                        }
-                    }
-                }
-            } else {
-                for (mi, m) in mounts.iter().enumerate() {
-                    if !writable(m) {
-                        continue;
-                    }
-                    let p = notes_path(m);
-                    let out = tools.call("read", json!({ "file_path": p }));
-                    if !out.is_error {
-                        files.push(File {
-                            mount: mi,
-                            path: p,
-                            content: strip_line_numbers(&out.text),
-                        });
-                    }
-                }
-            }
-        }
+            read_all(&mounts, tools)
+        } else {
+            Vec::new()
+        };
+        let is_notes = |f: &File| writable(mounts[f.mount]) && f.path == notes_path(mounts[f.mount]);
 
-        // ---- what is known
-        let has_rw = mounts.iter().any(|m| writable(m));
-        let mut overlay = Doc::default();
-        let mut purchases: Vec<String> = Vec::new();
-        let mut catalog: Vec<CatalogLine> = Vec::new();
-        // Own notes first, then the customer's other files.
-        for own in [true, false] {
-            for f in &files {
-                let m = mounts[f.mount];
-                if !writable(m) || (f.path == notes_path(m)) != own {
-                    continue;
-                }
-                let doc = Doc::parse(&f.content, Origin::Memory);
-                let purchase_file = is_purchase_label(&f.path);
-                if !own {
-                    for s in &doc.sections {
-                        if purchase_file || is_purchase_label(&s.heading) {
-                            purchases.extend(s.items.iter().map(|i| i.text.clone()));
-                        }
-                    }
-                    if purchase_file {
-                        purchases.extend(preamble_lines(&doc));
-                    }
-                }
-                merge(&mut overlay, &doc, purchase_file);
+        // ---- what is known: the customer's notes (all read_write stores, merged) ...
+        let mut known = Notes::default();
+        for f in files.iter().filter(|f| is_notes(f)) {
+            for fact in Notes::parse(&f.content).facts() {
+                known.learn(&fact);
             }
         }
-        for f in &files {
-            if writable(mounts[f.mount]) {
-                continue;
-            }
-            let doc = Doc::parse(&f.content, Origin::Memory);
-            for l in preamble_lines(&doc) {
-                catalog.push(CatalogLine {
-                    heading: None,
-                    line: l,
-                });
-            }
-            for s in &doc.sections {
-                for i in &s.items {
-                    catalog.push(CatalogLine {
-                        heading: Some(s.heading.clone()),
-                        line: i.text.clone(),
-                    });
-                }
-            }
-        }
-        purchases.dedup();
-
-        // Within a session the conversation itself is remembered when memory is not (the
-        // regressions, or no writable store).
-        let history_ops: Vec<Op> = input
+        // ... and, when memory cannot carry them, what was said earlier in this session.
+        let replay = !(reads && writes && has_rw);
+        let history: Vec<Intent> = input
             .history
             .iter()
-            .flat_map(|e| understand::understand(&e.user).ops)
+            .map(|e| intent::understand(&e.user))
             .collect();
-        let replay = !(reads && writes && has_rw);
         if replay {
-            for op in &history_ops {
-                overlay.apply(op, Origin::Conversation);
+            for past in &history {
+                apply(&mut known, past);
             }
         }
-        let mut learned: Vec<String> = Vec::new();
-        let mut forgot = Vec::new();
-        for op in &u.ops {
-            let changed = overlay.apply(op, Origin::ThisTurn);
-            match op {
-                Op::Learn(f) if changed => {
-                    let p = topics::phrase(&f.topic, &f.text);
-                    if !learned.contains(&p) {
-                        learned.push(p);
+        let (learned, forgot) = apply(&mut known, &intent);
+
+        let forgets_all = intent.forget.iter().any(|f| *f == Forget::All);
+        let mut customer_lines = Vec::new();
+        let mut reference_lines = Vec::new();
+        for f in files.iter().filter(|f| !is_notes(f)) {
+            if writable(mounts[f.mount]) {
+                let mut other = Notes::parse(&f.content);
+                for request in &intent.forget {
+                    if let Forget::Some { targets, .. } = request {
+                        other.forget(targets);
                     }
                 }
-                // Forgetting everything also removes the customer's other files (purchases).
-                Op::Forget(f) => forgot.push((
-                    f.clone(),
-                    changed || (matches!(f, doc::Forget::All) && !purchases.is_empty()),
-                )),
-                _ => {}
+                if !forgets_all {
+                    customer_lines.extend(notes::quotable_lines(&other.render()));
+                }
+            } else {
+                reference_lines.extend(notes::quotable_lines(&f.content));
             }
         }
 
-        // ---- reply
         let knowledge = Knowledge {
-            overlay,
-            purchases,
-            catalog,
+            facts: known.facts(),
+            customer_lines,
+            reference_lines,
             learned,
             forgot,
         };
-        let (text, recommended) = reply::compose(&u, &knowledge);
+        let text = reply::compose(&intent, &knowledge);
 
         // ---- write
         if writes {
-            let mut ops = u.ops.clone();
-            if reads && let Some(lines) = recommended {
-                ops.push(Op::Recommend(lines));
-            }
             for (mi, m) in mounts.iter().enumerate() {
                 if !writable(m) {
                     continue;
@@ -356,58 +229,49 @@ impl ReferenceAgent {
                 let path = notes_path(m);
                 if reads {
                     let existing = files.iter().find(|f| f.mount == mi && f.path == path);
-                    let content = existing.map_or("", |f| f.content.as_str());
-                    let old = Doc::parse(content, Origin::Memory);
-                    let mut new = old.clone();
-                    for op in &ops {
-                        new.apply(op, Origin::ThisTurn);
-                    }
-                    save(tools, &path, existing.is_some(), content, &old, &new);
-                    // Forgetting also reaches the customer's other files in this store.
-                    if u.ops.iter().any(|o| matches!(o, Op::Forget(_))) {
+                    let old = existing.map_or("", |f| f.content.as_str());
+                    let mut notes = Notes::parse(old);
+                    apply(&mut notes, &intent);
+                    save(tools, &path, existing.is_some(), old, &notes.render());
+                    // Forgetting reaches the customer's other files in this store too.
+                    if !intent.forget.is_empty() {
                         for f in files.iter().filter(|f| f.mount == mi && f.path != path) {
-                            let old = Doc::parse(&f.content, Origin::Memory);
-                            let mut new = old.clone();
-                            let mut cleared = false;
-                            for op in u.ops.iter().filter(|o| matches!(o, Op::Forget(_))) {
-                                if matches!(op, Op::Forget(doc::Forget::All)) {
-                                    cleared = true;
-                                }
-                                new.apply(op, Origin::ThisTurn);
-                            }
-                            if cleared {
-                                tools.call(
-                                    "bash",
-                                    json!({ "command": format!("rm {}", shell_path(&f.path)) }),
-                                );
+                            let mut other = Notes::parse(&f.content);
+                            let new = if forgets_all {
+                                String::new()
                             } else {
-                                save(tools, &f.path, true, &f.content, &old, &new);
-                            }
+                                for request in &intent.forget {
+                                    if let Forget::Some { targets, .. } = request {
+                                        other.forget(targets);
+                                    }
+                                }
+                                if other.is_empty() {
+                                    String::new()
+                                } else if other == Notes::parse(&f.content) {
+                                    f.content.clone()
+                                } else {
+                                    other.render()
+                                }
+                            };
+                            save(tools, &f.path, true, &f.content, &new);
                         }
                     }
                 } else {
                     // Amnesiac: only this session's facts, written over whatever was there.
-                    let mut session = Doc::default();
-                    for op in &history_ops {
-                        session.apply(op, Origin::Conversation);
+                    let mut before = Notes::default();
+                    for past in &history {
+                        apply(&mut before, past);
                     }
-                    let before = session.clone();
-                    for op in &ops {
-                        session.apply(op, Origin::ThisTurn);
-                    }
-                    if session.same_text(&before) {
+                    let mut session = before.clone();
+                    apply(&mut session, &intent);
+                    let (old, new) = (before.render(), session.render());
+                    if old == new {
                         continue;
                     }
-                    if session.is_empty() {
-                        tools.call(
-                            "bash",
-                            json!({ "command": format!("rm {}", shell_path(&path)) }),
-                        );
+                    if new.is_empty() {
+                        rm(tools, &path);
                     } else {
-                        tools.call(
-                            "write",
-                            json!({ "file_path": path, "content": session.render() }),
-                        );
+                        tools.call("write", json!({ "file_path": path, "content": new }));
                     }
                 }
             }
@@ -416,37 +280,99 @@ impl ReferenceAgent {
     }
 }
 
-/// Brings a file from `old` to `new`: nothing when equal, `rm` when empty, section `edit`s when
-/// the file is in canonical form, else one `write`.
-fn save(tools: &mut dyn Tools, path: &str, exists: bool, content: &str, old: &Doc, new: &Doc) {
-    if (exists && old.same_text(new)) || (!exists && new.is_empty()) {
+/// Applies a message's forget requests, then its facts; returns what each did.
+fn apply(
+    notes: &mut Notes,
+    intent: &Intent,
+) -> (Vec<(facts::Fact, Learned)>, Vec<(Forget, Vec<String>)>) {
+    let mut forgot = Vec::new();
+    for request in &intent.forget {
+        let removed = match request {
+            Forget::All => {
+                let all: Vec<String> = notes.facts().into_iter().map(|f| f.text).collect();
+                *notes = Notes::default();
+                all
+            }
+            Forget::Some { targets, .. } => notes.forget(targets),
+        };
+        forgot.push((request.clone(), removed));
+    }
+    let learned = intent
+        .facts
+        .iter()
+        .map(|f| (f.clone(), notes.learn(f)))
+        .collect();
+    (learned, forgot)
+}
+
+/// Lists and reads every file of every mount (at most [`MAX_FILES`] per mount).
+fn read_all(mounts: &[&Mount], tools: &mut dyn Tools) -> Vec<File> {
+    let mut files = Vec::new();
+    for (mi, m) in mounts.iter().enumerate() {
+        let dir = m.path.trim_end_matches('/');
+        let listing = tools.call(
+            "bash",
+            json!({ "command": format!("find {} -type f", shell_path(dir)) }),
+        );
+        if listing.is_error {
+            continue;
+        }
+        let prefix = format!("{dir}/");
+        let mut paths: Vec<String> = listing
+            .text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                if l.starts_with('/') {
+                    l.to_string()
+                } else {
+                    format!("{prefix}{}", l.trim_start_matches("./"))
+                }
+            })
+            .filter(|p| p.starts_with(&prefix))
+            .collect();
+        paths.sort();
+        paths.dedup();
+        for p in paths.into_iter().take(MAX_FILES) {
+            let out = tools.call("read", json!({ "file_path": p }));
+            if !out.is_error {
+                files.push(File {
+                    mount: mi,
+                    path: p,
+                    content: strip_line_numbers(&out.text),
+                });
+            }
+        }
+    }
+    files
+}
+
+fn rm(tools: &mut dyn Tools, path: &str) {
+    tools.call(
+        "bash",
+        json!({ "command": format!("rm {}", shell_path(path)) }),
+    );
+}
+
+/// Brings a file from `old` to `new`: nothing when equal, `rm` when empty, one `edit` when a
+/// unique stretch of lines can carry the change, else one `write`.
+fn save(tools: &mut dyn Tools, path: &str, exists: bool, old: &str, new: &str) {
+    if (exists && old == new) || (!exists && new.is_empty()) {
         return;
     }
     if new.is_empty() {
-        tools.call(
-            "bash",
-            json!({ "command": format!("rm {}", shell_path(path)) }),
-        );
+        rm(tools, path);
         return;
     }
-    if exists && let Some(edits) = plan_edits(content, old, new) {
-        let mut ok = true;
-        for (old_string, new_string) in edits {
-            let out = tools.call(
-                "edit",
-                json!({ "file_path": path, "old_string": old_string, "new_string": new_string }),
-            );
-            if out.is_error {
-                ok = false;
-                break;
-            }
-        }
-        if ok {
+    if exists && let Some((old_string, new_string)) = plan_edit(old, new) {
+        let out = tools.call(
+            "edit",
+            json!({ "file_path": path, "old_string": old_string, "new_string": new_string }),
+        );
+        if !out.is_error {
             return;
         }
     }
-    tools.call(
-        "write",
-        json!({ "file_path": path, "content": new.render() }),
-    );
+    tools.call("write", json!({ "file_path": path, "content": new }));
 }
