@@ -67,7 +67,10 @@ fn findings_are_located_and_exit_1() {
         "wordy.toml:9:9: contains \"I've noted that:\": asserts text the customer never gave (agent-specific wording)\n\
          wordy.toml:17:9: memory_contains [prefs] \"Home airport: SFO\": asserts text the customer never gave (agent-specific wording)\n"
     );
-    assert!(!text(&out.stdout).contains("Noted:"), "portable = false is silent");
+    assert!(
+        !text(&out.stdout).contains("Noted:"),
+        "portable = false is silent"
+    );
 }
 
 #[test]
@@ -111,5 +114,9 @@ fn run_warns_with_the_same_findings_before_it_starts() {
         stderr.contains("warning: wordy.toml:9:9: contains \"I've noted that:\": asserts text the customer never gave (agent-specific wording)"),
         "{stderr}"
     );
-    assert!(text(&out.stdout).starts_with("wordy\tdefault"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).starts_with("wordy\tdefault"),
+        "{}",
+        text(&out.stdout)
+    );
 }

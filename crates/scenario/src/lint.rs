@@ -263,10 +263,8 @@ fn unfounded(spec: &CheckSpec, raw: &RawCheck, inputs: &Inputs) -> Vec<(usize, S
                 out.push((path_at(raw), p.clone(), Problem::Layout));
             }
         }
-        (Asserts::Path, Check::PathExists { path, .. }) => {
-            if !inputs.seeded(path) {
-                out.push((path_at(raw), path.clone(), Problem::Layout));
-            }
+        (Asserts::Path, Check::PathExists { path, .. }) if !inputs.seeded(path) => {
+            out.push((path_at(raw), path.clone(), Problem::Layout));
         }
         _ => {}
     }

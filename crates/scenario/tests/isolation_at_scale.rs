@@ -33,8 +33,8 @@ fn customers_csv() -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_customers_stay_isolated() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let shipped = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../scenarios/cross-customer-isolation.toml");
+    let shipped =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/cross-customer-isolation.toml");
     std::fs::copy(&shipped, dir.path().join("cross-customer-isolation.toml")).expect("copy");
     std::fs::write(dir.path().join("customers.csv"), customers_csv()).expect("csv");
     let scenarios = load_paths(&[dir.path().to_path_buf()]).expect("loads");
@@ -62,7 +62,11 @@ async fn a_thousand_customers_stay_isolated() {
         .iter()
         .filter(|c| c.kind == "isolation")
         .collect();
-    assert_eq!(isolation.len(), CUSTOMERS, "one isolation check per customer");
+    assert_eq!(
+        isolation.len(),
+        CUSTOMERS,
+        "one isolation check per customer"
+    );
     let leaks: Vec<String> = isolation
         .iter()
         .filter(|c| !c.ok)

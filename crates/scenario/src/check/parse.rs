@@ -445,8 +445,8 @@ fn present_fields(r: &RawCheck) -> [(&'static str, Option<usize>); 9] {
 
 /// Splits `not_x` into (`x`, negated), refusing `not_` on a kind that does not take it and
 /// naming kinds that do not exist.
-pub(crate) fn kind_of<'w>(
-    written: &'w str,
+pub(crate) fn kind_of(
+    written: &str,
     at: usize,
     field: &str,
     ctx: &Ctx<'_>,
