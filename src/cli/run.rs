@@ -164,6 +164,15 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let scenarios = cma_scenario::load_paths(&args.paths).map_err(|e| UsageError(e.to_string()))?;
+    // Non-portable checks do not stop a run: they are warnings, as `cma lint` lists them.
+    match cma_scenario::lint::lint(&scenarios) {
+        Ok(findings) => {
+            for f in findings {
+                eprintln!("warning: {f}");
+            }
+        }
+        Err(e) => eprintln!("warning: could not lint the scenarios: {e}"),
+    }
     let agent = args.agent.config()?;
     let model_backend = agent.backend != cma_emulator::Backend::Reference;
     if model_backend && args.target != Target::Local {

@@ -102,8 +102,13 @@ pub fn evaluate(check: &Check, ev: &Evidence<'_>) -> Verdict {
             }
             let mut problems = Vec::new();
             for s in targets {
-                for w in memory_writes(ev, Some(&s.mount_path)) {
-                    problems.push(format!("tool use wrote under {}: {w}", s.mount_path));
+                match s.mount() {
+                    Some(mount) => {
+                        for w in memory_writes(ev, Some(mount)) {
+                            problems.push(format!("tool use wrote under {mount}: {w}"));
+                        }
+                    }
+                    None => problems.push(format!("store `{}` was never mounted", s.key)),
                 }
                 match &s.snapshot {
                     None => problems.push(format!("store `{}` was not read", s.key)),
@@ -479,8 +484,10 @@ fn mount_of<'a>(ev: &'a Evidence<'_>, store: Option<&str>) -> Result<Option<&'a 
             .stores
             .iter()
             .find(|s| s.key == k)
-            .map(|s| Some(s.mount_path.as_str()))
-            .ok_or_else(|| format!("store `{k}` is not attached")),
+            .ok_or_else(|| format!("store `{k}` is not attached"))?
+            .mount()
+            .map(Some)
+            .ok_or_else(|| format!("store `{k}` was never mounted by a session")),
     }
 }
 
