@@ -10,6 +10,7 @@ mod fake_models;
 use std::path::Path;
 use std::time::Duration;
 
+use cma_emulator::agent::reference::Regression;
 use fake_models::{FakeModel, Proto, Seen, memory_model, say};
 use tokio::process::Command;
 
@@ -70,9 +71,13 @@ async fn cma_run(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Outcome {
 async fn cma_run_on(dir: &Path, text: &str, args: &[&str], envs: &[(&str, &str)]) -> Outcome {
     let scenario = dir.join("model-recall.toml");
     std::fs::write(&scenario, text).unwrap();
+    cma_run_paths(dir, &scenario, args, envs).await
+}
+
+async fn cma_run_paths(dir: &Path, paths: &Path, args: &[&str], envs: &[(&str, &str)]) -> Outcome {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cma"));
     cmd.arg("run")
-        .arg(&scenario)
+        .arg(paths)
         .args(["--progress", "off", "--reports-dir"])
         .arg(dir.join("reports"))
         .args(args)
@@ -333,4 +338,93 @@ async fn llm_rubric_checks_are_judged_by_the_grader_cached_and_refused_without_o
     assert_eq!(r.code, 2, "{}", r.out);
     assert!(r.out.contains("--grader"), "{}", r.out);
     assert_eq!(agent.requests().len(), before, "nothing ran");
+}
+
+fn run_json(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(dir.join("reports/latest/run.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The shipped scenarios/ directory, every check, on a fake model whose decisions are the
+/// reference agent's rules driven through the wire protocol (its mounts parsed from the system
+/// prompt's memory section): all pass on both protocols; the amnesiac variant (never reads
+/// memory) fails them.
+async fn shipped_scenarios_on_the_reference_model(proto: Proto, agent: &str) {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let model = FakeModel::start_reference(None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = model.base_url(proto);
+    let started = std::time::Instant::now();
+    let r = cma_run_paths(
+        dir.path(),
+        &shipped,
+        &["--agent", agent, "--agent-base-url", &url],
+        &[],
+    )
+    .await;
+    eprintln!(
+        "{agent}: scenarios/ in {:.1}s, {} model requests",
+        started.elapsed().as_secs_f64(),
+        model.requests().len()
+    );
+    assert_eq!(r.code, 0, "{agent}: {}", r.out);
+    let run = run_json(dir.path());
+    let files = std::fs::read_dir(&shipped)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "toml"))
+        })
+        .count();
+    assert_eq!(
+        run["totals"]["scenarios"], files,
+        "{agent}: every shipped scenario ran"
+    );
+    let checks = run["checks"].as_array().unwrap();
+    assert!(checks.len() > 50, "{agent}: only {} checks", checks.len());
+    let failed: Vec<&serde_json::Value> = checks.iter().filter(|c| c["ok"] != true).collect();
+    assert!(failed.is_empty(), "{agent}: failed checks: {failed:#?}");
+    assert_eq!(run["totals"]["checks_ok"], checks.len());
+    assert_eq!(run["totals"]["turns_unfinished"], 0);
+    model.assert_clean();
+
+    let amnesiac = FakeModel::start_reference(Some(Regression::NeverReads)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = amnesiac.base_url(proto);
+    let r = cma_run_paths(
+        dir.path(),
+        &shipped,
+        &["--agent", agent, "--agent-base-url", &url],
+        &[],
+    )
+    .await;
+    assert_eq!(
+        r.code, 1,
+        "{agent}: a model that never reads memory must fail: {}",
+        r.out
+    );
+    let run = run_json(dir.path());
+    let failed_in: std::collections::BTreeSet<&str> = run["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["ok"] != true)
+        .filter_map(|c| c["scenario"].as_str())
+        .collect();
+    eprintln!("{agent}, amnesiac: failed checks in {failed_in:?}");
+    assert!(
+        failed_in.contains("single-fact-recall") && failed_in.contains("multi-session-aggregation"),
+        "{agent}: the amnesiac fails the cross-session recall scenarios: {failed_in:?}"
+    );
+    amnesiac.assert_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_scenarios_pass_on_the_fake_messages_api_driven_by_the_reference_rules() {
+    shipped_scenarios_on_the_reference_model(Proto::Anthropic, "anthropic").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_scenarios_pass_on_the_fake_openai_server_driven_by_the_reference_rules() {
+    shipped_scenarios_on_the_reference_model(Proto::OpenAi, "openai").await;
 }

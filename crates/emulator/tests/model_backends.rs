@@ -720,3 +720,37 @@ async fn an_interrupt_during_a_slow_model_call_ends_the_turn_at_once() {
         release.notify_one();
     }
 }
+
+/// The reference model's parser is the inverse of the one rendering of the system prompt: what
+/// the fake agent is given is exactly what the prompt says, and a store without its access is
+/// refused rather than guessed.
+#[test]
+fn the_reference_model_reads_mounts_back_from_the_rendered_prompt() {
+    use cma_emulator::agent::{Mount, prompt};
+    use fake_models::reference_model::parse_memory_section;
+    let mounts = vec![
+        Mount {
+            path: "/mnt/memory/shopper-prefs".into(),
+            store_name: "Shopper Preferences".into(),
+            store_description: "Sizes and budget.".into(),
+            access: Access::ReadWrite,
+            instructions: Some("Keep it current.".into()),
+        },
+        Mount {
+            path: "/mnt/memory/catalog".into(),
+            store_name: "Catalog".into(),
+            store_description: String::new(),
+            access: Access::ReadOnly,
+            instructions: None,
+        },
+    ];
+    let text = prompt::render(Some("You help shoppers.\n\nBe brief."), &mounts);
+    let (system, parsed) = parse_memory_section(&text).unwrap();
+    assert_eq!(system.as_deref(), Some("You help shoppers.\n\nBe brief."));
+    assert_eq!(parsed, mounts);
+    let (system, parsed) = parse_memory_section(&prompt::render(None, &mounts)).unwrap();
+    assert_eq!((system, parsed), (None, mounts));
+    let broken = text.replace("- access: read_only\n", "");
+    let err = parse_memory_section(&broken).unwrap_err();
+    assert!(err.contains("/mnt/memory/catalog"), "{err}");
+}

@@ -16,6 +16,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 
+#[path = "reference_model.rs"]
+pub mod reference_model;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Proto {
     Anthropic,
@@ -72,6 +75,8 @@ pub enum Step {
     },
     /// Text and tool calls interleaved in this order (Messages API only keeps the order).
     Mixed(Vec<Either>),
+    /// Text and tool calls in this order, ending with this stop reason.
+    Ordered(Vec<Either>, Stop),
     /// An HTTP answer as is.
     Raw {
         status: u16,
@@ -121,8 +126,22 @@ pub struct Hold {
     pub release: Arc<tokio::sync::Notify>,
 }
 
+/// Who decides the responses.
+enum Responder {
+    Script(Script),
+    Reference(reference_model::ReferenceModel),
+}
+
+/// The id of the `index`-th content item of response number `call`.
+fn tool_id(proto: Proto, call: usize, index: usize) -> String {
+    match proto {
+        Proto::Anthropic => format!("toolu_{call}_{index}"),
+        Proto::OpenAi => format!("call_{call}_{index}"),
+    }
+}
+
 struct Inner {
-    script: Script,
+    responder: Responder,
     hold: Mutex<Option<Hold>>,
     requests: Mutex<Vec<Recorded>>,
     violations: Mutex<Vec<String>>,
@@ -145,8 +164,24 @@ impl FakeModel {
     /// Starts a server answering with `script`; `expect_memory`: every request must carry a
     /// memory section.
     pub async fn start(script: Script, expect_memory: bool) -> FakeModel {
+        Self::serve(Responder::Script(script), expect_memory).await
+    }
+
+    /// Starts a server whose decisions are the reference agent's (with `regression`), see
+    /// [`reference_model`].
+    pub async fn start_reference(
+        regression: Option<cma_emulator::agent::reference::Regression>,
+    ) -> FakeModel {
+        Self::serve(
+            Responder::Reference(reference_model::ReferenceModel::new(regression)),
+            true,
+        )
+        .await
+    }
+
+    async fn serve(responder: Responder, expect_memory: bool) -> FakeModel {
         let inner = Arc::new(Inner {
-            script,
+            responder,
             hold: Mutex::new(None),
             requests: Mutex::new(Vec::new()),
             violations: Mutex::new(Vec::new()),
@@ -436,7 +471,7 @@ fn record(
     proto: Proto,
     headers: &HeaderMap,
     body: &Bytes,
-) -> Result<Seen, Box<Response>> {
+) -> Result<(Seen, Value), Box<Response>> {
     let Ok(body) = serde_json::from_slice::<Value>(body) else {
         inner
             .violations
@@ -473,14 +508,22 @@ fn record(
     requests.push(Recorded {
         proto,
         headers: headers.clone(),
-        body,
+        body: body.clone(),
     });
     inner.violations.lock().unwrap().extend(
         problems
             .into_iter()
             .map(|p| format!("request {}: {p}", seen.call)),
     );
-    Ok(seen)
+    Ok((seen, body))
+}
+
+/// The next response: the script's, or the reference agent's.
+async fn respond(inner: &Inner, seen: &Seen, body: &Value) -> Step {
+    match &inner.responder {
+        Responder::Script(script) => script(seen),
+        Responder::Reference(model) => model.step(seen.proto, seen.call, body).await,
+    }
 }
 
 async fn maybe_hold(inner: &Inner, call: usize) {
@@ -507,13 +550,13 @@ fn raw(status: u16, headers: Vec<(&'static str, String)>, body: String) -> Respo
 }
 
 async fn anthropic(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
-    let seen = match record(&inner, Proto::Anthropic, &headers, &body) {
+    let (seen, body) = match record(&inner, Proto::Anthropic, &headers, &body) {
         Ok(s) => s,
         Err(r) => return *r,
     };
     let call = seen.call;
     maybe_hold(&inner, call).await;
-    let (blocks, stop) = match (inner.script)(&seen) {
+    let (blocks, stop) = match respond(&inner, &seen, &body).await {
         Step::Raw {
             status,
             headers,
@@ -525,13 +568,14 @@ async fn anthropic(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: By
             (items, stop)
         }
         Step::Mixed(items) => (items, Stop::Tools),
+        Step::Ordered(items, stop) => (items, stop),
     };
     let content: Vec<Value> = blocks
         .into_iter()
         .enumerate()
         .map(|(i, b)| match b {
             Either::Text(t) => json!({ "type": "text", "text": t }),
-            Either::Tool(name, input) => json!({ "type": "tool_use", "id": format!("toolu_{call}_{i}"), "name": name, "input": input }),
+            Either::Tool(name, input) => json!({ "type": "tool_use", "id": tool_id(Proto::Anthropic, call, i), "name": name, "input": input }),
         })
         .collect();
     let stop = match stop {
@@ -548,13 +592,13 @@ async fn anthropic(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: By
 }
 
 async fn openai(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
-    let seen = match record(&inner, Proto::OpenAi, &headers, &body) {
+    let (seen, body) = match record(&inner, Proto::OpenAi, &headers, &body) {
         Ok(s) => s,
         Err(r) => return *r,
     };
     let call = seen.call;
     maybe_hold(&inner, call).await;
-    let (blocks, stop) = match (inner.script)(&seen) {
+    let (blocks, stop) = match respond(&inner, &seen, &body).await {
         Step::Raw {
             status,
             headers,
@@ -566,6 +610,7 @@ async fn openai(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes
             (items, stop)
         }
         Step::Mixed(items) => (items, Stop::Tools),
+        Step::Ordered(items, stop) => (items, stop),
     };
     let mut text = Vec::new();
     let mut calls = Vec::new();
@@ -573,7 +618,7 @@ async fn openai(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes
         match b {
             Either::Text(t) => text.push(t),
             Either::Tool(name, input) => calls.push(json!({
-                "id": format!("call_{call}_{i}"), "type": "function",
+                "id": tool_id(Proto::OpenAi, call, i), "type": "function",
                 "function": { "name": name, "arguments": match input { Value::String(s) => s, v => v.to_string() } },
             })),
         }

@@ -746,7 +746,12 @@ fn a_one_word_value_after_is_is_updated_in_place() {
     let agent = ReferenceAgent::default();
     let mut sb = Sandbox::default();
     let mounts = [rw("me")];
-    visit(&agent, &mut sb, &mounts, "My size is medium and my budget is $150.");
+    visit(
+        &agent,
+        &mut sb,
+        &mounts,
+        "My size is medium and my budget is $150.",
+    );
     visit(&agent, &mut sb, &mounts, "My size is large now.");
     let n = notes(&sb);
     assert!(n.contains("- Your size is large.\n"), "{n}");
