@@ -109,9 +109,22 @@ pub struct RunArgs {
     /// List the units that would run (after --filter and --shard), then exit.
     #[arg(long)]
     pub list: bool,
+
+    /// The model judging `llm_rubric` checks: `anthropic:MODEL` (key from ANTHROPIC_API_KEY) or
+    /// `openai:MODEL@URL`. Verdicts are cached under <reports-dir>/grader-cache.
+    #[arg(long, value_name = "SPEC", value_parser = parse_grader)]
+    pub grader: Option<cma_scenario::grade::GraderSpec>,
+
+    /// The agent behind the embedded emulator's sessions (`--target local` only).
+    #[command(flatten)]
+    pub agent: super::serve::AgentArgs,
 }
 
 fn parse_target(s: &str) -> Result<Target, String> {
+    s.parse()
+}
+
+fn parse_grader(s: &str) -> Result<cma_scenario::grade::GraderSpec, String> {
     s.parse()
 }
 
@@ -151,7 +164,26 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let scenarios = cma_scenario::load_paths(&args.paths).map_err(|e| UsageError(e.to_string()))?;
-    let options = RunOptions {
+    // Non-portable checks do not stop a run: they are warnings, as `cma lint` lists them.
+    match cma_scenario::lint::lint(&scenarios) {
+        Ok(findings) => {
+            for f in findings {
+                eprintln!("warning: {f}");
+            }
+        }
+        Err(e) => eprintln!("warning: could not lint the scenarios: {e}"),
+    }
+    let agent = args.agent.config()?;
+    let model_backend = agent.backend != cma_emulator::Backend::Reference;
+    if model_backend && args.target != Target::Local {
+        return Err(UsageError(format!(
+            "--agent {} runs inside the embedded emulator (--target local); for a server, start it \
+             with `cma serve --agent {}`",
+            agent.backend, agent.backend
+        ))
+        .into());
+    }
+    let mut options = RunOptions {
         target: args.target,
         model: args.model,
         concurrency: args.concurrency.map(usize::from),
@@ -168,6 +200,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             Progress::Lines => ProgressMode::Lines,
             Progress::Off => ProgressMode::Off,
         },
+        grader: args.grader,
+        grader_cache: Some(args.reports_dir.join("grader-cache")),
     };
 
     if args.list {
@@ -192,6 +226,21 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+
+    // A model backend gets an emulator of its own, configured with it, that the run targets.
+    let _emulator = if model_backend && !args.list {
+        args.agent.warn_without_key();
+        let emulator = cma_emulator::Emulator::start(cma_emulator::EmulatorConfig {
+            agent,
+            ..cma_emulator::EmulatorConfig::default()
+        })
+        .await
+        .context("starting the embedded emulator")?;
+        options.target = Target::Url(emulator.base_url());
+        Some(emulator)
+    } else {
+        None
+    };
 
     let shutdown = async {
         // Without signal support, never interrupt.

@@ -7,11 +7,70 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use cma_emulator::{EmulatorConfig, FaultConfig};
+use cma_emulator::{AgentConfig, Backend, EmulatorConfig, FaultConfig};
+
+/// Which agent runs sessions' turns (shared by `cma serve` and `cma run`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct AgentArgs {
+    /// The agent behind sessions: `reference` (deterministic, no model), `anthropic` (Claude via
+    /// the Messages API, key from ANTHROPIC_API_KEY) or `openai` (any OpenAI-compatible server,
+    /// key from OPENAI_API_KEY if set).
+    #[arg(long, default_value = "reference", value_parser = parse_backend, help_heading = "Agent")]
+    pub agent: Backend,
+    /// Where the model is: default https://api.anthropic.com (anthropic) or
+    /// http://127.0.0.1:11434/v1 (openai, Ollama's).
+    #[arg(long, value_name = "URL", help_heading = "Agent")]
+    pub agent_base_url: Option<String>,
+    /// Send this model id instead of each agent's `model` (emulator:* ids keep their behaviours).
+    #[arg(long, value_name = "ID", help_heading = "Agent")]
+    pub agent_model: Option<String>,
+    /// Model calls per turn before the turn fails.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Agent")]
+    pub agent_max_iterations: u32,
+}
+
+fn parse_backend(s: &str) -> Result<Backend, String> {
+    s.parse()
+}
+
+impl AgentArgs {
+    /// Says once, on stderr, when the chosen backend will send no key.
+    pub fn warn_without_key(&self) {
+        let var = match self.agent {
+            Backend::Anthropic => "ANTHROPIC_API_KEY",
+            // Local servers usually need none.
+            Backend::OpenAi | Backend::Reference => return,
+        };
+        if std::env::var(var).map_or(true, |k| k.trim().is_empty()) {
+            eprintln!(
+                "--agent {}: {var} is not set; the model server may refuse every turn",
+                self.agent
+            );
+        }
+    }
+
+    /// The emulator's agent configuration; a bad base URL is a usage error.
+    pub fn config(&self) -> Result<AgentConfig, super::UsageError> {
+        if let Some(url) = &self.agent_base_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(super::UsageError(format!(
+                "--agent-base-url must be an http(s) URL, not {url:?}"
+            )));
+        }
+        Ok(AgentConfig {
+            backend: self.agent,
+            base_url: self.agent_base_url.clone(),
+            model: self.agent_model.clone(),
+            max_iterations: self.agent_max_iterations,
+            ..AgentConfig::default()
+        })
+    }
+}
 
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  cma serve\n  cma serve --addr 127.0.0.1:4010 --data-dir ./emulator-data --api-key sk-test\n  ANTHROPIC_BASE_URL=http://127.0.0.1:4010 python your_agent.py\n\nThe agent behind every session is a deterministic rule-based reference agent, not a language model.\nAn agent's model selects a behaviour: emulator:forgetful never writes memory, emulator:amnesiac never\nreads it, emulator:stall never goes idle; any other model id gets the reference agent.\n\nFault injection (off by default) makes the emulator behave like a loaded service:\n  cma serve --fault-rate 0.2 --fault-seed 7 --cut-stream-after 5"
+    after_help = "Examples:\n  cma serve\n  cma serve --addr 127.0.0.1:4010 --data-dir ./emulator-data --api-key sk-test\n  ANTHROPIC_BASE_URL=http://127.0.0.1:4010 python your_agent.py\n\nBy default the agent behind every session is a deterministic rule-based reference agent, not a language\nmodel; --agent anthropic|openai runs a real model instead (see README, \"Real models\").\nAn agent's model selects a behaviour: emulator:forgetful never writes memory, emulator:amnesiac never\nreads it, emulator:stall never goes idle; any other model id gets the reference agent.\n\nFault injection (off by default) makes the emulator behave like a loaded service:\n  cma serve --fault-rate 0.2 --fault-seed 7 --cut-stream-after 5"
 )]
 pub struct ServeArgs {
     /// Address to listen on. Binds loopback by default; use 0.0.0.0 only on a trusted network.
@@ -55,6 +114,8 @@ pub struct ServeArgs {
     /// The `retry-after-ms` hint on injected 429s.
     #[arg(long, default_value_t = 1000, help_heading = "Fault injection")]
     retry_after_ms: u64,
+    #[command(flatten)]
+    agent: AgentArgs,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -63,6 +124,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "--ping-interval must be a positive number of seconds".into(),
         )
         .into());
+    }
+    let agent = args.agent.config()?;
+    args.agent.warn_without_key();
+    if !agent.uses_real_shell() {
+        eprintln!(
+            "bwrap (bubblewrap) is not available: the agent's bash runs in the emulated shell \
+             (install the `bubblewrap` package for a real one)"
+        );
     }
     let config = EmulatorConfig {
         data_dir: args.data_dir,
@@ -78,6 +147,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         },
         ping_interval: Duration::from_secs_f64(args.ping_interval),
         max_body_bytes: args.max_body_bytes,
+        agent,
     };
     let bound = match cma_emulator::bind(config, args.addr).await {
         Ok(bound) => bound,

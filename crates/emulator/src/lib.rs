@@ -45,8 +45,11 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
+pub use agent::model::{AgentConfig, ApiKey, Backend};
 pub use error::{ApiError, EmulatorError};
 pub use faults::FaultConfig;
+/// Whether bubblewrap can build the real shell's sandbox on this machine (checked once).
+pub use sandbox::bwrap::available as real_shell_available;
 
 use crate::faults::Faults;
 use crate::persist::Persist;
@@ -64,6 +67,8 @@ pub struct EmulatorConfig {
     pub ping_interval: Duration,
     /// Larger request bodies get 413.
     pub max_body_bytes: usize,
+    /// The agent behind sessions: the reference agent, or a real model.
+    pub agent: AgentConfig,
 }
 
 impl Default for EmulatorConfig {
@@ -74,6 +79,7 @@ impl Default for EmulatorConfig {
             faults: FaultConfig::default(),
             ping_interval: Duration::from_secs(15),
             max_body_bytes: 32 * 1024 * 1024,
+            agent: AgentConfig::default(),
         }
     }
 }
@@ -135,10 +141,11 @@ pub async fn bind(config: EmulatorConfig, addr: SocketAddr) -> Result<Bound, Emu
         faults: Faults::new(config.faults.clone()),
         ping_interval: config.ping_interval,
         max_body_bytes: config.max_body_bytes,
+        agent: Arc::new(config.agent.clone()),
         shutdown: shutdown_rx,
     };
     let router = api::router(Arc::new(shared));
-    tracing::info!(%addr, persistent = config.data_dir.is_some(), auth = config.api_key.is_some(), faults = config.faults.is_active(), "emulator bound");
+    tracing::info!(%addr, persistent = config.data_dir.is_some(), auth = config.api_key.is_some(), faults = config.faults.is_active(), agent = %config.agent.backend, "emulator bound");
     Ok(Bound {
         listener,
         addr,

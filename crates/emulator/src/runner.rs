@@ -7,12 +7,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use cma_types::{
-    Access, Actor, AgentMessage, ContentBlock, Marker, ModelRequestEnd, ModelUsage, RetryStatus,
+    Access, Actor, AgentMessage, ContentBlock, Marker, ModelRequestEnd, RetryStatus, Session,
     SessionActor, SessionError, SessionErrorDetail, SessionEvent, SessionResource, StopReason,
     Tool,
 };
 
-use crate::agent::{Exchange, Mount, TurnInput, TurnOutcome, behavior_for_model};
+use crate::agent::model::{AgentConfig, Backend, Message};
+use crate::agent::{Exchange, ModelUsage, Mount, TurnInput, TurnOutcome};
+use crate::sandbox::bwrap::BwrapShell;
 use crate::sandbox::{Fs, FsMount, Sandbox};
 use crate::store::Db;
 
@@ -27,16 +29,18 @@ struct TurnSetup {
     tools: Vec<Tool>,
     interrupted: Arc<AtomicBool>,
     span_id: String,
+    /// The session's earlier turns for a model backend (empty for the reference agent).
+    transcript: Vec<Message>,
 }
 
 /// Starts the runner thread for a session whose queue just got its first message.
-pub fn spawn(db: Arc<Db>, session_id: String) {
+pub fn spawn(db: Arc<Db>, agent: Arc<AgentConfig>, session_id: String) {
     let name = format!("turn-{session_id}");
     let db2 = db.clone();
     let sid = session_id.clone();
     if let Err(e) = std::thread::Builder::new()
         .name(name)
-        .spawn(move || run(db2, sid))
+        .spawn(move || run(db2, &agent, sid))
     {
         tracing::error!(session_id, error = %e, "could not start a turn thread");
         if db
@@ -104,12 +108,61 @@ fn tokens(chars: usize) -> u64 {
     chars.div_ceil(4) as u64
 }
 
-fn run(db: Arc<Db>, sid: String) {
+/// Closes the model-request span `span_id` with `usage`, and adds it to the session's usage.
+pub(crate) fn end_span(
+    m: &mut crate::store::Model,
+    sid: &str,
+    span_id: &str,
+    usage: ModelUsage,
+    is_error: bool,
+) {
+    let end = ModelRequestEnd {
+        model_request_start_id: span_id.to_string(),
+        is_error: is_error.then_some(true),
+        model_usage: cma_types::ModelUsage {
+            input_tokens: usage.input_tokens,
+            output_tokens: usage.output_tokens,
+            cache_creation_input_tokens: usage.cache_creation_input_tokens,
+            cache_read_input_tokens: usage.cache_read_input_tokens,
+            speed: None,
+        },
+    };
+    if m.append_event(sid, SessionEvent::SpanModelRequestEnd, end)
+        .is_none()
+    {
+        return;
+    }
+    if let Some(rec) = m.sessions.get_mut(sid)
+        && let Some(u) = rec.session.usage.as_mut()
+    {
+        u.input_tokens = Some(u.input_tokens.unwrap_or(0) + usage.input_tokens);
+        u.output_tokens = Some(u.output_tokens.unwrap_or(0) + usage.output_tokens);
+    }
+}
+
+/// The failure of a turn: `session.error`, then idle with `retries_exhausted`.
+fn fail(m: &mut crate::store::Model, sid: &str, message: &str) {
+    let error = SessionErrorDetail {
+        kind: "unknown_error".into(),
+        message: message.into(),
+        retry_status: Some(RetryStatus::Exhausted(Marker {})),
+        extra: Default::default(),
+    };
+    m.append_event(sid, SessionEvent::SessionError, SessionError { error });
+    finish(m, sid, StopReason::RetriesExhausted(Marker {}));
+}
+
+fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
+    // The real shell outlives a turn: the session's queued turns share one bash.
+    let mut shell: Option<BwrapShell> = None;
     loop {
-        let setup = db.write(|m| Ok(next_turn(m, &sid))).unwrap_or_else(|_| {
-            give_up(&db, &sid);
-            None
-        });
+        let transcript = agent.backend != Backend::Reference;
+        let setup = db
+            .write(|m| Ok(next_turn(m, &sid, transcript)))
+            .unwrap_or_else(|_| {
+                give_up(&db, &sid);
+                None
+            });
         let Some(setup) = setup else { return };
         let actor = Actor::Session(SessionActor {
             session_id: sid.clone(),
@@ -122,7 +175,15 @@ fn run(db: Arc<Db>, sid: String) {
             setup.tools.clone(),
             setup.interrupted.clone(),
         );
-        let behavior = behavior_for_model(&setup.model);
+        sandbox.span_id = setup.span_id.clone();
+        sandbox.real_shell = agent.uses_real_shell();
+        sandbox.shell = shell.take().filter(|s| s.serves(&setup.fs_mounts));
+        let behavior = crate::agent::model::behavior(
+            agent,
+            &setup.model,
+            &setup.tools,
+            setup.transcript.clone(),
+        );
         let input = TurnInput {
             model: &setup.model,
             system: setup.system.as_deref(),
@@ -146,25 +207,16 @@ fn run(db: Arc<Db>, sid: String) {
                 if !m.sessions.contains_key(&sid) {
                     return Ok(false);
                 }
+                // A model backend's own usage, else an estimate from the characters exchanged.
+                let span_id = sandbox.span_id.clone();
+                let reported = sandbox.usage;
                 let span_end = |m: &mut crate::store::Model, out_chars: usize, is_error: bool| {
-                    let end = ModelRequestEnd {
-                        model_request_start_id: setup.span_id.clone(),
-                        is_error: is_error.then_some(true),
-                        model_usage: ModelUsage {
-                            input_tokens: tokens(input_chars),
-                            output_tokens: tokens(out_chars),
-                            cache_creation_input_tokens: 0,
-                            cache_read_input_tokens: 0,
-                            speed: None,
-                        },
-                    };
-                    m.append_event(&sid, SessionEvent::SpanModelRequestEnd, end);
-                    if let Some(rec) = m.sessions.get_mut(&sid)
-                        && let Some(u) = rec.session.usage.as_mut()
-                    {
-                        u.input_tokens = Some(u.input_tokens.unwrap_or(0) + tokens(input_chars));
-                        u.output_tokens = Some(u.output_tokens.unwrap_or(0) + tokens(out_chars));
-                    }
+                    let usage = reported.unwrap_or(ModelUsage {
+                        input_tokens: tokens(input_chars),
+                        output_tokens: tokens(out_chars),
+                        ..ModelUsage::default()
+                    });
+                    end_span(m, &sid, &span_id, usage, is_error);
                 };
                 match outcome {
                     _ if interrupted || sandbox.aborted() => {
@@ -179,14 +231,13 @@ fn run(db: Arc<Db>, sid: String) {
                     Err(_) => {
                         tracing::error!(session_id = %sid, "the agent behaviour panicked");
                         span_end(m, sandbox.output_chars, true);
-                        let error = SessionErrorDetail {
-                            kind: "unknown_error".into(),
-                            message: "the emulated agent failed".into(),
-                            retry_status: Some(RetryStatus::Exhausted(Marker {})),
-                            extra: Default::default(),
-                        };
-                        m.append_event(&sid, SessionEvent::SessionError, SessionError { error });
-                        finish(m, &sid, StopReason::RetriesExhausted(Marker {}));
+                        fail(m, &sid, "the emulated agent failed");
+                        Ok(false)
+                    }
+                    Ok(TurnOutcome::Failed(message)) => {
+                        tracing::warn!(session_id = %sid, error = %message, "the turn failed");
+                        span_end(m, sandbox.output_chars, true);
+                        fail(m, &sid, &message);
                         Ok(false)
                     }
                     Ok(TurnOutcome::Stall) => {
@@ -198,8 +249,15 @@ fn run(db: Arc<Db>, sid: String) {
                         Ok(false)
                     }
                     Ok(TurnOutcome::Reply(text)) => {
-                        let content = vec![ContentBlock::text(text.clone())];
-                        m.append_event(&sid, SessionEvent::AgentMessage, AgentMessage { content });
+                        // A model may end its turn with no text (its tools said it all).
+                        if !text.is_empty() {
+                            let content = vec![ContentBlock::text(text.clone())];
+                            m.append_event(
+                                &sid,
+                                SessionEvent::AgentMessage,
+                                AgentMessage { content },
+                            );
+                        }
                         span_end(m, sandbox.output_chars + text.len(), false);
                         let more = match m.sessions.get_mut(&sid) {
                             Some(rec) => {
@@ -221,6 +279,7 @@ fn run(db: Arc<Db>, sid: String) {
                 give_up(&db, &sid);
                 false
             });
+        shell = sandbox.shell.take();
         if !go_on {
             return;
         }
@@ -228,7 +287,7 @@ fn run(db: Arc<Db>, sid: String) {
 }
 
 /// Pops the next queued message and opens its model-request span.
-fn next_turn(m: &mut crate::store::Model, sid: &str) -> Option<TurnSetup> {
+fn next_turn(m: &mut crate::store::Model, sid: &str, transcript: bool) -> Option<TurnSetup> {
     let rec = m.sessions.get_mut(sid)?;
     let Some(q) = rec.queue.pop_front() else {
         finish(m, sid, StopReason::EndTurn(Marker {}));
@@ -247,6 +306,32 @@ fn next_turn(m: &mut crate::store::Model, sid: &str) -> Option<TurnSetup> {
     let tools = s.agent.tools.clone();
     let model = s.agent.model.id().to_string();
     let system = s.agent.system.clone();
+    let (mounts, fs_mounts) = mounts_of(s);
+    let transcript = if transcript {
+        let events = rec.rt.log.snapshot();
+        crate::agent::model::history::from_events(events.iter().map(|e| &**e), &q.event_id)
+    } else {
+        Vec::new()
+    };
+    let span = m.append_event(sid, SessionEvent::SpanModelRequestStart, Marker {})?;
+    m.persist_session(sid);
+    Some(TurnSetup {
+        message: q.text,
+        model,
+        system,
+        mounts,
+        fs_mounts,
+        history,
+        tools,
+        interrupted,
+        span_id: span.id.clone(),
+        transcript,
+    })
+}
+
+/// The memory stores a session mounts, as the agent sees them and as the sandbox opens them. The
+/// path, name and description are the session resource's (copied at attach time).
+pub fn mounts_of(s: &Session) -> (Vec<Mount>, Vec<FsMount>) {
     let mut mounts = Vec::new();
     let mut fs_mounts = Vec::new();
     for r in &s.resources {
@@ -267,17 +352,5 @@ fn next_turn(m: &mut crate::store::Model, sid: &str) -> Option<TurnSetup> {
             });
         }
     }
-    let span = m.append_event(sid, SessionEvent::SpanModelRequestStart, Marker {})?;
-    m.persist_session(sid);
-    Some(TurnSetup {
-        message: q.text,
-        model,
-        system,
-        mounts,
-        fs_mounts,
-        history,
-        tools,
-        interrupted,
-        span_id: span.id.clone(),
-    })
+    (mounts, fs_mounts)
 }

@@ -8,6 +8,8 @@
 
 pub mod check;
 pub mod error;
+pub mod grade;
+pub mod lint;
 pub mod load;
 pub mod outcome;
 pub mod record;

@@ -97,7 +97,7 @@ pub fn load_str(path: &Path, source: &str) -> Result<Scenario, LoadErrors> {
     build(path, source, raw)
 }
 
-fn parse_toml(path: &Path, source: &str) -> Result<RawScenario, LoadError> {
+pub(crate) fn parse_toml(path: &Path, source: &str) -> Result<RawScenario, LoadError> {
     let located = |e: toml::de::Error, field: String| match e.span() {
         Some(span) => LoadError::at(path, source, span.start, field, e.message().trim()),
         None => LoadError {

@@ -104,16 +104,12 @@ pub struct StoreState {
     pub name: String,
     pub access: Access,
     pub shared: bool,
-    /// `/mnt/memory/<slug>`, as the session reported it (else derived from the name).
+    /// Where the sessions mount it (`/mnt/memory/<slug>`), as the created session's
+    /// `resources[].mount_path` reports it; empty until a session has been created. Never
+    /// derived from the name here: the server decides it (and makes it unique per session).
     pub mount_path: String,
     /// Read when a check needed it; the last read.
     pub snapshot: Option<StoreSnapshot>,
-}
-
-/// `/mnt/memory/<slug>`: the store name lowercased, every run of characters other than ASCII
-/// letters and digits replaced by one `-`, leading and trailing `-` trimmed.
-pub fn mount_path_for(name: &str) -> String {
-    format!("/mnt/memory/{}", slug(name))
 }
 
 /// Lowercase ASCII letters and digits, other runs collapsed to `-`, no leading or trailing `-`.
@@ -127,6 +123,13 @@ pub fn slug(s: &str) -> String {
         }
     }
     out.trim_matches('-').to_string()
+}
+
+impl StoreState {
+    /// The mount path a session reported, if a session has mounted the store yet.
+    pub fn mount(&self) -> Option<&str> {
+        Some(self.mount_path.as_str()).filter(|m| !m.is_empty())
+    }
 }
 
 /// Whether `path` is the mount itself or under it.

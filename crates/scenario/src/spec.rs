@@ -81,6 +81,8 @@ pub(crate) struct RawTurn {
 pub(crate) struct RawCheck {
     pub kind: Str,
     pub name: Option<Str>,
+    /// `false` silences `cma lint` for this check (it knowingly asserts the agent's wording).
+    pub portable: Option<Spanned<bool>>,
     pub value: Option<Str>,
     pub values: Option<Spanned<Vec<Str>>>,
     pub store: Option<Str>,
@@ -90,4 +92,5 @@ pub(crate) struct RawCheck {
     pub min: Option<Spanned<u64>>,
     pub max: Option<Spanned<u64>>,
     pub columns: Option<Spanned<Vec<Str>>>,
+    pub rubric: Option<Str>,
 }

@@ -9,6 +9,8 @@
 //! The built-in default is [`reference::ReferenceAgent`], a **deterministic rule-based agent, not a
 //! language model**. The agent's `model` selects a behaviour (see [`behavior_for_model`]).
 
+pub mod model;
+pub mod prompt;
 pub mod reference;
 
 use cma_types::Access;
@@ -44,6 +46,23 @@ pub struct TurnInput<'a> {
     pub message: &'a str,
 }
 
+impl TurnInput<'_> {
+    /// The rendered system prompt (the agent's `system` and the memory section), the same text
+    /// every backend sends.
+    pub fn system_prompt(&self) -> String {
+        prompt::render(self.system, self.mounts)
+    }
+}
+
+/// The token usage of one model call, as `span.model_request_end` reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ModelUsage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_creation_input_tokens: u64,
+    pub cache_read_input_tokens: u64,
+}
+
 /// The result of one tool call, as the agent sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ToolOutput {
@@ -65,6 +84,19 @@ pub trait Tools {
 
     /// Sends an `agent.message` mid-turn (the final reply is sent by the session code).
     fn say(&mut self, text: &str);
+
+    /// The model call of the current span returned with this usage (backends calling a real
+    /// model); the span's `span.model_request_end` reports it instead of an estimate.
+    fn model_usage(&mut self, _usage: ModelUsage) {}
+
+    /// Another model call begins: the current span ends (`span.model_request_end`) and a new one
+    /// opens (`span.model_request_start`), as the real service records one span per call.
+    fn next_model_request(&mut self) {}
+
+    /// The turn was interrupted (or the session is gone): stop before the next model call.
+    fn interrupted(&self) -> bool {
+        false
+    }
 }
 
 /// What the agent decided for this turn.
@@ -75,6 +107,9 @@ pub enum TurnOutcome {
     /// Never go idle (the `emulator:stall` behaviour): the session stays `running` until it is
     /// interrupted, archived or deleted.
     Stall,
+    /// The turn failed (model unreachable after retries, iteration cap, ...): the session gets a
+    /// `session.error` with this message and goes idle with `retries_exhausted`.
+    Failed(String),
 }
 
 /// A pluggable agent. Implementations must be deterministic for a given input and store state.

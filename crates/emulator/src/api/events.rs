@@ -20,7 +20,7 @@ pub async fn send(
     let sid = id.clone();
     let (echoes, start) = write(&st, move |m| m.send_events(&sid, p.events)).await?;
     if start {
-        runner::spawn(st.db.clone(), id);
+        runner::spawn(st.db.clone(), st.agent.clone(), id);
     }
     Ok(ok_json(SentEvents { data: echoes }))
 }

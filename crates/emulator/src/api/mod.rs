@@ -43,6 +43,8 @@ pub struct Shared {
     pub faults: Faults,
     pub ping_interval: Duration,
     pub max_body_bytes: usize,
+    /// The agent behind sessions.
+    pub agent: Arc<crate::agent::model::AgentConfig>,
     /// Becomes `true` when the server shuts down; open streams end.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -136,6 +138,11 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/sessions/{session_id}/events/stream",
             get(crate::sse::stream),
+        )
+        // Emulator-only, outside /v1: the rendered system prompt of a session, for debugging.
+        .route(
+            "/emulator/sessions/{session_id}/system_prompt",
+            get(sessions::system_prompt),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

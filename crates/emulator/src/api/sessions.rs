@@ -37,7 +37,7 @@ pub async fn create(State(st): State<AppState>, body: Bytes) -> ApiResult<Respon
     )?;
     let (session, start) = write(&st, move |m| m.create_session(p)).await?;
     if start {
-        runner::spawn(st.db.clone(), session.id.clone());
+        runner::spawn(st.db.clone(), st.agent.clone(), session.id.clone());
     }
     Ok(ok_json(session))
 }
@@ -157,4 +157,25 @@ pub async fn resources(
     })
     .await?;
     Ok(page_json(page))
+}
+
+/// `GET /emulator/sessions/{id}/system_prompt` (emulator-only): the system prompt a model
+/// backend sends for this session, as `{"session_id", "system_prompt"}`.
+pub async fn system_prompt(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let sid = id.clone();
+    let prompt = read(&st, move |m| {
+        let s = &m.session(&sid)?.session;
+        let (mounts, _) = runner::mounts_of(s);
+        Ok(crate::agent::prompt::render(
+            s.agent.system.as_deref(),
+            &mounts,
+        ))
+    })
+    .await?;
+    Ok(ok_json(
+        serde_json::json!({ "session_id": id, "system_prompt": prompt }),
+    ))
 }

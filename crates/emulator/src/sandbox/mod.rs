@@ -5,6 +5,7 @@
 #[cfg(test)]
 mod atomic_tests;
 pub mod bash;
+pub mod bwrap;
 pub mod files;
 pub mod fs;
 #[cfg(test)]
@@ -22,7 +23,7 @@ use cma_types::{
 };
 use serde_json::Value;
 
-use crate::agent::{ToolOutput, Tools};
+use crate::agent::{ModelUsage, ToolOutput, Tools};
 use crate::store::Db;
 use crate::store::agents::TOOLSET_TOOLS;
 use crate::store::sessions::Confirmation;
@@ -115,6 +116,14 @@ pub struct Sandbox {
     aborted: bool,
     /// Characters of tool input and agent output, for the token estimate.
     pub output_chars: usize,
+    /// The open `span.model_request_start`'s event id.
+    pub span_id: String,
+    /// The usage a model backend reported for the open span (else the runner estimates it).
+    pub usage: Option<ModelUsage>,
+    /// Run `bash` in a real shell under bubblewrap (see [`bwrap`]) rather than the emulated one.
+    pub real_shell: bool,
+    /// The real shell, once a `bash` call started it (the runner keeps it for the next turn).
+    pub shell: Option<bwrap::BwrapShell>,
 }
 
 impl Sandbox {
@@ -133,7 +142,30 @@ impl Sandbox {
             interrupted,
             aborted: false,
             output_chars: 0,
+            span_id: String::new(),
+            usage: None,
+            real_shell: false,
+            shell: None,
         }
+    }
+
+    /// Runs one tool: `bash` in the real shell when there is one, else [`execute`].
+    fn run_tool(&mut self, name: &str, input: &Value) -> ToolOutput {
+        if name == "bash" && self.real_shell {
+            if self.shell.is_none() {
+                match bwrap::BwrapShell::new(self.fs.mounts()) {
+                    Ok(s) => self.shell = Some(s),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "no real shell for this turn; using the emulated one");
+                        self.real_shell = false;
+                    }
+                }
+            }
+            if let Some(shell) = self.shell.as_mut() {
+                return shell.call(&self.fs, input);
+            }
+        }
+        execute(&self.fs, name, input)
     }
 
     pub fn aborted(&self) -> bool {
@@ -233,10 +265,10 @@ impl Tools for Sandbox {
             Permission::Deny => err(format!(
                 "Error: the tool `{name}` is not enabled for this agent"
             )),
-            Permission::Allow(_) => execute(&self.fs, name, &input),
+            Permission::Allow(_) => self.run_tool(name, &input),
             Permission::Ask => match self.await_confirmation(&tool_use_id) {
                 None => return err("Error: the turn was interrupted"),
-                Some(c) if c.allow => execute(&self.fs, name, &input),
+                Some(c) if c.allow => self.run_tool(name, &input),
                 Some(c) => err(format!(
                     "Permission denied by the user{}",
                     c.deny_message.map(|m| format!(": {m}")).unwrap_or_default()
@@ -250,6 +282,38 @@ impl Tools for Sandbox {
         };
         self.emit(SessionEvent::AgentToolResult, result);
         output
+    }
+
+    fn model_usage(&mut self, usage: ModelUsage) {
+        self.usage = Some(usage);
+    }
+
+    fn next_model_request(&mut self) {
+        if self.aborted() {
+            return;
+        }
+        let sid = self.session_id.clone();
+        let span_id = self.span_id.clone();
+        let usage = self.usage.take().unwrap_or_default();
+        let opened = self
+            .db
+            .write(|m| {
+                crate::runner::end_span(m, &sid, &span_id, usage, false);
+                Ok(
+                    m.append_event(&sid, SessionEvent::SpanModelRequestStart, Marker {})
+                        .map(|e| e.id.clone()),
+                )
+            })
+            .ok()
+            .flatten();
+        match opened {
+            Some(id) => self.span_id = id,
+            None => self.aborted = true,
+        }
+    }
+
+    fn interrupted(&self) -> bool {
+        self.aborted()
     }
 
     fn say(&mut self, text: &str) {

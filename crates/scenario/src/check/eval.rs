@@ -102,8 +102,13 @@ pub fn evaluate(check: &Check, ev: &Evidence<'_>) -> Verdict {
             }
             let mut problems = Vec::new();
             for s in targets {
-                for w in memory_writes(ev, Some(&s.mount_path)) {
-                    problems.push(format!("tool use wrote under {}: {w}", s.mount_path));
+                match s.mount() {
+                    Some(mount) => {
+                        for w in memory_writes(ev, Some(mount)) {
+                            problems.push(format!("tool use wrote under {mount}: {w}"));
+                        }
+                    }
+                    None => problems.push(format!("store `{}` was never mounted", s.key)),
                 }
                 match &s.snapshot {
                     None => problems.push(format!("store `{}` was not read", s.key)),
@@ -313,6 +318,10 @@ pub fn evaluate(check: &Check, ev: &Evidence<'_>) -> Verdict {
             Ok(hits) if hits.is_empty() => (true, "no other customer's values".to_string()),
             Ok(hits) => (false, shorten(&hits.join("; "), QUOTE * 2)),
         },
+        // Judged by a grader model in the runner (crate::grade); never without one.
+        Check::LlmRubric { .. } => {
+            return Verdict::failed(expected, "no grader model was given (--grader)");
+        }
     };
     Verdict::new(passed, expected, seen)
 }
@@ -407,6 +416,7 @@ pub fn expected(check: &Check) -> String {
         Check::StopReason { value } => format!("stop reason {value}"),
         Check::LatencyMs { max } => format!("idle within {max} ms"),
         Check::Isolation { columns } => format!("no other customer's {}", columns.join(", ")),
+        Check::LlmRubric { rubric } => format!("a grader judges the reply to meet: {rubric}"),
     }
 }
 
@@ -418,7 +428,7 @@ fn store_words(store: Option<&str>) -> String {
 }
 
 /// The replies in scope, joined by blank lines.
-fn replies(ev: &Evidence<'_>) -> String {
+pub(crate) fn replies(ev: &Evidence<'_>) -> String {
     ev.turns
         .iter()
         .map(|t| t.reply.as_str())
@@ -474,8 +484,10 @@ fn mount_of<'a>(ev: &'a Evidence<'_>, store: Option<&str>) -> Result<Option<&'a 
             .stores
             .iter()
             .find(|s| s.key == k)
-            .map(|s| Some(s.mount_path.as_str()))
-            .ok_or_else(|| format!("store `{k}` is not attached")),
+            .ok_or_else(|| format!("store `{k}` is not attached"))?
+            .mount()
+            .map(Some)
+            .ok_or_else(|| format!("store `{k}` was never mounted by a session")),
     }
 }
 

@@ -3,6 +3,7 @@
 //! against a [`crate::record`] of what happened.
 
 pub(crate) mod eval;
+pub mod kinds;
 pub(crate) mod parse;
 
 use std::fmt;
@@ -199,47 +200,30 @@ pub enum Check {
     Isolation {
         columns: Vec<String>,
     },
+    /// A grader model judges the reply in scope (as the reply checks join it) against the rubric
+    /// (see [`crate::grade`]).
+    LlmRubric {
+        rubric: String,
+    },
 }
 
 impl Check {
+    /// Its entry in the table of kinds.
+    pub fn spec(&self) -> &'static kinds::Kind {
+        kinds::of(self).0
+    }
+
     /// The kind as written in the file, with its `not_` prefix when negated.
     pub fn kind(&self) -> String {
-        let (base, negate) = match self {
-            Check::Reply { matcher, negate } => (matcher.kind(), *negate),
-            Check::ReadMemoryBeforeReply { negate, .. } => ("read_memory_before_reply", *negate),
-            Check::WroteMemory { negate, .. } => ("wrote_memory", *negate),
-            Check::NoWriteToReadOnly { .. } => ("no_write_to_read_only", false),
-            Check::MemoryContains { negate: true, .. } => ("memory_not_contains", false),
-            Check::MemoryContains { .. } => ("memory_contains", false),
-            Check::PathExists { negate, .. } => ("path_exists", *negate),
-            Check::MemoryCount { .. } => ("memory_count", false),
-            Check::SessionWrote { .. } => ("session_wrote", false),
-            Check::OperationsInclude { negate, .. } => ("operations_include", *negate),
-            Check::Deleted { .. } => ("deleted", false),
-            Check::StopReason { .. } => ("stop_reason", false),
-            Check::LatencyMs { .. } => ("latency_ms", false),
-            Check::Isolation { .. } => ("isolation", false),
-        };
-        if negate {
-            format!("not_{base}")
-        } else {
-            base.to_string()
+        match kinds::of(self) {
+            (k, true) => format!("not_{}", k.name),
+            (k, false) => k.name.to_string(),
         }
     }
 
     /// Whether judging it needs the stores' memories and versions.
     pub fn needs_store_state(&self) -> bool {
-        matches!(
-            self,
-            Check::NoWriteToReadOnly { .. }
-                | Check::MemoryContains { .. }
-                | Check::PathExists { .. }
-                | Check::MemoryCount { .. }
-                | Check::SessionWrote { .. }
-                | Check::OperationsInclude { .. }
-                | Check::Deleted { .. }
-                | Check::Isolation { .. }
-        )
+        self.spec().reads_stores
     }
 
     /// A short description such as `icontains "medium"` or `session_wrote [prefs] at least 1`.
@@ -278,6 +262,7 @@ impl Check {
             Check::StopReason { value } => format!("{kind} {value}"),
             Check::LatencyMs { max } => format!("{kind} <= {max}"),
             Check::Isolation { columns } => format!("{kind} ({})", columns.join(", ")),
+            Check::LlmRubric { rubric } => format!("{kind} {}", q(rubric)),
         }
     }
 }

@@ -8,54 +8,11 @@ use std::path::Path;
 use cma_client::types::Access;
 use toml::Spanned;
 
+use super::kinds::{self, KINDS, Kind};
 use super::{Check, CountRange, TextMatch};
 use crate::error::LoadError;
 use crate::spec::{RawCheck, Str};
 use crate::template::{TemplateError, render};
-
-/// Every kind a file may name (before the optional `not_` prefix).
-pub const KINDS: &[&str] = &[
-    "contains",
-    "icontains",
-    "contains_any",
-    "icontains_any",
-    "contains_all",
-    "icontains_all",
-    "starts_with",
-    "regex",
-    "equals",
-    "read_memory_before_reply",
-    "wrote_memory",
-    "no_write_to_read_only",
-    "memory_contains",
-    "memory_not_contains",
-    "path_exists",
-    "memory_count",
-    "session_wrote",
-    "operations_include",
-    "deleted",
-    "stop_reason",
-    "latency_ms",
-    "isolation",
-];
-
-/// Kinds that take the `not_` prefix.
-pub const NEGATABLE: &[&str] = &[
-    "contains",
-    "icontains",
-    "contains_any",
-    "icontains_any",
-    "contains_all",
-    "icontains_all",
-    "starts_with",
-    "regex",
-    "equals",
-    "read_memory_before_reply",
-    "wrote_memory",
-    "memory_contains",
-    "path_exists",
-    "operations_include",
-];
 
 pub const STOP_REASONS: &[&str] = &[
     "end_turn",
@@ -144,129 +101,99 @@ pub(crate) fn suggest(word: &str, candidates: &[&str]) -> String {
         .unwrap_or_default()
 }
 
-pub(crate) fn parse(
-    raw: &Spanned<RawCheck>,
-    field: &str,
-    ctx: &Ctx<'_>,
-) -> Result<Check, LoadError> {
-    let r = raw.get_ref();
-    let kind_field = format!("{field}.kind");
-    let written = r.kind.get_ref().as_str();
-    let (negate, base) = match written.strip_prefix("not_") {
-        Some(rest) if rest != "memory_not_contains" && NEGATABLE.contains(&rest) => (true, rest),
-        Some(rest) if KINDS.contains(&rest) => {
-            return Err(ctx.err(
-                r.kind.span().start,
-                &kind_field,
-                format!(
-                    "`{rest}` cannot be negated with `not_` (negatable kinds: {})",
-                    NEGATABLE.join(", ")
-                ),
-            ));
-        }
-        _ => (false, written),
-    };
-    if !KINDS.contains(&base) {
-        let mut all: Vec<String> = KINDS.iter().map(|k| k.to_string()).collect();
-        all.extend(NEGATABLE.iter().map(|k| format!("not_{k}")));
-        let all_refs: Vec<&str> = all.iter().map(String::as_str).collect();
-        return Err(ctx.err(
-            r.kind.span().start,
-            &kind_field,
-            format!(
-                "unknown check kind `{written}`{}; kinds: {}",
-                suggest(written, &all_refs),
-                KINDS.join(", ")
-            ),
-        ));
+/// A check's fields as written, with what building it needs: the kind table's `build` functions
+/// call these to read, render and validate each field.
+pub(crate) struct Fields<'a> {
+    raw: &'a RawCheck,
+    ctx: &'a Ctx<'a>,
+    /// `visits[1].turns[1].checks[2]`.
+    field: &'a str,
+    /// The kind as written, with any `not_`.
+    written: &'a str,
+    /// Where the check's table starts, for errors about missing fields.
+    start: usize,
+    /// Written with `not_`.
+    pub negate: bool,
+}
+
+impl Fields<'_> {
+    fn err(&self, at: usize, name: &str, message: impl Into<String>) -> LoadError {
+        self.ctx.err(at, &format!("{}.{name}", self.field), message)
     }
 
-    // Which optional fields this kind takes.
-    let allowed: &[&str] = match base {
-        "contains" | "icontains" | "starts_with" | "equals" | "regex" | "stop_reason" => &["value"],
-        "contains_any" | "icontains_any" | "contains_all" | "icontains_all" => &["values"],
-        "read_memory_before_reply" | "wrote_memory" | "no_write_to_read_only" => &["store"],
-        "memory_contains" | "memory_not_contains" => &["store", "value", "ignore_case", "path"],
-        "path_exists" => &["store", "path"],
-        "memory_count" | "session_wrote" | "deleted" => &["store", "count", "min", "max"],
-        "operations_include" => &["store", "values"],
-        "latency_ms" => &["max"],
-        "isolation" => &["columns"],
-        _ => &[],
-    };
-    let present: [(&str, Option<usize>); 9] = [
-        ("value", r.value.as_ref().map(|v| v.span().start)),
-        ("values", r.values.as_ref().map(|v| v.span().start)),
-        ("store", r.store.as_ref().map(|v| v.span().start)),
-        ("path", r.path.as_ref().map(|v| v.span().start)),
-        (
-            "ignore_case",
-            r.ignore_case.as_ref().map(|v| v.span().start),
-        ),
-        ("count", r.count.as_ref().map(|v| v.span().start)),
-        ("min", r.min.as_ref().map(|v| v.span().start)),
-        ("max", r.max.as_ref().map(|v| v.span().start)),
-        ("columns", r.columns.as_ref().map(|v| v.span().start)),
-    ];
-    for (name, at) in present {
-        if let Some(at) = at
-            && !allowed.contains(&name)
-        {
-            let takes = if allowed.is_empty() {
-                "no fields besides `name`".to_string()
-            } else {
-                allowed.join(", ")
-            };
-            return Err(ctx.err(
-                at,
-                &format!("{field}.{name}"),
-                format!("`{written}` does not take `{name}` (it takes: {takes})"),
-            ));
-        }
+    pub fn reply(&self, matcher: TextMatch) -> Result<Check, LoadError> {
+        Ok(Check::Reply {
+            matcher,
+            negate: self.negate,
+        })
     }
 
-    let start = raw.span().start;
-    let need_value = || -> Result<String, LoadError> {
-        match &r.value {
-            Some(v) => ctx.render(v, &format!("{field}.value")),
-            None => Err(ctx.err(
-                start,
-                &format!("{field}.value"),
-                format!("`{written}` needs `value`"),
+    pub fn value(&self) -> Result<String, LoadError> {
+        match &self.raw.value {
+            Some(v) => self.ctx.render(v, &format!("{}.value", self.field)),
+            None => Err(self.err(
+                self.start,
+                "value",
+                format!("`{}` needs `value`", self.written),
             )),
         }
-    };
-    let need_values = || -> Result<Vec<String>, LoadError> {
-        let Some(vs) = &r.values else {
-            return Err(ctx.err(
-                start,
-                &format!("{field}.values"),
-                format!("`{written}` needs `values = [...]`"),
+    }
+
+    pub fn values(&self) -> Result<Vec<String>, LoadError> {
+        let Some(vs) = &self.raw.values else {
+            return Err(self.err(
+                self.start,
+                "values",
+                format!("`{}` needs `values = [...]`", self.written),
             ));
         };
         if vs.get_ref().is_empty() {
-            return Err(ctx.err(
-                vs.span().start,
-                &format!("{field}.values"),
-                "`values` is empty",
-            ));
+            return Err(self.err(vs.span().start, "values", "`values` is empty"));
         }
         vs.get_ref()
             .iter()
             .enumerate()
-            .map(|(i, v)| ctx.render(v, &format!("{field}.values[{}]", i + 1)))
+            .map(|(i, v)| {
+                self.ctx
+                    .render(v, &format!("{}.values[{}]", self.field, i + 1))
+            })
             .collect()
-    };
-    let store_field = format!("{field}.store");
-    let resolve_store = |s: &Str| -> Result<&StoreRef, LoadError> {
-        ctx.stores
+    }
+
+    pub fn regex(&self) -> Result<regex::Regex, LoadError> {
+        let pattern = self.value()?;
+        regex::Regex::new(&pattern).map_err(|e| {
+            let at = self
+                .raw
+                .value
+                .as_ref()
+                .map_or(self.start, |v| v.span().start);
+            let who = self
+                .ctx
+                .customer
+                .map(|c| format!(" (customer `{c}`)"))
+                .unwrap_or_default();
+            let detail = e
+                .to_string()
+                .lines()
+                .last()
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            self.err(at, "value", format!("invalid regex{who}: {detail}"))
+        })
+    }
+
+    fn resolve_store(&self, s: &Str) -> Result<&StoreRef, LoadError> {
+        self.ctx
+            .stores
             .iter()
             .find(|st| st.key == *s.get_ref())
             .ok_or_else(|| {
-                let keys: Vec<&str> = ctx.stores.iter().map(|s| s.key.as_str()).collect();
-                ctx.err(
+                let keys: Vec<&str> = self.ctx.stores.iter().map(|s| s.key.as_str()).collect();
+                self.err(
                     s.span().start,
-                    &store_field,
+                    "store",
                     format!(
                         "no store with key `{}`{} (stores: {})",
                         s.get_ref(),
@@ -279,41 +206,98 @@ pub(crate) fn parse(
                     ),
                 )
             })
-    };
-    // A memory check's store: as given, or the only read_write store.
-    let need_store = || -> Result<String, LoadError> {
-        if let Some(s) = &r.store {
-            return Ok(resolve_store(s)?.key.clone());
+    }
+
+    /// A memory check's store: as given, or the only read_write store.
+    pub fn store(&self) -> Result<String, LoadError> {
+        if let Some(s) = &self.raw.store {
+            return Ok(self.resolve_store(s)?.key.clone());
         }
-        let rw: Vec<&StoreRef> = ctx
+        let rw: Vec<&StoreRef> = self
+            .ctx
             .stores
             .iter()
             .filter(|s| s.access == Access::ReadWrite)
             .collect();
         match rw.as_slice() {
             [only] => Ok(only.key.clone()),
-            _ => Err(ctx.err(
-                start,
-                &store_field,
+            _ => Err(self.err(
+                self.start,
+                "store",
                 format!(
-                    "`{written}` needs `store` (it may be left out only when the scenario has exactly one read_write store; it has {})",
+                    "`{}` needs `store` (it may be left out only when the scenario has exactly one read_write store; it has {})",
+                    self.written,
                     rw.len()
                 ),
             )),
         }
-    };
-    let optional_store = || -> Result<Option<String>, LoadError> {
-        r.store
+    }
+
+    pub fn optional_store(&self) -> Result<Option<String>, LoadError> {
+        self.raw
+            .store
             .as_ref()
-            .map(|s| resolve_store(s).map(|st| st.key.clone()))
+            .map(|s| self.resolve_store(s).map(|st| st.key.clone()))
             .transpose()
-    };
-    let range = |default: Option<CountRange>| -> Result<CountRange, LoadError> {
+    }
+
+    /// A read_only store, if named; without one the scenario must have some read_only store.
+    pub fn read_only_store(&self) -> Result<Option<String>, LoadError> {
+        if let Some(s) = &self.raw.store {
+            let st = self.resolve_store(s)?;
+            if st.access != Access::ReadOnly {
+                return Err(self.err(
+                    s.span().start,
+                    "store",
+                    format!("store `{}` is not read_only", st.key),
+                ));
+            }
+            return Ok(Some(st.key.clone()));
+        }
+        if !self.ctx.stores.iter().any(|s| s.access == Access::ReadOnly) {
+            return Err(self.err(self.start, "kind", "the scenario has no read_only store"));
+        }
+        Ok(None)
+    }
+
+    pub fn memory_contains(&self, negate: bool) -> Result<Check, LoadError> {
+        Ok(Check::MemoryContains {
+            store: self.store()?,
+            text: self.value()?,
+            ignore_case: self.raw.ignore_case.as_ref().is_some_and(|b| *b.get_ref()),
+            path: self
+                .raw
+                .path
+                .as_ref()
+                .map(|p| self.ctx.render(p, &format!("{}.path", self.field)))
+                .transpose()?,
+            negate,
+        })
+    }
+
+    /// A `path` that must be there and start with `/`.
+    pub fn memory_path(&self) -> Result<String, LoadError> {
+        let Some(p) = &self.raw.path else {
+            return Err(self.err(
+                self.start,
+                "path",
+                format!("`{}` needs `path`", self.written),
+            ));
+        };
+        let path = self.ctx.render(p, &format!("{}.path", self.field))?;
+        if !path.starts_with('/') {
+            return Err(self.err(p.span().start, "path", "a memory path starts with `/`"));
+        }
+        Ok(path)
+    }
+
+    pub fn range(&self, default: Option<CountRange>) -> Result<CountRange, LoadError> {
+        let r = self.raw;
         if let Some(c) = &r.count {
             if let Some(other) = r.min.as_ref().or(r.max.as_ref()) {
-                return Err(ctx.err(
+                return Err(self.err(
                     other.span().start,
-                    &format!("{field}.count"),
+                    "count",
                     "give either `count` or `min`/`max`, not both",
                 ));
             }
@@ -326,223 +310,237 @@ pub(crate) fn parse(
         if let (Some(a), Some(b)) = (range.min, range.max)
             && a > b
         {
-            return Err(ctx.err(
-                r.min.as_ref().map_or(start, |m| m.span().start),
-                &format!("{field}.min"),
+            return Err(self.err(
+                r.min.as_ref().map_or(self.start, |m| m.span().start),
+                "min",
                 format!("`min` ({a}) is above `max` ({b})"),
             ));
         }
         match (range.min, range.max, default) {
             (None, None, Some(d)) => Ok(d),
-            (None, None, None) => Err(ctx.err(
-                start,
-                &format!("{field}.count"),
-                format!("`{written}` needs `count`, `min` or `max`"),
+            (None, None, None) => Err(self.err(
+                self.start,
+                "count",
+                format!("`{}` needs `count`, `min` or `max`", self.written),
             )),
             _ => Ok(range),
         }
-    };
+    }
 
-    let reply = |matcher: TextMatch| Ok(Check::Reply { matcher, negate });
-    match base {
-        "contains" => reply(TextMatch::Contains(need_value()?)),
-        "icontains" => reply(TextMatch::IContains(need_value()?)),
-        "starts_with" => reply(TextMatch::StartsWith(need_value()?)),
-        "equals" => reply(TextMatch::Equals(need_value()?)),
-        "contains_any" => reply(TextMatch::ContainsAny(need_values()?)),
-        "icontains_any" => reply(TextMatch::IContainsAny(need_values()?)),
-        "contains_all" => reply(TextMatch::ContainsAll(need_values()?)),
-        "icontains_all" => reply(TextMatch::IContainsAll(need_values()?)),
-        "regex" => {
-            let pattern = need_value()?;
-            match regex::Regex::new(&pattern) {
-                Ok(re) => reply(TextMatch::Regex(re)),
-                Err(e) => {
-                    let at = r.value.as_ref().map_or(start, |v| v.span().start);
-                    let who = ctx
-                        .customer
-                        .map(|c| format!(" (customer `{c}`)"))
-                        .unwrap_or_default();
-                    let detail = e
-                        .to_string()
-                        .lines()
-                        .last()
-                        .unwrap_or("")
-                        .trim()
-                        .to_string();
-                    Err(ctx.err(
-                        at,
-                        &format!("{field}.value"),
-                        format!("invalid regex{who}: {detail}"),
-                    ))
-                }
-            }
-        }
-        "read_memory_before_reply" => Ok(Check::ReadMemoryBeforeReply {
-            store: optional_store()?,
-            negate,
-        }),
-        "wrote_memory" => Ok(Check::WroteMemory {
-            store: optional_store()?,
-            negate,
-        }),
-        "no_write_to_read_only" => {
-            if let Some(s) = &r.store {
-                let st = resolve_store(s)?;
-                if st.access != Access::ReadOnly {
-                    return Err(ctx.err(
-                        s.span().start,
-                        &store_field,
-                        format!("store `{}` is not read_only", st.key),
-                    ));
-                }
-            } else if !ctx.stores.iter().any(|s| s.access == Access::ReadOnly) {
-                return Err(ctx.err(start, &kind_field, "the scenario has no read_only store"));
-            }
-            Ok(Check::NoWriteToReadOnly {
-                store: optional_store()?,
-            })
-        }
-        "memory_contains" | "memory_not_contains" => Ok(Check::MemoryContains {
-            store: need_store()?,
-            text: need_value()?,
-            ignore_case: r.ignore_case.as_ref().is_some_and(|b| *b.get_ref()),
-            path: r
-                .path
-                .as_ref()
-                .map(|p| ctx.render(p, &format!("{field}.path")))
-                .transpose()?,
-            negate: negate || base == "memory_not_contains",
-        }),
-        "path_exists" => {
-            let Some(p) = &r.path else {
-                return Err(ctx.err(
-                    start,
-                    &format!("{field}.path"),
-                    "`path_exists` needs `path`",
-                ));
-            };
-            let path = ctx.render(p, &format!("{field}.path"))?;
-            if !path.starts_with('/') {
-                return Err(ctx.err(
-                    p.span().start,
-                    &format!("{field}.path"),
-                    "a memory path starts with `/`",
-                ));
-            }
-            Ok(Check::PathExists {
-                store: need_store()?,
-                path,
-                negate,
-            })
-        }
-        "memory_count" => Ok(Check::MemoryCount {
-            store: need_store()?,
-            range: range(None)?,
-        }),
-        "session_wrote" => Ok(Check::SessionWrote {
-            store: need_store()?,
-            range: range(Some(CountRange::at_least(1)))?,
-        }),
-        "deleted" => Ok(Check::Deleted {
-            store: need_store()?,
-            range: range(Some(CountRange::at_least(1)))?,
-        }),
-        "operations_include" => {
-            let ops = need_values()?;
-            if let Some(vs) = &r.values {
-                for (i, op) in ops.iter().enumerate() {
-                    if !OPERATIONS.contains(&op.as_str()) {
-                        let at = vs.get_ref().get(i).map_or(start, |v| v.span().start);
-                        return Err(ctx.err(
-                            at,
-                            &format!("{field}.values[{}]", i + 1),
-                            format!(
-                                "unknown operation `{op}`{} (operations: {})",
-                                suggest(op, OPERATIONS),
-                                OPERATIONS.join(", ")
-                            ),
-                        ));
-                    }
-                }
-            }
-            Ok(Check::OperationsInclude {
-                store: need_store()?,
-                operations: ops,
-                negate,
-            })
-        }
-        "stop_reason" => {
-            let value = need_value()?;
-            if !STOP_REASONS.contains(&value.as_str()) {
-                let at = r.value.as_ref().map_or(start, |v| v.span().start);
-                return Err(ctx.err(
+    pub fn operations(&self) -> Result<Vec<String>, LoadError> {
+        let ops = self.values()?;
+        for (i, op) in ops.iter().enumerate() {
+            if !OPERATIONS.contains(&op.as_str()) {
+                let at = self
+                    .raw
+                    .values
+                    .as_ref()
+                    .and_then(|vs| vs.get_ref().get(i))
+                    .map_or(self.start, |v| v.span().start);
+                return Err(self.err(
                     at,
-                    &format!("{field}.value"),
+                    &format!("values[{}]", i + 1),
                     format!(
-                        "unknown stop reason `{value}`{} (stop reasons: {})",
-                        suggest(&value, STOP_REASONS),
-                        STOP_REASONS.join(", ")
+                        "unknown operation `{op}`{} (operations: {})",
+                        suggest(op, OPERATIONS),
+                        OPERATIONS.join(", ")
                     ),
                 ));
             }
-            Ok(Check::StopReason { value })
         }
-        "latency_ms" => match &r.max {
-            Some(m) => Ok(Check::LatencyMs { max: *m.get_ref() }),
-            None => Err(ctx.err(
-                start,
-                &format!("{field}.max"),
-                "`latency_ms` needs `max` (milliseconds to idle)",
-            )),
-        },
-        "isolation" => {
-            let Some(cols) = &r.columns else {
-                return Err(ctx.err(
-                    start,
-                    &format!("{field}.columns"),
-                    "`isolation` needs `columns = [...]` (CSV columns)",
-                ));
-            };
-            let Some(known) = ctx.columns else {
-                return Err(ctx.err(
-                    start,
-                    &kind_field,
-                    "`isolation` needs a customers file (`customers = \"file.csv\"`)",
-                ));
-            };
-            if cols.get_ref().is_empty() {
-                return Err(ctx.err(
-                    cols.span().start,
-                    &format!("{field}.columns"),
-                    "`columns` is empty",
-                ));
-            }
-            let mut columns = Vec::new();
-            for (i, c) in cols.get_ref().iter().enumerate() {
-                if !known.contains(c.get_ref()) {
-                    let refs: Vec<&str> = known.iter().map(String::as_str).collect();
-                    return Err(ctx.err(
-                        c.span().start,
-                        &format!("{field}.columns[{}]", i + 1),
-                        format!(
-                            "no column `{}` in the customers file{} (columns: {})",
-                            c.get_ref(),
-                            suggest(c.get_ref(), &refs),
-                            known.join(", ")
-                        ),
-                    ));
-                }
-                columns.push(c.get_ref().clone());
-            }
-            Ok(Check::Isolation { columns })
-        }
-        other => Err(ctx.err(
-            start,
-            &kind_field,
-            format!("unhandled check kind `{other}`"),
-        )),
+        Ok(ops)
     }
+
+    pub fn stop_reason(&self) -> Result<String, LoadError> {
+        let value = self.value()?;
+        if !STOP_REASONS.contains(&value.as_str()) {
+            let at = self
+                .raw
+                .value
+                .as_ref()
+                .map_or(self.start, |v| v.span().start);
+            return Err(self.err(
+                at,
+                "value",
+                format!(
+                    "unknown stop reason `{value}`{} (stop reasons: {})",
+                    suggest(&value, STOP_REASONS),
+                    STOP_REASONS.join(", ")
+                ),
+            ));
+        }
+        Ok(value)
+    }
+
+    pub fn rubric(&self) -> Result<String, LoadError> {
+        match &self.raw.rubric {
+            Some(v) => self.ctx.render(v, &format!("{}.rubric", self.field)),
+            None => Err(self.err(
+                self.start,
+                "rubric",
+                "`llm_rubric` needs `rubric` (what a grader model judges the reply against)",
+            )),
+        }
+    }
+
+    pub fn max_ms(&self) -> Result<u64, LoadError> {
+        match &self.raw.max {
+            Some(m) => Ok(*m.get_ref()),
+            None => Err(self.err(
+                self.start,
+                "max",
+                format!("`{}` needs `max` (milliseconds to idle)", self.written),
+            )),
+        }
+    }
+
+    pub fn columns(&self) -> Result<Vec<String>, LoadError> {
+        let Some(cols) = &self.raw.columns else {
+            return Err(self.err(
+                self.start,
+                "columns",
+                format!("`{}` needs `columns = [...]` (CSV columns)", self.written),
+            ));
+        };
+        let Some(known) = self.ctx.columns else {
+            return Err(self.err(
+                self.start,
+                "kind",
+                format!(
+                    "`{}` needs a customers file (`customers = \"file.csv\"`)",
+                    self.written
+                ),
+            ));
+        };
+        if cols.get_ref().is_empty() {
+            return Err(self.err(cols.span().start, "columns", "`columns` is empty"));
+        }
+        let mut columns = Vec::new();
+        for (i, c) in cols.get_ref().iter().enumerate() {
+            if !known.contains(c.get_ref()) {
+                let refs: Vec<&str> = known.iter().map(String::as_str).collect();
+                return Err(self.err(
+                    c.span().start,
+                    &format!("columns[{}]", i + 1),
+                    format!(
+                        "no column `{}` in the customers file{} (columns: {})",
+                        c.get_ref(),
+                        suggest(c.get_ref(), &refs),
+                        known.join(", ")
+                    ),
+                ));
+            }
+            columns.push(c.get_ref().clone());
+        }
+        Ok(columns)
+    }
+}
+
+/// The byte offset of each field a check may carry, by name, when present.
+fn present_fields(r: &RawCheck) -> [(&'static str, Option<usize>); 10] {
+    [
+        ("value", r.value.as_ref().map(|v| v.span().start)),
+        ("values", r.values.as_ref().map(|v| v.span().start)),
+        ("store", r.store.as_ref().map(|v| v.span().start)),
+        ("path", r.path.as_ref().map(|v| v.span().start)),
+        (
+            "ignore_case",
+            r.ignore_case.as_ref().map(|v| v.span().start),
+        ),
+        ("count", r.count.as_ref().map(|v| v.span().start)),
+        ("min", r.min.as_ref().map(|v| v.span().start)),
+        ("max", r.max.as_ref().map(|v| v.span().start)),
+        ("columns", r.columns.as_ref().map(|v| v.span().start)),
+        ("rubric", r.rubric.as_ref().map(|v| v.span().start)),
+    ]
+}
+
+/// Splits `not_x` into (`x`, negated), refusing `not_` on a kind that does not take it and
+/// naming kinds that do not exist.
+pub(crate) fn kind_of(
+    written: &str,
+    at: usize,
+    field: &str,
+    ctx: &Ctx<'_>,
+) -> Result<(&'static Kind, bool), LoadError> {
+    let (base, negate) = match written.strip_prefix("not_") {
+        Some(rest) => (rest, true),
+        None => (written, false),
+    };
+    match kinds::find(base) {
+        Some(k) if negate && !k.negatable => {
+            let negatable: Vec<&str> = KINDS
+                .iter()
+                .filter(|k| k.negatable)
+                .map(|k| k.name)
+                .collect();
+            Err(ctx.err(
+                at,
+                field,
+                format!(
+                    "`{base}` cannot be negated with `not_` (negatable kinds: {})",
+                    negatable.join(", ")
+                ),
+            ))
+        }
+        Some(k) => Ok((k, negate)),
+        None => {
+            let mut all: Vec<String> = KINDS.iter().map(|k| k.name.to_string()).collect();
+            all.extend(
+                KINDS
+                    .iter()
+                    .filter(|k| k.negatable)
+                    .map(|k| format!("not_{}", k.name)),
+            );
+            let all_refs: Vec<&str> = all.iter().map(String::as_str).collect();
+            let names: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
+            Err(ctx.err(
+                at,
+                field,
+                format!(
+                    "unknown check kind `{written}`{}; kinds: {}",
+                    suggest(written, &all_refs),
+                    names.join(", ")
+                ),
+            ))
+        }
+    }
+}
+
+pub(crate) fn parse(
+    raw: &Spanned<RawCheck>,
+    field: &str,
+    ctx: &Ctx<'_>,
+) -> Result<Check, LoadError> {
+    let r = raw.get_ref();
+    let written = r.kind.get_ref().as_str();
+    let (kind, negate) = kind_of(written, r.kind.span().start, &format!("{field}.kind"), ctx)?;
+    for (name, at) in present_fields(r) {
+        if let Some(at) = at
+            && !kind.field_names().any(|f| f == name)
+        {
+            let takes: Vec<&str> = kind.field_names().collect();
+            let takes = if takes.is_empty() {
+                "no fields besides `name` and `portable`".to_string()
+            } else {
+                takes.join(", ")
+            };
+            return Err(ctx.err(
+                at,
+                &format!("{field}.{name}"),
+                format!("`{written}` does not take `{name}` (it takes: {takes})"),
+            ));
+        }
+    }
+    let fields = Fields {
+        raw: r,
+        ctx,
+        field,
+        written,
+        start: raw.span().start,
+        negate,
+    };
+    (kind.build)(&fields)
 }
 
 #[cfg(test)]
@@ -551,12 +549,13 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        assert_eq!(suggest("contians", KINDS), " (did you mean `contains`?)");
+        let names: Vec<&str> = KINDS.iter().map(|k| k.name).collect();
+        assert_eq!(suggest("contians", &names), " (did you mean `contains`?)");
         assert_eq!(
-            suggest("contains-any", KINDS),
+            suggest("contains-any", &names),
             " (did you mean `contains_any`?)"
         );
-        assert_eq!(suggest("zzzzzz", KINDS), "");
+        assert_eq!(suggest("zzzzzz", &names), "");
         assert_eq!(distance("kitten", "sitting"), 3);
     }
 }

@@ -62,6 +62,10 @@ pub struct RunOptions {
     /// An earlier `run.json`: checks that were ok there and fail now are regressions.
     pub baseline: Option<PathBuf>,
     pub progress: ProgressMode,
+    /// The model judging `llm_rubric` checks; a scenario with one is refused without it.
+    pub grader: Option<crate::grade::GraderSpec>,
+    /// Where grader verdicts are cached (e.g. `<reports-dir>/grader-cache`); `None` caches nothing.
+    pub grader_cache: Option<PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -78,6 +82,8 @@ impl Default for RunOptions {
             keep: false,
             baseline: None,
             progress: ProgressMode::Auto,
+            grader: None,
+            grader_cache: None,
         }
     }
 }
@@ -96,6 +102,7 @@ pub(crate) struct Shared<'a> {
     pub keep: bool,
     pub model: Option<String>,
     pub repeats: usize,
+    pub grader: Option<crate::grade::Grader>,
 }
 
 impl Shared<'_> {
@@ -162,6 +169,19 @@ pub async fn run(
                 options.filters.join(", ")
             ),
         }));
+    }
+    if options.grader.is_none()
+        && let Some(s) = selected.iter().find(|s| {
+            s.scripts.iter().any(|sc| {
+                sc.all_checks()
+                    .any(|c| matches!(c.check, crate::Check::LlmRubric { .. }))
+            })
+        })
+    {
+        return Err(RunError::Config(format!(
+            "{}: `llm_rubric` checks need a grader model: --grader anthropic:MODEL or --grader openai:MODEL@URL",
+            s.path.display()
+        )));
     }
     let units = plan::units(&selected, options.repeat, options.shard);
     let concurrency = options
@@ -332,6 +352,10 @@ async fn setup<'a>(
         keep: options.keep,
         model: options.model.clone(),
         repeats: options.repeat,
+        grader: options
+            .grader
+            .clone()
+            .map(|g| crate::grade::Grader::new(g, options.grader_cache.clone())),
     };
     if units.is_empty() {
         return Ok(shared);

@@ -15,9 +15,7 @@ use futures::TryStreamExt;
 use super::{Shared, plan::Unit};
 use crate::check::{CheckSpec, Evidence, evaluate};
 use crate::outcome::{CheckResult, UnitReport, VisitRecord};
-use crate::record::{
-    MemoryFile, StoreSnapshot, StoreState, TurnRecord, TurnStatus, mount_path_for, slug,
-};
+use crate::record::{MemoryFile, StoreSnapshot, StoreState, TurnRecord, TurnStatus, slug};
 use crate::scenario::{Scenario, StoreSpec};
 use crate::template::Customer;
 
@@ -93,7 +91,8 @@ pub(crate) async fn create_store(
     Ok(StoreState {
         key: spec.key.clone(),
         store_id: store.id,
-        mount_path: mount_path_for(&name),
+        // Known once a session mounts it: read from the session's resources.
+        mount_path: String::new(),
         name,
         access: spec.access,
         shared: spec.shared,
@@ -227,11 +226,22 @@ impl Judge<'_> {
                 customer: self.customer,
                 customers: self.customers,
             };
+            let verdict = match (&c.check, &self.sh.grader) {
+                (crate::Check::LlmRubric { rubric }, Some(grader))
+                    if turns.iter().all(TurnRecord::finished) =>
+                {
+                    let expected = crate::check::eval::expected(&c.check);
+                    grader
+                        .judge(expected, rubric, &crate::check::eval::replies(&ev))
+                        .await
+                }
+                _ => evaluate(&c.check, &ev),
+            };
             tally.results.push(CheckResult {
                 id: c.id.clone(),
                 label: c.label.clone(),
                 kind: c.check.kind(),
-                verdict: evaluate(&c.check, &ev),
+                verdict,
             });
         }
     }

@@ -354,8 +354,11 @@ fn possessive_subject(ws: &[Word]) -> Option<Subject> {
                 .find(|(_, w)| !(is(ADVERBS, w) || is(NEGATIONS, w)))
                 .map(|(k, w)| (c + 1 + k, w))
         })
+        // Only a word with a phrase after it ("allergic to fish", "called Miso") says what kind of
+        // fact this is; a last word ("my size is medium") is the value, which an update changes.
         .filter(|&(i, w)| {
-            !(is_value(ws, i)
+            !(i + 1 == ws.len()
+                || is_value(ws, i)
                 || is(DETERMINERS, w)
                 || is(PREPOSITIONS, w)
                 || text::is_stop(&w.lower))

@@ -740,3 +740,20 @@ fn a_trailing_remark_stays_with_its_clause() {
     let reply = visit(&agent, &mut sb, &mounts, "What did I love?");
     assert!(reply.contains("I don't have that noted."), "{reply}");
 }
+
+#[test]
+fn a_one_word_value_after_is_is_updated_in_place() {
+    let agent = ReferenceAgent::default();
+    let mut sb = Sandbox::default();
+    let mounts = [rw("me")];
+    visit(
+        &agent,
+        &mut sb,
+        &mounts,
+        "My size is medium and my budget is $150.",
+    );
+    visit(&agent, &mut sb, &mounts, "My size is large now.");
+    let n = notes(&sb);
+    assert!(n.contains("- Your size is large.\n"), "{n}");
+    assert!(!n.contains("medium") && n.contains("$150"), "{n}");
+}

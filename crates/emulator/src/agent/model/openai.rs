@@ -1,0 +1,241 @@
+//! Any OpenAI-compatible server: `POST {base}/chat/completions` (Ollama, llama.cpp's
+//! `llama-server`, vLLM, ...), the key as a Bearer token when one is set, not streamed.
+
+use reqwest::blocking::Client;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use serde_json::{Value, json};
+
+use super::http::{client, post_json};
+use super::{
+    AgentConfig, ApiKey, Block, CallError, Message, ModelReply, Protocol, Request, Role, Stop,
+};
+use crate::agent::ModelUsage;
+
+/// Ollama's.
+pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:11434/v1";
+
+pub struct OpenAi {
+    client: Client,
+    url: String,
+    key: Option<ApiKey>,
+    max_tokens: u32,
+}
+
+impl OpenAi {
+    pub fn new(
+        base_url: &str,
+        key: Option<ApiKey>,
+        config: &AgentConfig,
+    ) -> Result<Self, CallError> {
+        Ok(Self {
+            client: client(config)?,
+            url: format!("{}/chat/completions", base_url.trim_end_matches('/')),
+            key,
+            max_tokens: config.max_tokens,
+        })
+    }
+
+    fn headers(&self) -> Result<HeaderMap, CallError> {
+        let mut h = HeaderMap::new();
+        if let Some(k) = &self.key {
+            let mut v = HeaderValue::from_str(&format!("Bearer {}", k.expose()))
+                .map_err(|_| CallError::Fatal("the API key is not a valid header value".into()))?;
+            v.set_sensitive(true);
+            h.insert(AUTHORIZATION, v);
+        }
+        Ok(h)
+    }
+}
+
+/// The request body.
+pub fn body(request: &Request<'_>, max_tokens: u32) -> Value {
+    let mut messages = Vec::new();
+    if !request.system.is_empty() {
+        messages.push(json!({ "role": "system", "content": request.system }));
+    }
+    for m in request.messages {
+        push_message(&mut messages, m);
+    }
+    let mut body = json!({
+        "model": request.model,
+        "messages": messages,
+        "max_tokens": max_tokens,
+    });
+    if !request.tools.is_empty() {
+        let tools: Vec<Value> = request
+            .tools
+            .iter()
+            .map(|t| {
+                json!({ "type": "function", "function": {
+                    "name": t.name, "description": t.description, "parameters": t.input_schema,
+                }})
+            })
+            .collect();
+        body["tools"] = json!(tools);
+    }
+    body
+}
+
+fn push_message(out: &mut Vec<Value>, m: &Message) {
+    let text: Vec<&str> = m
+        .blocks
+        .iter()
+        .filter_map(|b| match b {
+            Block::Text(t) if !t.is_empty() => Some(t.as_str()),
+            _ => None,
+        })
+        .collect();
+    match m.role {
+        Role::Assistant => {
+            let calls: Vec<Value> = m
+                .blocks
+                .iter()
+                .filter_map(|b| match b {
+                    Block::ToolUse {
+                        id, name, input, ..
+                    } => Some(json!({
+                        "id": id, "type": "function",
+                        "function": { "name": name, "arguments": match input {
+                            Value::String(raw) => raw.clone(),
+                            other => other.to_string(),
+                        }},
+                    })),
+                    _ => None,
+                })
+                .collect();
+            let mut msg = json!({
+                "role": "assistant",
+                "content": if text.is_empty() { Value::Null } else { json!(text.join("\n\n")) },
+            });
+            if !calls.is_empty() {
+                msg["tool_calls"] = json!(calls);
+            }
+            out.push(msg);
+        }
+        Role::User => {
+            // Tool results first: they must directly follow the assistant's tool calls.
+            for b in &m.blocks {
+                if let Block::ToolResult {
+                    tool_use_id,
+                    text,
+                    is_error,
+                } = b
+                {
+                    // The role has no error flag: say it in the text unless the text already does.
+                    let content = if *is_error && !text.starts_with("Error") {
+                        format!("Error: {text}")
+                    } else {
+                        text.clone()
+                    };
+                    out.push(
+                        json!({ "role": "tool", "tool_call_id": tool_use_id, "content": content }),
+                    );
+                }
+            }
+            if !text.is_empty() {
+                out.push(json!({ "role": "user", "content": text.join("\n\n") }));
+            }
+        }
+    }
+}
+
+fn malformed(what: &str) -> CallError {
+    CallError::Fatal(format!("malformed model response: {what}"))
+}
+
+/// Reads a chat completion.
+pub fn parse(v: &Value) -> Result<ModelReply, CallError> {
+    let choice = v
+        .get("choices")
+        .and_then(Value::as_array)
+        .and_then(|c| c.first())
+        .ok_or_else(|| malformed("no `choices[0]`"))?;
+    let msg = choice
+        .get("message")
+        .ok_or_else(|| malformed("no `choices[0].message`"))?;
+    let mut blocks = Vec::new();
+    if let Some(t) = msg.get("content").and_then(Value::as_str)
+        && !t.is_empty()
+    {
+        blocks.push(Block::Text(t.to_string()));
+    }
+    let calls = msg.get("tool_calls").and_then(Value::as_array);
+    for (i, c) in calls.into_iter().flatten().enumerate() {
+        let f = c.get("function");
+        let Some(name) = f.and_then(|f| f.get("name")).and_then(Value::as_str) else {
+            return Err(malformed(&format!("tool_calls[{i}] has no function name")));
+        };
+        // Some local servers leave ids out; the model only needs them consistent.
+        let id = c
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map_or_else(|| format!("call_{i}"), str::to_string);
+        let (input, invalid) = match f.and_then(|f| f.get("arguments")) {
+            Some(Value::String(raw)) => match serde_json::from_str::<Value>(raw) {
+                Ok(v @ Value::Object(_)) => (v, None),
+                Ok(_) => (
+                    json!(raw),
+                    Some("the arguments must be a JSON object".to_string()),
+                ),
+                Err(e) => (
+                    json!(raw),
+                    Some(format!("the arguments are not valid JSON ({e})")),
+                ),
+            },
+            // Ollama's native form sends an object.
+            Some(v @ Value::Object(_)) => (v.clone(), None),
+            None => (json!({}), None),
+            Some(other) => (
+                json!(other.to_string()),
+                Some("the arguments must be a JSON object".to_string()),
+            ),
+        };
+        blocks.push(Block::ToolUse {
+            id,
+            name: name.to_string(),
+            input,
+            invalid,
+        });
+    }
+    let stop = match choice.get("finish_reason").and_then(Value::as_str) {
+        Some("stop") | None => Stop::EndTurn,
+        Some("tool_calls") | Some("function_call") => Stop::ToolUse,
+        Some("length") => Stop::MaxTokens,
+        Some(other) => Stop::Other(other.to_string()),
+    };
+    let u = v.get("usage");
+    let n = |k: &str| {
+        u.and_then(|u| u.get(k))
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    };
+    let cached = u
+        .and_then(|u| u.get("prompt_tokens_details"))
+        .and_then(|d| d.get("cached_tokens"))
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    Ok(ModelReply {
+        blocks,
+        stop,
+        usage: ModelUsage {
+            input_tokens: n("prompt_tokens").saturating_sub(cached),
+            output_tokens: n("completion_tokens"),
+            cache_creation_input_tokens: 0,
+            cache_read_input_tokens: cached,
+        },
+    })
+}
+
+impl Protocol for OpenAi {
+    fn send(&self, request: &Request<'_>) -> Result<ModelReply, CallError> {
+        let v = post_json(
+            &self.client,
+            &self.url,
+            self.headers()?,
+            &body(request, self.max_tokens),
+            self.key.as_ref(),
+        )?;
+        parse(&v)
+    }
+}

@@ -1,0 +1,144 @@
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::*;
+
+fn transcript() -> Vec<Message> {
+    vec![
+        Message {
+            role: Role::User,
+            blocks: vec![Block::Text("hi".into())],
+        },
+        Message {
+            role: Role::Assistant,
+            blocks: vec![
+                Block::Text("Looking.".into()),
+                Block::ToolUse {
+                    id: "t1".into(),
+                    name: "read".into(),
+                    input: json!({ "file_path": "/mnt/memory/a/x.md" }),
+                    invalid: None,
+                },
+            ],
+        },
+        Message {
+            role: Role::User,
+            blocks: vec![Block::ToolResult {
+                tool_use_id: "t1".into(),
+                text: "x".into(),
+                is_error: true,
+            }],
+        },
+    ]
+}
+
+fn request<'a>(messages: &'a [Message], tools: &'a [ToolDef]) -> Request<'a> {
+    Request {
+        model: "m",
+        system: "sys",
+        messages,
+        tools,
+    }
+}
+
+#[test]
+fn anthropic_body_carries_system_tools_and_tool_blocks() {
+    let msgs = transcript();
+    let tools = toolset_definitions().to_vec();
+    let b = anthropic::body(&request(&msgs, &tools), 1024);
+    assert_eq!(b["system"], "sys");
+    assert_eq!(b["max_tokens"], 1024);
+    assert_eq!(b["tools"][0]["name"], "bash");
+    assert_eq!(b["messages"][1]["content"][1]["type"], "tool_use");
+    assert_eq!(
+        b["messages"][2]["content"][0],
+        json!({ "type": "tool_result", "tool_use_id": "t1", "content": "x", "is_error": true })
+    );
+}
+
+#[test]
+fn openai_body_puts_tool_messages_right_after_the_calls() {
+    let msgs = transcript();
+    let b = openai::body(&request(&msgs, &[]), 1024);
+    let m = b["messages"].as_array().unwrap();
+    assert_eq!(m[0], json!({ "role": "system", "content": "sys" }));
+    assert_eq!(
+        m[2]["tool_calls"][0]["function"]["arguments"],
+        "{\"file_path\":\"/mnt/memory/a/x.md\"}"
+    );
+    assert_eq!(
+        m[3],
+        json!({ "role": "tool", "tool_call_id": "t1", "content": "Error: x" })
+    );
+    assert!(b.get("tools").is_none());
+}
+
+#[test]
+fn openai_arguments_that_are_not_json_are_marked_invalid() {
+    let r = openai::parse(&json!({
+        "choices": [{ "message": { "content": null, "tool_calls": [
+            { "id": "c1", "type": "function", "function": { "name": "read", "arguments": "{oops" } },
+            { "type": "function", "function": { "name": "glob", "arguments": { "pattern": "*" } } },
+        ]}, "finish_reason": "stop" }],
+        "usage": { "prompt_tokens": 10, "completion_tokens": 3, "prompt_tokens_details": { "cached_tokens": 4 } },
+    }))
+    .unwrap();
+    assert!(
+        matches!(&r.blocks[0], Block::ToolUse { invalid: Some(why), .. } if why.contains("not valid JSON"))
+    );
+    assert!(matches!(&r.blocks[1], Block::ToolUse { id, invalid: None, .. } if id == "call_1"));
+    assert_eq!(r.usage.input_tokens, 6);
+    assert_eq!(r.usage.cache_read_input_tokens, 4);
+    assert!(openai::parse(&json!({ "choices": [] })).is_err());
+}
+
+#[test]
+fn anthropic_parse_reads_stop_reason_and_usage() {
+    let r = anthropic::parse(&json!({
+        "content": [{ "type": "thinking", "thinking": "..." }, { "type": "text", "text": "hi" }],
+        "stop_reason": "max_tokens",
+        "usage": { "input_tokens": 5, "output_tokens": 2, "cache_read_input_tokens": 1 },
+    }))
+    .unwrap();
+    assert_eq!(r.blocks, vec![Block::Text("hi".into())]);
+    assert_eq!(r.stop, Stop::MaxTokens);
+    assert_eq!(
+        (
+            r.usage.input_tokens,
+            r.usage.output_tokens,
+            r.usage.cache_read_input_tokens
+        ),
+        (5, 2, 1)
+    );
+    assert!(anthropic::parse(&json!({ "content": [{ "type": "tool_use" }] })).is_err());
+}
+
+#[test]
+fn retry_delay_honours_retry_after_up_to_a_minute_then_backs_off() {
+    assert_eq!(
+        retry_delay(0, Some(Duration::from_secs(3))),
+        Duration::from_secs(3)
+    );
+    let long = retry_delay(0, Some(Duration::from_secs(600)));
+    assert!(long <= Duration::from_millis(500) && long >= Duration::from_millis(375));
+    let late = retry_delay(10, None);
+    assert!(late <= Duration::from_secs(8) && late >= Duration::from_secs(6));
+}
+
+#[test]
+fn backends_parse_and_keys_stay_out_of_debug() {
+    assert_eq!("openai".parse::<Backend>(), Ok(Backend::OpenAi));
+    assert!("gpt".parse::<Backend>().is_err());
+    let c = AgentConfig {
+        backend: Backend::OpenAi,
+        api_key: Some(ApiKey::new("sk-hidden")),
+        ..AgentConfig::default()
+    };
+    assert!(!format!("{c:?}").contains("sk-hidden"));
+    assert_eq!(c.effective_base_url(), "http://127.0.0.1:11434/v1");
+    assert_eq!(
+        AgentConfig::default().effective_base_url(),
+        "https://api.anthropic.com"
+    );
+}
