@@ -8,7 +8,7 @@
 //! To see these tests fail, break the rollback: in `Db::write`
 //! (`crates/emulator/src/store/mod.rs`) set `pending.done = true;` before `let value = result?;`,
 //! so a failed write keeps its changes in memory. (Done while writing them: every test here
-//! but the concurrent-edit one then fails.)
+//! then fails, as does the tool-write test in `tests/atomic_sandbox.rs`.)
 #![allow(clippy::unwrap_used)]
 
 mod common;
