@@ -85,7 +85,7 @@ fn stored(dir: &std::path::Path) -> Vec<(String, String)> {
 /// Every tool call that writes memory, when its commit fails, is an error result the agent
 /// sees (saying nothing was stored) and changes nothing: not the memories, their versions or
 /// the path index, in memory or on disk. Retried once the disk has room, each succeeds.
-/// Break it: skip the rollback (module doc at the top), and the state check fails.
+/// Break it: skip the rollback (see `tests/atomic.rs`), and the state check fails.
 #[test]
 fn a_tool_write_that_is_not_stored_is_an_error_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
