@@ -344,10 +344,10 @@ async fn check_store_consistent(client: &Client, store: &str) -> (usize, usize) 
 }
 
 const VISITS: &[&str] = &[
-    "Hi! I wear a size medium and my budget is $120.",
-    "I love hiking and trail running.",
-    "Please remember I prefer the colour green.",
-    "I also like cycling.",
+    "Hi! I'm {who}. I wear a size medium and my budget is $120.",
+    "{who} here: I love hiking and trail running.",
+    "Please remember that my name is {who} and I prefer the colour green.",
+    "I also like cycling, says {who}.",
     "Actually my budget is $200 now.",
     "What do you remember about me?",
 ];
@@ -372,13 +372,15 @@ async fn two_sessions_share_a_store_without_corruption() {
         gap_timeout: Duration::from_secs(10),
         max_reconnects: 5,
     };
-    let talk = |session: String| {
+    // Each household member says their own things: the agent writes only what is new to it.
+    let talk = |session: String, who: &'static str| {
         let client = env.client.clone();
         let options = options.clone();
         tokio::spawn(async move {
             let mut writes = 0;
             for text in VISITS {
-                let turn = t(run_turn(&client, &session, text, &options))
+                let text = text.replace("{who}", who);
+                let turn = t(run_turn(&client, &session, &text, &options))
                     .await
                     .unwrap();
                 assert!(turn.ended_normally(), "{turn:?}");
@@ -423,7 +425,7 @@ async fn two_sessions_share_a_store_without_corruption() {
         })
     };
     let (wa, wb, r) = tokio::time::timeout(Duration::from_secs(120), async {
-        tokio::join!(talk(a.id.clone()), talk(b.id.clone()), rest)
+        tokio::join!(talk(a.id.clone(), "Ana"), talk(b.id.clone(), "Bruno"), rest)
     })
     .await
     .expect("sessions did not finish");

@@ -59,7 +59,8 @@ async fn two_sessions_writes_appear_with_their_actors_and_the_size_change_is_dif
     let mut sessions = Vec::new();
     for message in [
         "Hi! I wear a size medium and my budget is under $200.",
-        "Actually I'm a large now.",
+        // The reference agent knows no sizes: the update names the same phrase ("a size …").
+        "Actually I wear a size large now.",
     ] {
         let mut params = CreateSession::new(AgentRef::Id(agent.id.clone()), environment.id.clone());
         params.resources = Some(vec![ResourceParams::memory_store(

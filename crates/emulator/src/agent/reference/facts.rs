@@ -5,6 +5,7 @@
 //! is B1" replaces "my Portuguese level is A2": same head noun, and the new phrase has no
 //! modifier the old one lacks).
 
+use super::grammar::*;
 use super::text::{self, Clause, Word, as_sentence, second_person, stem, words};
 use regex::Regex;
 use std::collections::BTreeSet;
@@ -30,14 +31,31 @@ pub(super) struct Subject {
     pub owner: Vec<String>,
     /// Stems of the other content words of the subject phrase.
     pub mods: BTreeSet<String>,
+    /// "my cat is allergic to fish" vs "my cat is called Miso": the first word after the verb
+    /// when it is a word, not a value or a phrase; facts with different ones are about different
+    /// things.
+    pub predicate: String,
     pub class: Class,
 }
 
 impl Subject {
     /// Whether a new fact about `self` replaces an old fact about `old`.
     pub fn replaces(&self, old: &Subject) -> bool {
-        if self.head != old.head || self.owner != old.owner {
+        if self.owner != old.owner || self.predicate != old.predicate {
             return false;
+        }
+        if self.head != old.head {
+            // "I wear a size large" after "I wear a size small": the same phrase with another
+            // last word is a new value for it (not for possessions: a black dog and a black cat).
+            let same_frame = !self.mods.is_empty() && self.mods == old.mods;
+            return same_frame
+                && match (&self.class, &old.class) {
+                    (Class::Attribute, Class::Attribute) => true,
+                    (Class::Verb(a), Class::Verb(b)) => {
+                        a == b && !POSSESSION_VERBS.contains(&a.as_str())
+                    }
+                    _ => false,
+                };
         }
         let nested = self.mods.is_subset(&old.mods) || old.mods.is_subset(&self.mods);
         match (&self.class, &old.class) {
@@ -76,45 +94,6 @@ impl Fact {
     }
 }
 
-const ADVERBS: &[&str] = &[
-    "always", "usually", "really", "only", "also", "just", "generally", "mostly", "normally",
-    "typically", "definitely", "absolutely", "still", "now", "actually", "currently", "strongly",
-    "often", "sometimes", "rarely", "mainly", "totally", "honestly", "seriously", "basically",
-    "kind", "sort", "of", "even", "probably", "usually,", "much", "rather",
-];
-const NEGATIONS: &[&str] = &[
-    "never", "not", "don't", "dont", "no", "can't", "cannot", "cant", "won't", "wouldn't",
-    "doesn't", "didn't", "hardly", "shouldn't", "mustn't", "longer",
-];
-const AUXILIARIES: &[&str] = &[
-    "do", "does", "did", "can", "could", "will", "would", "should", "must", "might", "may",
-    "have", "has", "had", "got", "gotta", "to", "shall", "am", "be",
-];
-const DETERMINERS: &[&str] = &[
-    "a", "an", "the", "my", "some", "any", "this", "that", "these", "those", "our", "two",
-    "three", "more", "less", "fewer", "many", "much",
-];
-const PREPOSITIONS: &[&str] = &[
-    "about", "above", "after", "against", "along", "among", "around", "as", "at", "before",
-    "behind", "below", "beside", "between", "by", "during", "except", "for", "from", "in",
-    "inside", "into", "like", "near", "of", "off", "on", "onto", "out", "outside", "over", "per",
-    "since", "than", "through", "till", "to", "toward", "towards", "under", "until", "up", "upon",
-    "via", "with", "within", "without", "based",
-];
-const CONJUNCTIONS: &[&str] = &[
-    "and", "or", "but", "so", "because", "if", "when", "while", "which", "that", "who", "whom",
-    "where", "whenever", "unless", "though", "although", "since",
-];
-const COPULAS: &[&str] = &["is", "are", "was", "were", "am", "be", "been", "=", "equals"];
-/// Verbs whose object is a preference (the negative ones flip the polarity).
-const PREFERENCE_VERBS: &[&str] = &[
-    "want", "wants", "prefer", "prefers", "like", "likes", "love", "loves", "enjoy", "enjoys",
-    "need", "needs", "adore", "favor", "favour", "choose", "pick", "require", "use",
-];
-const NEGATIVE_PREFERENCE_VERBS: &[&str] = &[
-    "hate", "hates", "dislike", "dislikes", "avoid", "avoids", "detest", "loathe",
-];
-
 /// Statements that are conversation, not facts about the customer.
 static NOT_A_FACT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
@@ -136,37 +115,61 @@ static NOT_A_FACT: LazyLock<Regex> = LazyLock::new(|| {
     .expect("static regex")
 });
 
-static CALL_ME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^(?:please\s+)?call\s+me\s+(\S+)$").expect("static regex")
-});
+static CALL_ME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)^(?:please\s+)?call\s+me\s+(\S+)$").expect("static regex"));
 
 /// The fact a customer's clause states, if it is a first-person statement.
 pub(super) fn from_clause(clause: &Clause) -> Option<Fact> {
-    if clause.question || clause.is_forget() || clause.text.chars().count() > text::MAX_FACT_CHARS
-    {
+    if clause.question || clause.is_forget() || clause.text.chars().count() > text::MAX_FACT_CHARS {
         return None;
     }
     if let Some(c) = CALL_ME.captures(&clause.text) {
         let name = c.get(1).map_or("", |m| m.as_str());
         return Some(name_fact(name, clause.additive));
     }
+    if let Some(instruction) = instruction(clause) {
+        return Some(instruction);
+    }
     if !clause.is_first_person() {
         return None;
     }
-    let ws = clause.words();
-    if ws.len() < 2 {
+    let said = clause.words();
+    if said.len() < 2 {
         return None;
     }
-    let lower = ws.iter().map(|w| w.lower.as_str()).collect::<Vec<_>>().join(" ");
+    // "We're vegetarian", "our anniversary is …": the household speaks as one customer.
+    let ws = singular(&said);
+    let lower = ws
+        .iter()
+        .map(|w| w.lower.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
     if NOT_A_FACT.is_match(&lower) {
         return None;
     }
-    if let Some(name) = introduced_name(&ws) {
+    if let Some(name) = introduced_name(&said) {
         return Some(name_fact(&name, clause.additive));
     }
     Some(Fact {
         text: as_sentence(&second_person(&clause.text)),
         subject: subject_of(&ws),
+        additive: clause.additive,
+    })
+}
+
+/// "Please always answer in bullet points", "Never call me before 9am": a standing instruction,
+/// kept exactly as said.
+fn instruction(clause: &Clause) -> Option<Fact> {
+    let ws = clause.words();
+    let start = usize::from(ws.first().is_some_and(|w| w.lower == "please"));
+    let standing = match ws.get(start).map(|w| w.lower.as_str()) {
+        Some("always" | "never") => ws.len() > start + 1,
+        Some("from") => ws.get(start + 1).is_some_and(|w| w.lower == "now"),
+        _ => false,
+    };
+    standing.then(|| Fact {
+        text: as_sentence(&clause.text),
+        subject: None,
         additive: clause.additive,
     })
 }
@@ -244,6 +247,34 @@ fn first_person_words(line: &str) -> Vec<Word> {
     out
 }
 
+/// First person plural as singular, for finding the subject.
+fn singular(ws: &[Word]) -> Vec<Word> {
+    let mut out: Vec<Word> = Vec::with_capacity(ws.len());
+    for w in ws {
+        let swapped = match w.lower.as_str() {
+            "we" => "i",
+            "we're" => "i'm",
+            "we've" => "i've",
+            "we'd" => "i'd",
+            "we'll" => "i'll",
+            "our" => "my",
+            "ours" => "mine",
+            "us" => "me",
+            "are" if out.last().is_some_and(|p| p.lower == "i") => "am",
+            "were" if out.last().is_some_and(|p| p.lower == "i") => "was",
+            _ => {
+                out.push(w.clone());
+                continue;
+            }
+        };
+        out.push(Word {
+            text: w.text.clone(),
+            lower: swapped.to_string(),
+        });
+    }
+    out
+}
+
 fn is(list: &[&str], w: &Word) -> bool {
     list.contains(&w.lower.as_str())
 }
@@ -286,9 +317,12 @@ fn possessive_subject(ws: &[Word]) -> Option<Subject> {
         }
     };
     // Proper adjectives ("my Portuguese level") are modifiers here, not values.
+    // "my level in Portuguese is B1": the phrase ends at its first grammar word.
     let phrase: Vec<(usize, &Word)> = (1..np_end)
         .map(|i| (i, &ws[i]))
-        .filter(|(_, w)| !is(DETERMINERS, w) && !text::is_value(w))
+        .skip_while(|(_, w)| is(DETERMINERS, w))
+        .take_while(|(_, w)| !text::is_stop(&w.lower) && !is(PREPOSITIONS, w))
+        .filter(|(_, w)| !text::is_value(w))
         .collect();
     let (last_index, head) = *phrase.last()?;
     let possessive = |i: usize, w: &Word| {
@@ -312,10 +346,27 @@ fn possessive_subject(ws: &[Word]) -> Option<Subject> {
             mods.insert(stem(&v.lower));
         }
     }
+    let predicate = copula
+        .and_then(|c| {
+            ws[c + 1..]
+                .iter()
+                .enumerate()
+                .find(|(_, w)| !(is(ADVERBS, w) || is(NEGATIONS, w)))
+                .map(|(k, w)| (c + 1 + k, w))
+        })
+        .filter(|&(i, w)| {
+            !(is_value(ws, i)
+                || is(DETERMINERS, w)
+                || is(PREPOSITIONS, w)
+                || text::is_stop(&w.lower))
+        })
+        .map(|(_, w)| stem(&w.lower))
+        .unwrap_or_default();
     Some(Subject {
         head,
         owner,
         mods,
+        predicate,
         class: Class::Attribute,
     })
 }
@@ -331,7 +382,7 @@ fn pronoun_subject(ws: &[Word]) -> Option<Subject> {
             negative = true;
         } else if w.lower == "am" {
             copula = true;
-        } else if !(is(ADVERBS, w) || is(AUXILIARIES, w)) {
+        } else if !(is(ADVERBS, w) || is(AUXILIARIES, w)) || possession(ws, i) {
             break;
         }
         i += 1;
@@ -356,6 +407,7 @@ fn pronoun_subject(ws: &[Word]) -> Option<Subject> {
             head,
             owner: Vec::new(),
             mods,
+            predicate: String::new(),
             class: Class::Preference {
                 negative: negative != negative_verb,
             },
@@ -375,8 +427,19 @@ fn pronoun_subject(ws: &[Word]) -> Option<Subject> {
         head,
         owner: Vec::new(),
         mods,
+        predicate: String::new(),
         class: Class::Verb(verb_stem),
     })
+}
+
+/// "have" as the main verb ("I have a dog"), not an auxiliary ("I have to", "I have been").
+fn possession(ws: &[Word], i: usize) -> bool {
+    matches!(ws[i].lower.as_str(), "have" | "has" | "had" | "got")
+        && ws.get(i + 1).is_some_and(|n| {
+            !(matches!(n.lower.as_str(), "to" | "been" | "got" | "gotten")
+                || n.lower.ends_with("ed")
+                || n.lower.ends_with("en"))
+        })
 }
 
 /// The noun phrase starting at `start` (determiners skipped): its head stem and modifier stems.
@@ -390,7 +453,8 @@ fn object_phrase(ws: &[Word], start: usize) -> Option<(String, BTreeSet<String>)
     while i < ws.len() {
         let w = &ws[i];
         let grammar = is(PREPOSITIONS, w) || is(CONJUNCTIONS, w) || text::is_stop(&w.lower);
-        let participle = !phrase.is_empty() && (w.lower.ends_with("ed") || w.lower.ends_with("ing"));
+        let participle =
+            !phrase.is_empty() && (w.lower.ends_with("ed") || w.lower.ends_with("ing"));
         if grammar || participle || is_value(ws, i) {
             break;
         }
@@ -419,6 +483,7 @@ fn state_subject(ws: &[Word], start: usize) -> Subject {
             head: w.lower.clone(),
             owner: Vec::new(),
             mods: BTreeSet::new(),
+            predicate: String::new(),
             class: Class::Attribute,
         };
     }
@@ -455,6 +520,7 @@ fn state_subject(ws: &[Word], start: usize) -> Subject {
         head,
         owner: Vec::new(),
         mods,
+        predicate: String::new(),
         class: Class::Attribute,
     }
 }

@@ -1,7 +1,8 @@
 //! What a message asks for: facts to keep, things to forget, and what to recall.
 
-use super::facts::{self, Fact};
-use super::text::{self, Clause, second_person, stem, words};
+use super::facts::{self, Class, Fact};
+use super::grammar::*;
+use super::text::{self, Clause, any_match, second_person, stem, words};
 use std::collections::BTreeSet;
 
 /// A request to forget.
@@ -26,29 +27,36 @@ pub(super) struct Intent {
     pub asks: bool,
     /// An open request ("any recommendations?", "what do you remember about me?"): recall all.
     pub open: bool,
-    /// Stems of what the questions are about.
-    pub query: BTreeSet<String>,
+    /// What each question or request is about.
+    pub queries: Vec<Query>,
 }
 
-/// Words that name memory in general rather than one subject of it.
-const GENERIC: &[&str] = &[
-    "about", "all", "anything", "data", "detail", "details", "everything", "file", "files",
-    "history", "info", "information", "me", "memory", "note", "notes", "preference",
-    "preferences", "profile", "record", "records", "stuff", "whatever", "what", "you", "know",
-    "said", "told", "ever", "thing", "things", "else",
-];
-/// Words that make a forget request cover everything when nothing more specific is named.
-const EVERYTHING: &[&str] = &[
-    "everything", "all", "me", "my", "anything", "data", "notes", "information", "info",
-    "profile", "memory", "whatever",
-];
-/// Stems of requests that want everything the agent knows applied.
-const OPEN_STEMS: &[&str] = &["recommend", "suggest", "plan", "idea", "surpris", "advic", "advis"];
-const ARRANGE_WORDS: &[&str] = &[
-    "book", "reserve", "arrange", "find", "get", "pick", "choose", "organise", "organize",
-    "schedule", "order", "sort",
-];
-const MEMORY_WORDS: &[&str] = &["remember", "know", "noted", "recall", "have", "stored", "kept"];
+/// What one question or request is about.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Query {
+    /// Stems of its content words.
+    pub stems: BTreeSet<String>,
+    /// Head nouns of its "my …" phrases ("my dog's birthday" → birthday): when there are any, a
+    /// fact must match one of them, so a fact about the dog's name does not answer a question
+    /// about its birthday.
+    pub heads: BTreeSet<String>,
+}
+
+impl Query {
+    /// Whether a fact or a line of the customer's own files (with these stems) answers it.
+    pub fn about(&self, stems: &BTreeSet<String>) -> bool {
+        if self.heads.is_empty() {
+            any_match(stems, &self.stems)
+        } else {
+            any_match(stems, &self.heads)
+        }
+    }
+
+    /// Whether a line of a reference file (with these stems) bears on it.
+    pub fn mentions(&self, stems: &BTreeSet<String>) -> bool {
+        any_match(stems, &self.stems)
+    }
+}
 
 pub(super) fn understand(message: &str) -> Intent {
     let mut intent = Intent::default();
@@ -57,10 +65,43 @@ pub(super) fn understand(message: &str) -> Intent {
             intent.forget.push(forget_request(&clause));
             continue;
         }
-        let requests_advice = text::content_stems(&clause.text)
+        // "I'm looking for a gift": a request for suggestions, not a fact about the customer.
+        let looking = {
+            let lower = clause.text.to_lowercase();
+            [
+                "i'm looking for",
+                "i am looking for",
+                "im looking for",
+                "looking for",
+            ]
             .iter()
-            .any(|s| OPEN_STEMS.iter().any(|o| s.starts_with(o)));
+            .any(|p| lower.starts_with(p))
+        };
+        let requests_advice = looking
+            || text::content_stems(&clause.text)
+                .iter()
+                .any(|s| OPEN_STEMS.iter().any(|o| s.starts_with(o)));
         if let Some(f) = facts::from_clause(&clause).filter(|_| !requests_advice) {
+            // "I need a bag for work": a need is also a quiet question about that thing.
+            let needs = matches!(
+                f.subject.as_ref().map(|s| &s.class),
+                Some(Class::Preference { negative: false })
+            ) && clause
+                .words()
+                .iter()
+                .any(|w| matches!(w.lower.as_str(), "need" | "want" | "needs" | "wants"));
+            if needs {
+                let stems: BTreeSet<String> = text::content_stems(&clause.text)
+                    .into_iter()
+                    .filter(|s| !FRAME_WORDS.iter().any(|w| stem(w) == *s))
+                    .collect();
+                // Answered only when something matches (`asks` stays false): never with "I
+                // don't have that noted".
+                intent.queries.push(Query {
+                    stems,
+                    heads: BTreeSet::new(),
+                });
+            }
             if !intent.facts.iter().any(|x| x.text == f.text) {
                 intent.facts.push(f);
             }
@@ -81,21 +122,38 @@ pub(super) fn understand(message: &str) -> Intent {
                 .filter(|w| !text::is_frame(w))
                 .collect();
             let stems: BTreeSet<String> = specific.iter().map(|w| stem(w)).collect();
-            let about_me = lower.windows(2).any(|p| p == ["about", "me"] || p == ["on", "me"]);
+            let about_me = lower
+                .windows(2)
+                .any(|p| p == ["about", "me"] || p == ["on", "me"]);
             let arrange = lower.iter().any(|w| ARRANGE_WORDS.contains(w))
                 && lower
                     .iter()
                     .any(|w| matches!(*w, "me" | "something" | "anything" | "us"));
-            let recalls_all = specific.is_empty() && lower.iter().any(|w| MEMORY_WORDS.contains(w));
+            // "What do you remember?", "Who am I?": about the customer, naming nothing.
+            let recalls_all = content.is_empty()
+                && lower.iter().any(|w| {
+                    MEMORY_WORDS.contains(w)
+                        || matches!(*w, "i" | "me" | "my" | "we" | "us" | "our")
+                });
             if about_me
+                || looking
                 || arrange
                 || recalls_all
-                || stems.iter().any(|s| OPEN_STEMS.iter().any(|o| s.starts_with(o)))
+                || stems
+                    .iter()
+                    .any(|s| OPEN_STEMS.iter().any(|o| s.starts_with(o)))
             {
                 intent.open = true;
             }
-            let query = if specific.is_empty() { content } else { specific };
-            intent.query.extend(query.iter().map(|w| stem(w)));
+            let query = if specific.is_empty() {
+                content
+            } else {
+                specific
+            };
+            intent.queries.push(Query {
+                stems: query.iter().map(|w| stem(w)).collect(),
+                heads: my_heads(&ws).into_iter().collect(),
+            });
         }
     }
     intent
@@ -119,11 +177,7 @@ fn forget_request(clause: &Clause) -> Forget {
         .map(|w| stem(&w.lower))
         .collect();
     if targets.is_empty() {
-        return if rest.is_empty()
-            || rest
-                .iter()
-                .any(|w| EVERYTHING.contains(&w.lower.as_str()))
-        {
+        return if rest.is_empty() || rest.iter().any(|w| EVERYTHING.contains(&w.lower.as_str())) {
             Forget::All
         } else {
             Forget::Some {
@@ -142,4 +196,25 @@ fn forget_request(clause: &Clause) -> Forget {
         targets,
         phrase: second_person(&phrase),
     }
+}
+
+/// Head nouns of the "my …" phrases of a question.
+fn my_heads(ws: &[text::Word]) -> Vec<String> {
+    let mut heads = Vec::new();
+    for (i, w) in ws.iter().enumerate() {
+        if w.lower != "my" && w.lower != "our" {
+            continue;
+        }
+        let mut head = None;
+        for x in ws[i + 1..].iter().take(4) {
+            if text::is_stop(&x.lower) || text::is_value(x) {
+                break;
+            }
+            if !(x.lower.ends_with("'s") || x.lower.ends_with('\'')) {
+                head = Some(stem(&x.lower));
+            }
+        }
+        heads.extend(head);
+    }
+    heads
 }

@@ -11,26 +11,40 @@
 //! 2. **Learns** every first-person statement about the customer, in any clause ("by the way,
 //!    I'm a size 9", "heads up: my home airport is SFO", "I always want an aisle seat", "I'm
 //!    Cust0042x"), as one line in the customer's own words turned to the second person ("You
-//!    always want an aisle seat."), so every value they said is in memory verbatim. The lines
-//!    live in `preferences.md` in every `read_write` store, under `# Customer notes`. A new fact
-//!    about the same subject replaces the old line in place (subjects come from grammar: the noun
-//!    phrase of "my X is …", the object of want/prefer/like/need/avoid, the phrase after "I'm",
-//!    matched by head noun and stem); "also"/"too" adds instead. The file is created with
-//!    `write` and changed with one `edit` per turn; nothing new → no write.
+//!    always want an aisle seat."), so every value they said is in memory verbatim; a standing
+//!    instruction ("please always answer in bullet points") is kept as said. The lines live in
+//!    `preferences.md` in every `read_write` store, under `# Customer notes`. A new fact about
+//!    the same subject replaces the old line in place. Subjects come from grammar: the noun
+//!    phrase of "my X is …" (head noun, its modifiers, a possessor, the first word of the
+//!    predicate), the object of want/prefer/like/need/avoid (with polarity), the phrase after
+//!    "I'm", or another verb and its object, all compared by Snowball stem: "my level is B1"
+//!    replaces "my Portuguese level is A2", "I wear a size large" replaces "I wear a size small",
+//!    "I prefer window seats" replaces "I always want an aisle seat" but not "I never want a
+//!    middle seat"; "also"/"too" adds instead. The file is created with `write` and changed with
+//!    one `edit` per turn; nothing new → no write.
 //! 3. **Forgets** on request: "forget my allergy information" removes the lines whose words
 //!    match (stems, so allergy ~ allergic) from its notes and the customer's other `read_write`
 //!    files; "forget everything" deletes them (`bash rm`).
-//! 4. **Recalls** for a question or request: the facts and the lines of other store files
-//!    (seeded, shared, read-only) that share a stemmed content word with the message are quoted
-//!    ("From my notes:", "From the reference files:"); an open request ("any recommendations?",
-//!    "plan my week", "what do you remember about me?", "book me something") quotes every fact;
-//!    a question nothing matches gets "I don't have that noted."
+//! 4. **Recalls** for each question or request: the facts and the lines of other store files
+//!    (seeded, shared, read-only; a `##` heading lends its words to its lines) that share a
+//!    stemmed content word with it are quoted ("From my notes:", "From the reference files:"); a
+//!    question about "my X" takes only facts about X (so "my dog's birthday" does not get the
+//!    dog's name). An open request ("any recommendations?", "plan my week", "what do you remember
+//!    about me?", "book me something", "I'm looking for …") quotes every fact; a question
+//!    nothing matches gets "I don't have that noted."; a need ("I need a bag for work") quotes
+//!    what matches and otherwise stays quiet.
 //! 5. **Invents nothing**: every name, number, price or date in a reply or a note was said by
 //!    the customer or is in a mounted store; the fixed phrases are in the private
 //!    `reply::phrases` module.
 //!
-//! Only the start of a message ([`MAX_MESSAGE_CHARS`] characters) is read for meaning, and a
-//! clause longer than 300 characters is not kept as a fact.
+//! Only the start of a message ([`MAX_MESSAGE_CHARS`] characters, cut after a whole sentence)
+//! is read for meaning, and a clause longer than 300 characters is not kept as a fact.
+//!
+//! What it cannot do, being rules and not a model: it knows no synonyms ("books" does not find
+//! "novels", "buy" does not find "purchases"), so it recalls by shared words only; it cannot
+//! link a bare value to its attribute ("I'm a large now" is a new fact, not a new size); it does
+//! not recommend, book or calculate anything, only quote; and it reads English grammar only
+//! (other scripts get a reply but nothing is learned).
 //!
 //! The agent keeps **no state** between turns or sessions: everything it knows comes from the turn
 //! input and from what its tool calls return, so customer isolation and the regressions are real.
@@ -42,6 +56,7 @@ use cma_client::types::Access;
 use serde_json::json;
 
 mod facts;
+mod grammar;
 mod intent;
 mod notes;
 mod reply;
@@ -145,7 +160,6 @@ fn strip_line_numbers(text: &str) -> String {
     s
 }
 
-
 impl ReferenceAgent {
     fn turn(&self, input: &TurnInput<'_>, tools: &mut dyn Tools) -> String {
         let intent = intent::understand(input.message);
@@ -169,7 +183,8 @@ impl ReferenceAgent {
         } else {
             Vec::new()
         };
-        let is_notes = |f: &File| writable(mounts[f.mount]) && f.path == notes_path(mounts[f.mount]);
+        let is_notes =
+            |f: &File| writable(mounts[f.mount]) && f.path == notes_path(mounts[f.mount]);
 
         // ---- what is known: the customer's notes (all read_write stores, merged) ...
         let mut known = Notes::default();
@@ -192,7 +207,7 @@ impl ReferenceAgent {
         }
         let (learned, forgot) = apply(&mut known, &intent);
 
-        let forgets_all = intent.forget.iter().any(|f| *f == Forget::All);
+        let forgets_all = intent.forget.contains(&Forget::All);
         let mut customer_lines = Vec::new();
         let mut reference_lines = Vec::new();
         for f in files.iter().filter(|f| !is_notes(f)) {
@@ -230,9 +245,13 @@ impl ReferenceAgent {
                 if reads {
                     let existing = files.iter().find(|f| f.mount == mi && f.path == path);
                     let old = existing.map_or("", |f| f.content.as_str());
-                    let mut notes = Notes::parse(old);
+                    let before = Notes::parse(old);
+                    let mut notes = before.clone();
                     apply(&mut notes, &intent);
-                    save(tools, &path, existing.is_some(), old, &notes.render());
+                    // Unchanged notes are not rewritten, even when not in this agent's layout.
+                    if notes != before {
+                        save(tools, &path, existing.is_some(), old, &notes.render());
+                    }
                     // Forgetting reaches the customer's other files in this store too.
                     if !intent.forget.is_empty() {
                         for f in files.iter().filter(|f| f.mount == mi && f.path != path) {
@@ -280,11 +299,13 @@ impl ReferenceAgent {
     }
 }
 
+/// Each fact of a message and what learning it did.
+type LearnedFacts = Vec<(facts::Fact, Learned)>;
+/// Each forget request of a message and the facts it removed.
+type Forgotten = Vec<(Forget, Vec<String>)>;
+
 /// Applies a message's forget requests, then its facts; returns what each did.
-fn apply(
-    notes: &mut Notes,
-    intent: &Intent,
-) -> (Vec<(facts::Fact, Learned)>, Vec<(Forget, Vec<String>)>) {
+fn apply(notes: &mut Notes, intent: &Intent) -> (LearnedFacts, Forgotten) {
     let mut forgot = Vec::new();
     for request in &intent.forget {
         let removed = match request {

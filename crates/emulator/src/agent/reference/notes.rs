@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 pub(super) const TITLE: &str = "# Customer notes";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Line {
+struct RawLine {
     raw: String,
     /// The fact on this line (bullet marks stripped), if it is not a heading or blank.
     fact: Option<String>,
@@ -21,7 +21,7 @@ struct Line {
 /// A parsed notes file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(super) struct Notes {
-    lines: Vec<Line>,
+    lines: Vec<RawLine>,
 }
 
 /// What learning one fact did.
@@ -55,7 +55,7 @@ impl Notes {
         Notes {
             lines: content
                 .lines()
-                .map(|l| Line {
+                .map(|l| RawLine {
                     raw: l.to_string(),
                     fact: fact_text(l),
                 })
@@ -89,8 +89,8 @@ impl Notes {
         s
     }
 
-    fn line_for(text: &str) -> Line {
-        Line {
+    fn line_for(text: &str) -> RawLine {
+        RawLine {
             raw: format!("- {text}"),
             fact: Some(text.to_string()),
         }
@@ -130,11 +130,11 @@ impl Notes {
             return Learned::Updated;
         }
         if self.lines.is_empty() {
-            self.lines.push(Line {
+            self.lines.push(RawLine {
                 raw: TITLE.to_string(),
                 fact: None,
             });
-            self.lines.push(Line {
+            self.lines.push(RawLine {
                 raw: String::new(),
                 fact: None,
             });
@@ -186,17 +186,37 @@ impl Notes {
     }
 }
 
-/// The texts of the facts in a notes file (for a reply).
-pub(super) fn fact_lines(content: &str) -> Vec<String> {
-    content.lines().filter_map(fact_text).collect()
+/// A line of a memory file that can be quoted, with the stems it is found by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct StoreLine {
+    pub text: String,
+    /// The line's content stems and those of its section heading ("## Returns").
+    pub stems: BTreeSet<String>,
 }
 
-/// The lines of any memory file worth quoting: facts, without headings or blank lines.
-pub(super) fn quotable_lines(content: &str) -> Vec<String> {
-    fact_lines(content)
-        .into_iter()
-        .filter(|l| !text::content_stems(l).is_empty())
-        .collect()
+/// The lines of any memory file worth quoting: facts, without headings or blank lines. A
+/// section heading (level 2 or deeper) lends its words to the lines below it; a file's title
+/// does not (it names the whole file, not one line).
+pub(super) fn quotable_lines(content: &str) -> Vec<StoreLine> {
+    let mut heading = BTreeSet::new();
+    let mut out = Vec::new();
+    for raw in content.lines() {
+        let t = raw.trim();
+        if t.starts_with("##") {
+            heading = text::content_stems(t.trim_start_matches('#'));
+            continue;
+        }
+        let Some(line) = fact_text(raw) else { continue };
+        let own = text::content_stems(&line);
+        if own.is_empty() {
+            continue;
+        }
+        out.push(StoreLine {
+            text: line,
+            stems: own.union(&heading).cloned().collect(),
+        });
+    }
+    out
 }
 
 /// One `edit` (old_string, new_string) that turns `old` into `new`: the smallest stretch of whole

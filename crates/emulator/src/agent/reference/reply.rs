@@ -4,8 +4,8 @@
 
 use super::facts::Fact;
 use super::intent::{Forget, Intent};
-use super::notes::Learned;
-use super::text::{self, any_match, lower_first};
+use super::notes::{Learned, StoreLine};
+use super::text::lower_first;
 use std::collections::BTreeSet;
 
 /// The fixed phrases of replies (none holds a name, number, price or date).
@@ -33,9 +33,9 @@ pub(super) struct Knowledge {
     /// The customer's facts after this turn's changes.
     pub facts: Vec<Fact>,
     /// Lines of the customer's other files in `read_write` stores (seeded memories).
-    pub customer_lines: Vec<String>,
+    pub customer_lines: Vec<StoreLine>,
     /// Lines of `read_only` store files (policies, shared knowledge).
-    pub reference_lines: Vec<String>,
+    pub reference_lines: Vec<StoreLine>,
     /// What this turn learned, in order.
     pub learned: Vec<(Fact, Learned)>,
     /// Each forget request of this turn and the facts it removed.
@@ -57,10 +57,10 @@ fn cut(line: &str) -> String {
     }
 }
 
-fn listed(label: &str, items: &[String]) -> Option<String> {
+fn listed(label: &str, items: &[String], always_bullets: bool) -> Option<String> {
     match items {
         [] => None,
-        [one] => Some(format!("{label} {}", lower_first(one))),
+        [one] if !always_bullets => Some(format!("{label} {}", lower_first(one))),
         many => Some(format!(
             "{label}\n{}",
             bullets(&many.iter().map(|m| lower_first(m)).collect::<Vec<_>>())
@@ -84,8 +84,17 @@ pub(super) fn compose(intent: &Intent, k: &Knowledge) -> String {
         .filter(|(_, l)| matches!(l, Learned::Added | Learned::Unchanged))
         .map(|(f, _)| f.text.clone())
         .collect();
-    parts.extend(listed(phrases::NOTED, &noted));
-    parts.extend(listed(phrases::UPDATED, &of(Learned::Updated)));
+    // A standing instruction about bullet points is followed.
+    let always_bullets = k
+        .facts
+        .iter()
+        .any(|f| f.subject.is_none() && f.text.to_lowercase().contains("bullet"));
+    parts.extend(listed(phrases::NOTED, &noted, always_bullets));
+    parts.extend(listed(
+        phrases::UPDATED,
+        &of(Learned::Updated),
+        always_bullets,
+    ));
 
     for (request, removed) in &k.forgot {
         parts.push(match request {
@@ -97,8 +106,8 @@ pub(super) fn compose(intent: &Intent, k: &Knowledge) -> String {
         });
     }
 
-    if intent.asks {
-        parts.push(recall(intent, k));
+    if intent.asks || !intent.queries.is_empty() {
+        parts.extend(recall(intent, k));
     }
 
     if parts.is_empty() {
@@ -107,12 +116,18 @@ pub(super) fn compose(intent: &Intent, k: &Knowledge) -> String {
     parts.join("\n\n")
 }
 
-fn recall(intent: &Intent, k: &Knowledge) -> String {
-    let matches = |stems: &BTreeSet<String>| any_match(stems, &intent.query);
+/// Quotes what answers the message's questions; `None` when only implied questions were asked
+/// and nothing answers them.
+fn recall(intent: &Intent, k: &Knowledge) -> Option<String> {
+    let about = |stems: &BTreeSet<String>| intent.queries.iter().any(|q| q.about(stems));
+    let mentions = |stems: &BTreeSet<String>| intent.queries.iter().any(|q| q.mentions(stems));
+    // A statement's own fact is not news to the customer.
+    let just_said = |text: &str| !intent.asks && k.learned.iter().any(|(f, _)| f.text == text);
     let facts: Vec<String> = k
         .facts
         .iter()
-        .filter(|f| intent.open || matches(&f.stems()))
+        .filter(|f| !just_said(&f.text))
+        .filter(|f| intent.open || about(&f.stems()))
         .map(|f| f.text.clone())
         .take(MAX_QUOTED)
         .collect();
@@ -121,15 +136,15 @@ fn recall(intent: &Intent, k: &Knowledge) -> String {
         if mine.len() >= MAX_QUOTED {
             break;
         }
-        if (intent.open || matches(&text::content_stems(l))) && !mine.contains(l) {
-            mine.push(cut(l));
+        if (intent.open || about(&l.stems)) && !mine.contains(&l.text) {
+            mine.push(cut(&l.text));
         }
     }
     let reference: Vec<String> = k
         .reference_lines
         .iter()
-        .filter(|l| matches(&text::content_stems(l)))
-        .map(|l| cut(l))
+        .filter(|l| mentions(&l.stems))
+        .map(|l| cut(&l.text))
         .take(MAX_QUOTED)
         .collect();
 
@@ -141,6 +156,9 @@ fn recall(intent: &Intent, k: &Knowledge) -> String {
         out.push(format!("{}\n{}", phrases::FROM_FILES, bullets(&reference)));
     }
     if out.is_empty() {
+        if !intent.asks {
+            return None;
+        }
         out.push(
             if intent.open {
                 phrases::NOTHING_YET
@@ -150,5 +168,5 @@ fn recall(intent: &Intent, k: &Knowledge) -> String {
             .to_string(),
         );
     }
-    out.join("\n\n")
+    Some(out.join("\n\n"))
 }

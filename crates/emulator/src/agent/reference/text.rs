@@ -3,6 +3,7 @@
 //! Everything here is closed-class grammar (pronouns, auxiliaries, prepositions, discourse
 //! markers, question words) plus a Snowball stemmer; there is no domain vocabulary.
 
+use super::grammar::*;
 use rust_stemmers::{Algorithm, Stemmer};
 use std::collections::{BTreeSet, HashSet};
 use std::sync::LazyLock;
@@ -14,70 +15,6 @@ pub const MAX_MESSAGE_CHARS: usize = 8_000;
 pub(super) const MAX_FACT_CHARS: usize = 300;
 
 static STEMMER: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::create(Algorithm::English));
-
-/// Words that carry no subject: articles, pronouns, auxiliaries, prepositions, conjunctions,
-/// question words, common adverbs, and the words people use to ask about memory itself.
-const STOP_WORDS: &[&str] = &[
-    "a", "about", "above", "actually", "after", "again", "against", "all", "also", "am", "an",
-    "and", "any", "anymore", "anything", "are", "aren't", "as", "at", "be", "because", "been",
-    "before", "being", "below", "between", "both", "but", "by", "can", "can't", "cannot", "could",
-    "couldn't", "did", "didn't", "do", "does", "doesn't", "doing", "don't", "down", "during",
-    "each", "else", "even", "ever", "every", "everything", "few", "for", "from", "further",
-    "get", "got", "had", "hadn't", "has", "hasn't", "have", "haven't", "having", "he", "hello",
-    "her", "here", "hers", "herself", "hey", "hi", "him", "himself", "his", "how", "i", "i'd",
-    "i'll", "i'm", "i've", "if", "im", "in", "into", "is", "isn't", "it", "it's", "its", "itself",
-    "just", "know", "let", "let's", "me", "mine", "more", "most", "much", "must", "my", "myself",
-    "no", "nor", "not", "note", "noted", "now", "of", "off", "ok", "okay", "on", "once", "one",
-    "only", "or", "other", "our", "ours", "out", "over", "own", "please", "really", "recall",
-    "remember", "same", "say", "said", "she", "should", "so", "some", "something", "still",
-    "such", "tell", "than", "thank", "thanks", "that", "that's", "the", "their", "theirs", "them",
-    "then", "there", "these", "they", "thing", "things", "this", "those", "though", "through",
-    "to", "too", "told", "under", "until", "up", "us", "very", "was", "wasn't", "we", "were",
-    "weren't", "what", "what's", "whats", "when", "where", "where's", "which", "while", "who",
-    "who's", "whom", "why", "will", "with", "won't", "would", "wouldn't", "yes", "yet", "you",
-    "you'd", "you'll", "you're", "you've", "your", "yours", "yourself",
-];
-
-/// Content words that only say "a preference" without naming what it is about; they count for
-/// recall only when a question has no other content word.
-const FRAME_WORDS: &[&str] = &[
-    "always", "favorite", "favourite", "like", "love", "need", "never", "normally", "prefer",
-    "preference", "preferences", "preferred", "usual", "usually", "want", "typically",
-];
-
-/// Discourse markers that may open a clause ("by the way, …", "heads up: …").
-const LEADING_MARKERS: &[&str] = &[
-    "by the way", "btw", "heads up", "heads-up", "quick update", "update", "fyi", "oh and",
-    "oh", "and also", "also", "and", "but", "so", "plus", "actually", "anyway", "well",
-    "just so you know", "just to let you know", "for the record", "for your information",
-    "please note that", "please note", "note that", "remember that", "please remember that",
-    "please remember", "keep in mind that", "keep in mind", "one more thing", "ok", "okay",
-    "hi", "hello", "hey", "yes", "sure", "thanks", "thank you", "great", "cool",
-    "just", "oh by the way", "and by the way", "also note", "reminder",
-    "can you remember that", "could you remember that", "can you note that",
-    "could you note that", "please make a note that", "make a note that",
-];
-
-/// Markers that may close a clause ("…, by the way").
-const TRAILING_MARKERS: &[&str] = &[
-    "by the way", "btw", "now", "please", "thanks", "thank you", "though", "as well", "too",
-    "anymore", "any more", "these days", "from now on",
-];
-
-/// Words that start a first-person statement.
-const FIRST_PERSON: &[&str] = &["i", "i'm", "im", "i've", "i'd", "i'll", "my", "mine"];
-
-/// Words that start a question or a request.
-pub(super) const QUESTION_START: &[&str] = &[
-    "what", "what's", "whats", "which", "who", "who's", "whom", "whose", "where", "where's",
-    "when", "why", "how", "do", "does", "did", "can", "could", "would", "will", "should", "shall",
-    "is", "are", "am", "was", "any", "anything", "tell", "remind", "recommend", "suggest",
-    "book", "plan", "find", "show", "give", "list", "help", "check", "reserve", "schedule",
-    "arrange", "pick", "choose", "may",
-];
-
-/// Words that start a request to forget.
-const FORGET_START: &[&str] = &["forget", "delete", "erase", "wipe", "remove", "clear"];
 
 /// A word of a message: its text as written and its lowercase form (apostrophes normalised).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,7 +70,9 @@ pub(super) fn is_frame(lower: &str) -> bool {
 
 /// A value rather than a word: has a digit or a currency mark ("9", "B1", "$30", "Cust0042x").
 pub(super) fn is_value(w: &Word) -> bool {
-    w.text.chars().any(|c| c.is_ascii_digit() || "$€£¥".contains(c))
+    w.text
+        .chars()
+        .any(|c| c.is_ascii_digit() || "$€£¥".contains(c))
 }
 
 /// The Snowball stem of a lowercase word, with a possessive "'s" dropped.
@@ -146,12 +85,24 @@ pub(super) fn stem(lower: &str) -> String {
 }
 
 /// Stems of the content words of `text` (stop words removed).
+/// A hyphenated word also counts as its parts ("check-out" → check, out).
 pub(super) fn content_stems(text: &str) -> BTreeSet<String> {
-    words(text)
-        .iter()
-        .filter(|w| !is_stop(&w.lower) && w.lower.chars().any(char::is_alphanumeric))
-        .map(|w| stem(&w.lower))
-        .collect()
+    let mut out = BTreeSet::new();
+    for w in words(text) {
+        if is_stop(&w.lower) || !w.lower.chars().any(char::is_alphanumeric) {
+            continue;
+        }
+        out.insert(stem(&w.lower));
+        if w.lower.contains('-') {
+            out.extend(
+                w.lower
+                    .split('-')
+                    .filter(|p| !p.is_empty() && !is_stop(p))
+                    .map(stem),
+            );
+        }
+    }
+    out
 }
 
 /// Whether two stems name the same thing: equal, or one extends the other by at most two letters
@@ -198,15 +149,11 @@ impl Clause {
 
     /// A request to forget: a forget verb with nothing before it but politeness and modals.
     pub fn is_forget(&self) -> bool {
-        const LEAD: &[&str] = &[
-            "please", "can", "could", "would", "will", "you", "kindly", "i", "i'd", "want", "need",
-            "like", "to", "just", "now", "ok", "okay", "and", "also", "go", "ahead",
-        ];
         for w in self.words() {
             if FORGET_START.contains(&w.lower.as_str()) {
                 return true;
             }
-            if !LEAD.contains(&w.lower.as_str()) {
+            if !FORGET_LEAD.contains(&w.lower.as_str()) {
                 return false;
             }
         }
@@ -214,12 +161,18 @@ impl Clause {
     }
 }
 
-/// The part of `text` that is read for meaning (at most [`MAX_MESSAGE_CHARS`] characters).
+/// The part of `text` that is read for meaning: at most [`MAX_MESSAGE_CHARS`] characters, cut
+/// after the last whole sentence (or word) so no clipped clause becomes a fact.
 pub(super) fn bounded(text: &str) -> &str {
-    match text.char_indices().nth(MAX_MESSAGE_CHARS) {
-        Some((i, _)) => &text[..i],
-        None => text,
-    }
+    let Some((cut, _)) = text.char_indices().nth(MAX_MESSAGE_CHARS) else {
+        return text;
+    };
+    let head = &text[..cut];
+    let end = head
+        .rfind(['.', '!', '?', '\n'])
+        .or_else(|| head.rfind(char::is_whitespace))
+        .unwrap_or(0);
+    &head[..end]
 }
 
 /// Splits a message into clauses: sentences end at `.`, `!`, `?`, `;` or a line break; inside a
@@ -239,7 +192,8 @@ pub(super) fn clauses(message: &str) -> Vec<Clause> {
                 .first()
                 .map(|w| w.lower.clone())
                 .unwrap_or_default();
-            let question = (question_mark && i + 1 == n) || QUESTION_START.contains(&first.as_str());
+            let question =
+                (question_mark && i + 1 == n) || QUESTION_START.contains(&first.as_str());
             out.push(Clause {
                 text,
                 question,
@@ -294,10 +248,10 @@ fn opens_clause(rest: &str) -> bool {
     if first.is_empty() {
         return false;
     }
+    // "…, so no jumping please" stays with its clause: only a new subject or question splits.
     FIRST_PERSON.contains(&first.as_str())
         || QUESTION_START.contains(&first.as_str())
         || FORGET_START.contains(&first.as_str())
-        || stripped.len() + 2 < rest.trim().len()
 }
 
 fn split_sentence(sentence: &str) -> Vec<String> {
@@ -461,6 +415,15 @@ pub(super) fn second_person(text: &str) -> String {
             "me" => Some("you"),
             "mine" => Some("yours"),
             "myself" => Some("yourself"),
+            "we" => Some("you"),
+            "we're" => Some("you're"),
+            "we've" => Some("you've"),
+            "we'd" => Some("you'd"),
+            "we'll" => Some("you'll"),
+            "our" => Some("your"),
+            "ours" => Some("yours"),
+            "us" => Some("you"),
+            "ourselves" => Some("yourselves"),
             "am" if prev_was_i => Some("are"),
             "was" if prev_was_i => Some("were"),
             _ => None,
