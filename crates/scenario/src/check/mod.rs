@@ -2,6 +2,7 @@
 //! script. [`parse`] builds them from the file (with located errors); [`eval`] judges them
 //! against a [`crate::record`] of what happened.
 
+mod describe;
 pub(crate) mod eval;
 pub mod kinds;
 pub(crate) mod parse;
@@ -10,6 +11,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use describe::expected;
 pub use eval::{Evidence, Verdict, evaluate};
 
 /// Where a check sits in the script; `visit` and `turn` count from 1.

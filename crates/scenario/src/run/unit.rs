@@ -230,7 +230,7 @@ impl Judge<'_> {
                 (crate::Check::LlmRubric { rubric }, Some(grader))
                     if turns.iter().all(TurnRecord::finished) =>
                 {
-                    let expected = crate::check::eval::expected(&c.check);
+                    let expected = crate::check::expected(&c.check);
                     grader
                         .judge(expected, rubric, &crate::check::eval::replies(&ev))
                         .await
