@@ -22,6 +22,8 @@ struct Cli {
 enum Command {
     /// Run recall scenarios (default: against the embedded emulator).
     Run(cli::run::RunArgs),
+    /// Rebuild a run's HTML page and other reports from its run.json; print the page's path.
+    Report(cli::report::ReportArgs),
     /// Serve the local emulator of the Managed Agents API.
     Serve(cli::serve::ServeArgs),
     /// Show a memory store's version history as diffs, or the store as it was at a time.
@@ -65,6 +67,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Run(args) => cli::run::run(args).await,
+            Command::Report(args) => cli::report::run(args),
             Command::Serve(args) => cli::serve::run(args).await,
             Command::History(args) => cli::history::history(args).await,
             Command::Diff(args) => cli::history::diff(args).await,

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod history;
+pub mod report;
 pub mod run;
 pub mod serve;
 pub mod stores;

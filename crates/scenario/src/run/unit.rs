@@ -20,6 +20,7 @@ use crate::record::{
 };
 use crate::scenario::{Scenario, StoreSpec};
 use crate::template::Customer;
+use crate::usage::UnitUsage;
 
 /// A bound on reading one store (all its pages).
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
@@ -512,6 +513,7 @@ pub(crate) async fn run_unit(
             None => joined,
         });
     }
+    let usage = UnitUsage::of(&visits);
     UnitReport {
         scenario: scenario.name.clone(),
         customer: script.customer.clone(),
@@ -522,5 +524,6 @@ pub(crate) async fn run_unit(
         visits,
         checks: tally.results,
         error,
+        usage,
     }
 }
