@@ -13,6 +13,11 @@ use crate::usage::TokenUsage;
 
 /// Failing units are opened when there are at most this many; beyond it they stay collapsed.
 const OPEN_FAILING_UNITS: usize = 20;
+/// Up to this many units every store's diffs are inlined; beyond it only failing units' are, which
+/// keeps a 1,000-customer page to a few MB (the diffs are in `history/<store>.diff` in any case).
+const ALL_HISTORIES_UNITS: usize = 100;
+/// Failing checks listed in full at the top; every one is in its unit too.
+const LISTED_FAILURES: usize = 100;
 
 const STYLE: &str = "\
 :root{color-scheme:light}\
@@ -137,8 +142,10 @@ pub fn page(r: &RunReport) -> String {
     let _ = writeln!(h, "<h2>Units ({})</h2>", r.units.len());
     let failing_units = r.units.iter().filter(|u| u.failed() > 0).count();
     let open_failing = failing_units <= OPEN_FAILING_UNITS;
+    let all_histories = r.units.len() <= ALL_HISTORIES_UNITS;
     for u in &r.units {
-        unit::render(&mut h, u, open_failing && u.failed() > 0);
+        let failing = u.failed() > 0 || u.error.is_some();
+        unit::render(&mut h, u, open_failing && failing, all_histories || failing);
     }
     if !r.shared_stores.is_empty() {
         let _ = writeln!(h, "<h2>Shared stores</h2>");
@@ -149,7 +156,7 @@ pub fn page(r: &RunReport) -> String {
                 escape(&s.scenario),
                 s.repeat
             );
-            store::render(&mut h, &s.store);
+            store::render(&mut h, &s.store, true);
         }
     }
     h.push_str("</body>\n</html>\n");
@@ -264,7 +271,7 @@ fn failures(h: &mut String, r: &RunReport) {
         "<h2>Failures ({})</h2>\n<ul class=\"checks\">",
         failed.len()
     );
-    for c in failed {
+    for c in failed.iter().take(LISTED_FAILURES) {
         let _ = writeln!(
             h,
             "<li class=\"check fail\"><a href=\"#{}\">{} · {}</a> · {} — {} <span class=\"meta\">({} of {} passed)</span>\
@@ -281,6 +288,13 @@ fn failures(h: &mut String, r: &RunReport) {
         );
     }
     h.push_str("</ul>\n");
+    if failed.len() > LISTED_FAILURES {
+        let _ = writeln!(
+            h,
+            "<p class=\"meta\">…and {} more, each in its unit below (tick “show failures only”).</p>",
+            failed.len() - LISTED_FAILURES
+        );
+    }
     if !r.regressions.is_empty() {
         let _ = writeln!(
             h,

@@ -8,7 +8,7 @@ use cma_history::{Format, History, RenderOptions, render_history};
 use super::escape;
 use crate::record::StoreState;
 
-pub(super) fn render(h: &mut String, s: &StoreState) {
+pub(super) fn render(h: &mut String, s: &StoreState, history: bool) {
     let _ = writeln!(
         h,
         "<details class=\"store\">\n<summary>store <b>{}</b> <code>{}</code> · {} at <code>{}</code>{}</summary>",
@@ -40,6 +40,14 @@ pub(super) fn render(h: &mut String, s: &StoreState) {
             escape(&m.path),
             escape(&m.content)
         );
+    }
+    if !history {
+        let _ = writeln!(
+            h,
+            "<p class=\"meta\">History: <code>history/{}.diff</code> (diffs are inlined only for failing units in runs this large).</p>\n</details>",
+            escape(&crate::record::slug(&s.name))
+        );
+        return;
     }
     h.push_str("<h3>History</h3>\n<div class=\"history\">\n");
     h.push_str(&history_fragment(s));

@@ -11,11 +11,13 @@ use crate::outcome::{CheckResult, UnitReport, VisitRecord};
 use crate::record::TurnRecord;
 
 /// Tool results are cut to this many characters; the full text is in `run.json`.
-const RESULT_CHARS: usize = 240;
+const RESULT_CHARS: usize = 120;
 /// Tool inputs shown when a call names no memory path (a `bash` command, say).
 const INPUT_CHARS: usize = 160;
 
-pub(super) fn render(h: &mut String, u: &UnitReport, open: bool) {
+/// `open`: the `<details>` starts open. `history`: the stores' version diffs are included (else
+/// only the final memories, the diffs being in `history/<store>.diff`).
+pub(super) fn render(h: &mut String, u: &UnitReport, open: bool, history: bool) {
     let failed = u.failed();
     let (class, mark) = if failed == 0 && u.error.is_none() {
         ("pass", "✓")
@@ -49,7 +51,7 @@ pub(super) fn render(h: &mut String, u: &UnitReport, open: bool) {
     }
     for s in &u.stores {
         if !s.shared {
-            super::store::render(h, s);
+            super::store::render(h, s, history);
         }
     }
     h.push_str("</details>\n");
@@ -154,12 +156,26 @@ fn tool_use(h: &mut String, tool: &ToolUse) {
             " → <span class=\"tool-error\">error: {}</span>",
             escape(&short(r, RESULT_CHARS))
         ),
+        (Some(r), _) if r.trim().is_empty() => " → (empty)".into(),
         (Some(r), _) => format!(" → {}", escape(&short(r, RESULT_CHARS))),
         (None, _) => " → (no result)".into(),
     };
+    // A command says more than the paths it names.
+    let command = tool
+        .input
+        .get("command")
+        .and_then(Value::as_str)
+        .filter(|_| !tool.memory_paths.is_empty())
+        .map(|c| {
+            format!(
+                " <span class=\"meta\">$ {}</span>",
+                escape(&short(c, INPUT_CHARS))
+            )
+        })
+        .unwrap_or_default();
     let _ = writeln!(
         h,
-        "<li>🔧 <code>{}</code> <code>{}</code>{result}</li>",
+        "<li>🔧 <code>{}</code> <code>{}</code>{command}{result}</li>",
         escape(&tool.name),
         escape(&short(&target, INPUT_CHARS))
     );
@@ -174,10 +190,9 @@ fn checks(h: &mut String, list: &[&CheckResult]) {
         let class = if c.verdict.passed { "pass" } else { "fail" };
         let _ = write!(
             h,
-            "<li class=\"check {class}\">{} <span class=\"meta\">{} · {}</span>",
+            "<li class=\"check {class}\">{} <span class=\"meta\">{}</span>",
             escape(&c.label),
             escape(&c.kind),
-            escape(&c.id.to_string())
         );
         if !c.verdict.passed {
             let _ = write!(
