@@ -156,7 +156,7 @@ pub fn page(r: &RunReport) -> String {
                 escape(&s.scenario),
                 s.repeat
             );
-            store::render(&mut h, &s.store, true);
+            store::render(&mut h, &s.store, true, false);
         }
     }
     h.push_str("</body>\n</html>\n");

@@ -8,10 +8,12 @@ use cma_history::{Format, History, RenderOptions, render_history};
 use super::escape;
 use crate::record::StoreState;
 
-pub(super) fn render(h: &mut String, s: &StoreState, history: bool) {
+/// `open`: shown expanded (a failing unit's stores, when failing units are few).
+pub(super) fn render(h: &mut String, s: &StoreState, history: bool, open: bool) {
     let _ = writeln!(
         h,
-        "<details class=\"store\">\n<summary>store <b>{}</b> <code>{}</code> · {} at <code>{}</code>{}</summary>",
+        "<details class=\"store\"{}>\n<summary>store <b>{}</b> <code>{}</code> · {} at <code>{}</code>{}</summary>",
+        if open { " open" } else { "" },
         escape(&s.name),
         escape(&s.store_id),
         escape(s.access.as_str()),

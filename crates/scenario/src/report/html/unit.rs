@@ -51,7 +51,7 @@ pub(super) fn render(h: &mut String, u: &UnitReport, open: bool, history: bool) 
     }
     for s in &u.stores {
         if !s.shared {
-            super::store::render(h, s, history);
+            super::store::render(h, s, history, open);
         }
     }
     h.push_str("</details>\n");
@@ -175,7 +175,7 @@ fn tool_use(h: &mut String, tool: &ToolUse) {
         .unwrap_or_default();
     let _ = writeln!(
         h,
-        "<li>🔧 <code>{}</code> <code>{}</code>{command}{result}</li>",
+        "<li><span class=\"who\">tool</span> <code>{}</code> <code>{}</code>{command}{result}</li>",
         escape(&tool.name),
         escape(&short(&target, INPUT_CHARS))
     );
