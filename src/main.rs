@@ -24,6 +24,8 @@ enum Command {
     Run(cli::run::RunArgs),
     /// Find checks that assert one agent's wording instead of what the script gave.
     Lint(cli::lint::LintArgs),
+    /// Rebuild a run's HTML page and other reports from its run.json; print the page's path.
+    Report(cli::report::ReportArgs),
     /// Serve the local emulator of the Managed Agents API.
     Serve(cli::serve::ServeArgs),
     /// Show a memory store's version history as diffs, or the store as it was at a time.
@@ -68,6 +70,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Run(args) => cli::run::run(args).await,
             Command::Lint(args) => cli::lint::run(args),
+            Command::Report(args) => cli::report::run(args),
             Command::Serve(args) => cli::serve::run(args).await,
             Command::History(args) => cli::history::history(args).await,
             Command::Diff(args) => cli::history::diff(args).await,

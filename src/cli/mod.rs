@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod history;
 pub mod lint;
+pub mod report;
 pub mod run;
 pub mod serve;
 pub mod stores;

@@ -18,8 +18,9 @@ Targets:
                  (ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN is sent if set)
   live           the real API: needs ANTHROPIC_API_KEY; honours ANTHROPIC_BASE_URL
 
-Reports go to <reports-dir>/<run-id>/ (results.csv, summary.md, junit.xml, run.json,
-history/<store>.diff); <reports-dir>/latest points at the newest run.
+Reports go to <reports-dir>/<run-id>/ (index.html, results.csv, summary.md, junit.xml,
+run.json, history/<store>.diff); <reports-dir>/latest points at the newest run. `cma report`
+rebuilds them from run.json.
 
 Exit status: 0 every check passed; 1 a check failed (below --min-pass-rate), a baseline
 regression, or the run was interrupted; 2 a bad scenario file, option or configuration.
@@ -264,5 +265,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let dir = cma_scenario::report::write_reports(&report, &args.reports_dir)
         .context("writing reports")?;
     println!("reports: {}", dir.display());
+    println!(
+        "page: {}",
+        dir.join(cma_scenario::report::INDEX_HTML).display()
+    );
     Ok(ExitCode::from(report.exit_code()))
 }

@@ -124,6 +124,9 @@ pub enum RunError {
     /// A baseline file could not be read or parsed.
     #[error("baseline {path}: {message}")]
     Baseline { path: PathBuf, message: String },
+    /// A run's `run.json` could not be read or parsed to rebuild its reports.
+    #[error("{path}: {message}")]
+    Report { path: PathBuf, message: String },
 }
 
 impl RunError {
@@ -137,7 +140,7 @@ impl RunError {
     /// Whether the error means the user's input or environment is wrong (exit status 2).
     pub fn is_usage(&self) -> bool {
         match self {
-            RunError::Config(_) | RunError::Baseline { .. } => true,
+            RunError::Config(_) | RunError::Baseline { .. } | RunError::Report { .. } => true,
             RunError::Api { source, .. } => {
                 matches!(source.status(), Some(s) if (400..500).contains(&s))
             }

@@ -18,6 +18,7 @@ pub mod run;
 pub mod scenario;
 mod spec;
 pub mod template;
+pub mod usage;
 
 pub use check::{
     Check, CheckId, CheckSpec, CountRange, Evidence, Level, TextMatch, Verdict, evaluate,
@@ -32,3 +33,4 @@ pub use run::target::Connection;
 pub use run::{ProgressMode, RunOptions, Shard, Target, run};
 pub use scenario::{AgentSpec, Scenario, Script, SeedMemory, StoreSpec, TurnSpec, VisitSpec};
 pub use template::{Customer, Customers, read_customers};
+pub use usage::{TokenUsage, TurnUsage, UnitUsage};

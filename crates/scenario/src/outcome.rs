@@ -12,6 +12,7 @@ use crate::error::RunError;
 use crate::record::{StoreState, TurnRecord};
 use crate::run::CleanupReport;
 use crate::template::Customer;
+use crate::usage::{TokenUsage, UnitUsage};
 
 /// `run.json`'s schema name; bumped on incompatible changes.
 pub const RUN_SCHEMA: &str = "cma.run.v1";
@@ -52,6 +53,9 @@ pub struct UnitReport {
     pub checks: Vec<CheckResult>,
     /// A failure that stopped the unit early (a call to the API failed, a turn did not finish).
     pub error: Option<String>,
+    /// Tokens per turn and in total (absent in run.json files written before it was recorded).
+    #[serde(default)]
+    pub usage: UnitUsage,
 }
 
 impl UnitReport {
@@ -174,6 +178,9 @@ pub struct RunReport {
     pub interrupted: bool,
     /// Problems outside any unit (setup, clean-up).
     pub errors: Vec<String>,
+    /// Tokens over every unit.
+    #[serde(default)]
+    pub usage: TokenUsage,
 }
 
 impl RunReport {
@@ -205,6 +212,7 @@ impl RunReport {
             )
         });
         self.checks = summarize(&self.units, min_pass_rate);
+        self.usage = self.units.iter().map(|u| u.usage.total).sum();
         let turns: Vec<&TurnRecord> = self
             .units
             .iter()

@@ -1,6 +1,5 @@
 //! `summary.md`: Markdown fit for `$GITHUB_STEP_SUMMARY`.
 
-use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::outcome::RunReport;
@@ -61,6 +60,16 @@ pub fn markdown(r: &RunReport) -> String {
             format!(", filter {}", s.filters.join(", "))
         },
     );
+    let u = &r.usage;
+    let _ = writeln!(
+        md,
+        "Tokens: {} input, {} output, {} cache write, {} cache read ({} model requests).\n",
+        u.input_tokens,
+        u.output_tokens,
+        u.cache_creation_input_tokens,
+        u.cache_read_input_tokens,
+        u.model_requests
+    );
     if r.interrupted {
         let _ = writeln!(
             md,
@@ -76,32 +85,19 @@ pub fn markdown(r: &RunReport) -> String {
         "| Scenario | Customers | Units | Checks | OK | Failed | Verdicts passed |"
     );
     let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|");
-    let mut per: BTreeMap<&str, (usize, usize, usize, usize)> = BTreeMap::new();
-    for c in &r.checks {
-        let e = per.entry(c.scenario.as_str()).or_default();
-        e.0 += 1;
-        if c.ok {
-            e.1 += 1
-        } else {
-            e.2 += 1
-        }
-        e.3 += c.passes;
-    }
-    for sc in &r.scenarios {
-        let (checks, ok, failed, passes) = per.get(sc.name.as_str()).copied().unwrap_or_default();
-        let units = r.units.iter().filter(|u| u.scenario == sc.name).count();
-        let verdicts: usize = r
-            .units
-            .iter()
-            .filter(|u| u.scenario == sc.name)
-            .map(|u| u.checks.len())
-            .sum();
-        let mark = if failed == 0 { "✅" } else { "❌" };
+    for row in super::scenario_rows(r) {
+        let mark = if row.failed == 0 { "✅" } else { "❌" };
         let _ = writeln!(
             md,
-            "| {mark} {} | {} | {units} | {checks} | {ok} | {failed} | {passes}/{verdicts} |",
-            cell(&sc.name),
-            sc.customers
+            "| {mark} {} | {} | {} | {} | {} | {} | {}/{} |",
+            cell(row.name),
+            row.customers,
+            row.units,
+            row.checks,
+            row.ok,
+            row.failed,
+            row.passes,
+            row.verdicts
         );
     }
 

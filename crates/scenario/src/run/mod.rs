@@ -305,6 +305,7 @@ pub async fn run(
         cleanup,
         interrupted,
         errors: Vec::new(),
+        usage: Default::default(),
     };
     report.finish(options.min_pass_rate);
     if let Some(b) = &baseline {

@@ -18,6 +18,7 @@ use crate::outcome::{CheckResult, UnitReport, VisitRecord};
 use crate::record::{MemoryFile, StoreSnapshot, StoreState, TurnRecord, TurnStatus, slug};
 use crate::scenario::{Scenario, StoreSpec};
 use crate::template::Customer;
+use crate::usage::UnitUsage;
 
 /// A bound on reading one store (all its pages).
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
@@ -525,6 +526,7 @@ pub(crate) async fn run_unit(
             None => joined,
         });
     }
+    let usage = UnitUsage::of(&visits);
     UnitReport {
         scenario: scenario.name.clone(),
         customer: script.customer.clone(),
@@ -535,5 +537,6 @@ pub(crate) async fn run_unit(
         visits,
         checks: tally.results,
         error,
+        usage,
     }
 }

@@ -1,0 +1,61 @@
+//! Runs for the report tests: the shipped scenarios with a model, and a hostile scenario whose
+//! customer and check text is markup.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use cma_scenario::{ProgressMode, RunOptions, RunReport, Scenario, load_paths, load_str, run};
+
+/// Every test's bound on a whole run.
+const RUN_BOUND: Duration = Duration::from_secs(180);
+
+pub const SCRIPT: &str = "<script>alert(1)</script>";
+
+/// A scenario whose customer says [`SCRIPT`], and whose failing check expects markup.
+pub const HOSTILE: &str = r#"
+name = "hostile-markup"
+description = "Markup in every field a page shows."
+
+[agent]
+name = "Shop Assistant"
+system = "You help customers."
+
+[[stores]]
+key = "prefs"
+name = "Notes"
+
+[[visits]]
+[[visits.turns]]
+user = "Hello! <script>alert(1)</script> My shoe size is 41."
+
+[[visits.turns.checks]]
+name = "a failing check with <em>markup</em>"
+kind = "contains"
+value = "<script>alert(3)</script>"
+"#;
+
+pub fn shipped() -> Vec<Scenario> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+    load_paths(&[dir]).expect("scenarios/ loads")
+}
+
+pub fn hostile() -> Vec<Scenario> {
+    vec![load_str(Path::new("hostile.toml"), HOSTILE).expect("the hostile scenario loads")]
+}
+
+pub async fn run_with(scenarios: &[Scenario], model: Option<&str>) -> RunReport {
+    let options = RunOptions {
+        progress: ProgressMode::Off,
+        concurrency: Some(16),
+        model: model.map(str::to_string),
+        ..RunOptions::default()
+    };
+    tokio::time::timeout(
+        RUN_BOUND,
+        run(scenarios, &options, std::future::pending::<()>()),
+    )
+    .await
+    .expect("the run ends")
+    .expect("the run starts")
+}
