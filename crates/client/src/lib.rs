@@ -29,7 +29,8 @@ pub mod sse;
 #[doc(hidden)]
 pub mod testing;
 pub mod turn;
-pub mod types;
+/// The wire types, re-exported from `cma-types` so `cma_client::types::X` paths keep working.
+pub use cma_types as types;
 
 pub use config::{Config, Credentials, Secret};
 pub use error::{ApiError, Error, Result};

@@ -4,8 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::memories::View;
-use super::shared::{Actor, Timestamp};
+use crate::memories::View;
+use crate::shared::{Actor, Timestamp};
 
 /// An immutable snapshot written by every change to a memory.
 ///

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::shared::{Timestamp, double_option};
+use crate::shared::{Timestamp, double_option};
 
 /// One text file in a memory store.
 ///

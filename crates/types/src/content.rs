@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::open_union;
+use crate::open_union;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TextBlock {

@@ -3,10 +3,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::agents::{McpServer, ModelRef, Skill, Tool};
-use super::events::ClientEvent;
-use super::open_union;
-use super::shared::{Metadata, MetadataPatch, Timestamp, double_option};
+use crate::agents::{McpServer, ModelRef, Skill, Tool};
+use crate::events::ClientEvent;
+use crate::open_union;
+use crate::shared::{Metadata, MetadataPatch, Timestamp, double_option};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::shared::{Metadata, MetadataPatch, Timestamp, double_option};
+use crate::shared::{Metadata, MetadataPatch, Timestamp, double_option};
 
 /// A named, versioned set of text files mounted at `/mnt/memory/<slug>/`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

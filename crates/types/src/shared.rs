@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::open_union;
+use crate::open_union;
 
 /// An RFC 3339 timestamp.
 pub type Timestamp = chrono::DateTime<chrono::Utc>;

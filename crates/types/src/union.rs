@@ -43,7 +43,7 @@ macro_rules! open_union {
         impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 match self {
-                    $( Self::$variant(inner) => $crate::types::union::Tagged { tag: $tag, inner }.serialize(serializer), )*
+                    $( Self::$variant(inner) => $crate::union::Tagged { tag: $tag, inner }.serialize(serializer), )*
                     Self::Unknown(raw) => raw.serialize(serializer),
                 }
             }

@@ -3,10 +3,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::content::{ContentBlock, joined_text};
-use super::open_union;
-use super::sessions::{Budget, SessionUsage};
-use super::shared::Timestamp;
+use crate::content::{ContentBlock, joined_text};
+use crate::open_union;
+use crate::sessions::{Budget, SessionUsage};
+use crate::shared::Timestamp;
 
 /// The fields every stored event has around its type-specific body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::open_union;
-use super::shared::{Metadata, MetadataPatch, double_option};
+use crate::open_union;
+use crate::shared::{Metadata, MetadataPatch, double_option};
 
 /// Requests send only the fields given (as the SDK does); responses carry every field, resolved.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

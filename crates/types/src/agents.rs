@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::open_union;
-use super::shared::{Metadata, MetadataPatch, Timestamp, double_option};
+use crate::open_union;
+use crate::shared::{Metadata, MetadataPatch, Timestamp, double_option};
 
 /// The model an agent runs: a bare id in requests, an object in responses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

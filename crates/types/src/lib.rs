@@ -4,6 +4,9 @@
 //! discriminated by `type` is *open*: a `type` this crate does not know deserializes into an
 //! `Unknown` variant holding the raw JSON, so a new event, content block, actor, resource or stop
 //! reason reaches the caller instead of vanishing. Unknown fields on known objects are ignored.
+//!
+//! This crate is the one source of truth for the wire format: `cma-client` re-exports it as
+//! `cma_client::types` and `cma-emulator` builds every object and event it returns from it.
 
 mod union;
 
