@@ -4,7 +4,7 @@
 //!
 //! * [`turns`]: worker sessions running turns against any target, with per-turn timings.
 //! * [`stats`]: nearest-rank percentiles.
-//! * [`cpu`]: this process's CPU time from `/proc/self/stat`.
+//! * [`cpu`]: this process's CPU time (user + system, all threads).
 //! * [`sse`]: SSE framing (and typed decoding) throughput over a byte buffer.
 
 pub mod cpu;
