@@ -60,6 +60,16 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for EventVisitor<T> {
     }
 }
 
+/// chrono's dedicated RFC 3339 parser first (its serde impl goes through the general format
+/// parser, several times slower: a tenth of all decoding time), then that parser for anything
+/// the strict one refuses, so the accepted inputs stay the same.
+fn parse_timestamp(text: &str) -> Result<Timestamp, chrono::ParseError> {
+    match chrono::DateTime::parse_from_rfc3339(text) {
+        Ok(at) => Ok(at.with_timezone(&chrono::Utc)),
+        Err(_) => text.parse(),
+    }
+}
+
 /// An event object's fields as the body sees them: `id` and `processed_at` are taken out into
 /// the event's own slots as they go by, everything else passes through.
 struct EventFields<'a, A> {
@@ -78,7 +88,11 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for EventFields<'_, A> {
         while let Some(Text(key)) = self.map.next_key()? {
             match &*key {
                 "id" => *self.id = Some(self.map.next_value()?),
-                "processed_at" => *self.processed_at = Some(self.map.next_value()?),
+                "processed_at" => {
+                    let text: Option<Text<'de>> = self.map.next_value()?;
+                    let at = text.map(|t| parse_timestamp(&t.0)).transpose();
+                    *self.processed_at = Some(at.map_err(de::Error::custom)?);
+                }
                 _ => return seed.deserialize(CowStrDeserializer::new(key)).map(Some),
             }
         }

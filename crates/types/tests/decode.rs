@@ -189,3 +189,20 @@ fn bad_objects_are_errors_that_say_why() {
     assert!(err(r#""agent.message""#).contains("SessionEvent"));
     assert!(err(r#"{"type":"agent.message","id":"e1","content":[]"#).contains("EOF"));
 }
+
+#[test]
+fn processed_at_accepts_offsets_and_refuses_garbage() {
+    let at = |stamp: &str| {
+        let text = format!(r#"{{"type":"agent.thinking","id":"e1","processed_at":"{stamp}"}}"#);
+        serde_json::from_str::<SessionEvent>(&text).map(|e| e.processed_at())
+    };
+    let utc = at("2026-11-24T12:00:00.000001Z").expect("UTC");
+    assert_eq!(at("2026-11-24T14:00:00.000001+02:00").expect("offset"), utc);
+    assert_eq!(at("2026-11-24t12:00:00.000001z").expect("lower case"), utc);
+    assert_eq!(
+        utc.map(|t| t.to_rfc3339()),
+        Some("2026-11-24T12:00:00.000001+00:00".into())
+    );
+    assert!(at("yesterday").is_err());
+    assert!(at("2026-13-24T12:00:00Z").is_err());
+}
