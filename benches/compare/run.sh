@@ -30,7 +30,10 @@ echo "machine: $(nproc) cores, $(uname -m), $(grep -m1 'model name' /proc/cpuinf
 echo "emulator: $url; $turns measured turns each, one session, sequential"
 # Each client runs in its own process and reports the CPU time (user + system) it spent per turn
 # while the turns ran: the client's own cost, free of the emulator's work (in the `cma serve` process).
-rust=$($cma bench turns --target "$url" --turns "$turns" --turns-per-session "$turns" --warmup 1 --json)
+# One tokio worker thread for one sequential session, as the Python client is one thread: with two,
+# hyper's connection tasks and the turn hop between threads and the wake-ups cost more CPU than the
+# turn's own work. (CMA_COMPARE_THREADS=2 shows the default runtime's figure.)
+rust=$(TOKIO_WORKER_THREADS=${CMA_COMPARE_THREADS:-1} $cma bench turns --target "$url" --turns "$turns" --turns-per-session "$turns" --warmup 1 --json)
 python=$(ANTHROPIC_BASE_URL="$url" ANTHROPIC_API_KEY=emulator $py benches/compare/python_turns.py "$turns")
 echo "cma client:      $rust"
 echo "official Python: $python"
