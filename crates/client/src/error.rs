@@ -35,6 +35,7 @@ impl std::fmt::Display for ApiError {
 }
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The API answered with an error status (or an `error` frame inside an event stream,
     /// which carries the stream's status, 200, as the official SDK reports it).

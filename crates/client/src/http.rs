@@ -19,6 +19,7 @@ pub const USER_AGENT: &str = concat!("cma-client/", env!("CARGO_PKG_VERSION"));
 
 /// Which `anthropic-beta` header a resource group sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Beta {
     /// Memory stores, memories and memory versions: `agent-memory-2026-07-22` alone.
     /// Sending both headers on a memory call is a 400.

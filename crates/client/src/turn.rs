@@ -48,6 +48,7 @@ impl Default for TurnOptions {
 /// How a turn ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
+#[non_exhaustive]
 pub enum TurnEnd {
     /// `session.status_idle`; see [`Turn::stop_reason`].
     Idle,

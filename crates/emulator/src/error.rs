@@ -3,7 +3,7 @@
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use cma_types::{ErrorBody, ErrorDetails, ErrorObject};
 
 /// An error the API answers with: `{"type":"error","error":{"type","message","details"?},"request_id"}`.
 /// The request id is filled in by the outer middleware, which sees every response.
@@ -66,17 +66,17 @@ impl ApiError {
         self
     }
 
-    /// The JSON body, with the request id when known.
-    pub fn body(&self, request_id: Option<&str>) -> serde_json::Value {
-        let mut error = json!({ "type": self.kind, "message": self.message });
-        if let Some(code) = self.error_code {
-            error["details"] = json!({ "error_code": code });
-        }
-        let mut body = json!({ "type": "error", "error": error });
-        if let Some(id) = request_id {
-            body["request_id"] = json!(id);
-        }
-        body
+    /// The body, with the request id when known.
+    pub fn body(&self, request_id: Option<&str>) -> ErrorBody {
+        let error = ErrorObject {
+            kind: self.kind.to_string(),
+            message: self.message.clone(),
+            details: self.error_code.map(|code| ErrorDetails {
+                error_code: Some(code.to_string()),
+                ..Default::default()
+            }),
+        };
+        ErrorBody::new(error, request_id.map(str::to_string))
     }
 
     /// The error type the API uses for a status when nothing more specific applies.

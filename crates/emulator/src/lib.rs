@@ -16,21 +16,24 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+// The embedding API is what this file defines and re-exports, plus `agent` (the behaviours
+// documented above) and `paths` (the memory-path rules, which the fuzz targets exercise);
+// everything else is internal.
 pub mod agent;
-pub mod api;
-pub mod clock;
+mod api;
+mod clock;
 pub mod error;
 pub mod faults;
-pub mod ids;
+mod ids;
 mod load;
-pub mod pagination;
+mod pagination;
 pub mod paths;
-pub mod persist;
-pub mod runner;
-pub mod sandbox;
-pub mod sse;
-pub mod store;
-pub mod validate;
+mod persist;
+mod runner;
+mod sandbox;
+mod sse;
+mod store;
+mod validate;
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use cma_client::types::SessionStatus;
+use cma_types::SessionStatus;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 

@@ -6,13 +6,15 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use cma_client::types::{Access, Actor, SessionActor, SessionResource, Tool};
-use serde_json::json;
+use cma_types::{
+    Access, Actor, AgentMessage, ContentBlock, Marker, ModelRequestEnd, ModelUsage, RetryStatus,
+    SessionActor, SessionError, SessionErrorDetail, SessionEvent, SessionResource, StopReason,
+    Tool,
+};
 
 use crate::agent::{Exchange, Mount, TurnInput, TurnOutcome, behavior_for_model};
 use crate::sandbox::{Fs, FsMount, Sandbox};
 use crate::store::Db;
-use crate::store::sessions::event_body;
 
 /// Everything a turn needs, copied out of the model.
 struct TurnSetup {
@@ -38,14 +40,14 @@ pub fn spawn(db: Arc<Db>, session_id: String) {
     {
         tracing::error!(session_id, error = %e, "could not start a turn thread");
         let _ = db.write(|m| {
-            finish(m, &session_id, "retries_exhausted");
+            finish(m, &session_id, StopReason::RetriesExhausted(Marker {}));
             Ok(())
         });
     }
 }
 
 /// Ends the current run: idle with `stop_reason`, queue flushed, no runner.
-fn finish(m: &mut crate::store::Model, sid: &str, stop_reason: &str) {
+fn finish(m: &mut crate::store::Model, sid: &str, stop_reason: StopReason) {
     let Some(rec) = m.sessions.get_mut(sid) else {
         return;
     };
@@ -99,19 +101,18 @@ fn run(db: Arc<Db>, sid: String) {
                     return Ok(false);
                 }
                 let span_end = |m: &mut crate::store::Model, out_chars: usize, is_error: bool| {
-                    let mut fields = json!({
-                        "model_request_start_id": setup.span_id,
-                        "model_usage": {
-                            "input_tokens": tokens(input_chars),
-                            "output_tokens": tokens(out_chars),
-                            "cache_creation_input_tokens": 0,
-                            "cache_read_input_tokens": 0,
+                    let end = ModelRequestEnd {
+                        model_request_start_id: setup.span_id.clone(),
+                        is_error: is_error.then_some(true),
+                        model_usage: ModelUsage {
+                            input_tokens: tokens(input_chars),
+                            output_tokens: tokens(out_chars),
+                            cache_creation_input_tokens: 0,
+                            cache_read_input_tokens: 0,
+                            speed: None,
                         },
-                    });
-                    if is_error {
-                        fields["is_error"] = json!(true);
-                    }
-                    m.append_event(&sid, event_body("span.model_request_end", fields));
+                    };
+                    m.append_event(&sid, SessionEvent::SpanModelRequestEnd, end);
                     if let Some(rec) = m.sessions.get_mut(&sid)
                         && let Some(u) = rec.session.usage.as_mut()
                     {
@@ -125,25 +126,21 @@ fn run(db: Arc<Db>, sid: String) {
                         let running = m.sessions.get(&sid).is_some_and(|r| r.rt.runner_active);
                         if running {
                             span_end(m, sandbox.output_chars, false);
-                            finish(m, &sid, "end_turn");
+                            finish(m, &sid, StopReason::EndTurn(Marker {}));
                         }
                         Ok(false)
                     }
                     Err(_) => {
                         tracing::error!(session_id = %sid, "the agent behaviour panicked");
                         span_end(m, sandbox.output_chars, true);
-                        m.append_event(
-                            &sid,
-                            event_body(
-                                "session.error",
-                                json!({ "error": {
-                                    "type": "unknown_error",
-                                    "message": "the emulated agent failed",
-                                    "retry_status": { "type": "exhausted" },
-                                }}),
-                            ),
-                        );
-                        finish(m, &sid, "retries_exhausted");
+                        let error = SessionErrorDetail {
+                            kind: "unknown_error".into(),
+                            message: "the emulated agent failed".into(),
+                            retry_status: Some(RetryStatus::Exhausted(Marker {})),
+                            extra: Default::default(),
+                        };
+                        m.append_event(&sid, SessionEvent::SessionError, SessionError { error });
+                        finish(m, &sid, StopReason::RetriesExhausted(Marker {}));
                         Ok(false)
                     }
                     Ok(TurnOutcome::Stall) => {
@@ -155,13 +152,8 @@ fn run(db: Arc<Db>, sid: String) {
                         Ok(false)
                     }
                     Ok(TurnOutcome::Reply(text)) => {
-                        m.append_event(
-                            &sid,
-                            event_body(
-                                "agent.message",
-                                json!({ "content": [{ "type": "text", "text": text }] }),
-                            ),
-                        );
+                        let content = vec![ContentBlock::text(text.clone())];
+                        m.append_event(&sid, SessionEvent::AgentMessage, AgentMessage { content });
                         span_end(m, sandbox.output_chars + text.len(), false);
                         let more = match m.sessions.get_mut(&sid) {
                             Some(rec) => {
@@ -173,7 +165,7 @@ fn run(db: Arc<Db>, sid: String) {
                         if more {
                             m.persist_session(&sid);
                         } else {
-                            finish(m, &sid, "end_turn");
+                            finish(m, &sid, StopReason::EndTurn(Marker {}));
                         }
                         Ok(more)
                     }
@@ -190,7 +182,7 @@ fn run(db: Arc<Db>, sid: String) {
 fn next_turn(m: &mut crate::store::Model, sid: &str) -> Option<TurnSetup> {
     let rec = m.sessions.get_mut(sid)?;
     let Some(q) = rec.queue.pop_front() else {
-        finish(m, sid, "end_turn");
+        finish(m, sid, StopReason::EndTurn(Marker {}));
         return None;
     };
     let s = &rec.session;
@@ -226,7 +218,7 @@ fn next_turn(m: &mut crate::store::Model, sid: &str) -> Option<TurnSetup> {
             });
         }
     }
-    let span = m.append_event(sid, event_body("span.model_request_start", json!({})))?;
+    let span = m.append_event(sid, SessionEvent::SpanModelRequestStart, Marker {})?;
     m.persist_session(sid);
     Some(TurnSetup {
         message: q.text,

@@ -10,16 +10,26 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use cma_types::{
+    AgentMessage, ContentBlock, ContentDelta, EventDelta, EventStart, PreviewedEvent, SessionEvent,
+};
+use serde::Deserialize;
 
 use crate::api::AppState;
 use crate::api::extract::Params;
 use crate::error::{ApiError, ApiResult};
 use crate::store::StoredEvent;
 
-fn frame(kind: &str, data: &Value) -> Bytes {
+fn frame(kind: &str, data: &impl serde::Serialize) -> Bytes {
+    let data = serde_json::to_string(data).unwrap_or_else(|e| {
+        tracing::error!(kind, error = %e, "stream frame does not serialize");
+        "{}".into()
+    });
     Bytes::from(format!("event: {kind}\ndata: {data}\n\n"))
 }
+
+/// Keeps idle connections (and proxies) from timing out; not a session event.
+const PING_FRAME: &str = "event: ping\ndata: {\"type\":\"ping\"}\n\n";
 
 /// Splits text into a few deltas at word boundaries.
 fn chunks(text: &str) -> Vec<String> {
@@ -32,30 +42,31 @@ fn chunks(text: &str) -> Vec<String> {
 fn frames(event: &StoredEvent, deltas: &[String]) -> Vec<Bytes> {
     let mut out = Vec::new();
     if deltas.contains(&event.kind) {
-        out.push(frame(
-            "event_start",
-            &json!({ "type": "event_start", "event": { "type": event.kind, "id": event.id } }),
-        ));
+        let start = SessionEvent::EventStart(EventStart {
+            event: PreviewedEvent {
+                kind: event.kind.clone(),
+                id: event.id.clone(),
+            },
+        });
+        out.push(frame("event_start", &start));
         if event.kind == "agent.message" {
-            let blocks = event
-                .json
-                .get("content")
-                .and_then(Value::as_array)
-                .cloned()
+            let blocks = AgentMessage::deserialize(&event.json)
+                .map(|m| m.content)
                 .unwrap_or_default();
-            for (index, block) in blocks.iter().enumerate() {
-                let Some(text) = block.get("text").and_then(Value::as_str) else {
+            for (index, block) in (0u32..).zip(&blocks) {
+                let Some(text) = block.as_text() else {
                     continue;
                 };
                 for piece in chunks(text) {
-                    out.push(frame(
-                        "event_delta",
-                        &json!({
-                            "type": "event_delta",
-                            "event_id": event.id,
-                            "delta": { "type": "content_delta", "index": index, "content": { "type": "text", "text": piece } },
-                        }),
-                    ));
+                    let delta = SessionEvent::EventDelta(EventDelta {
+                        event_id: event.id.clone(),
+                        delta: ContentDelta {
+                            kind: "content_delta".into(),
+                            index: Some(index),
+                            content: ContentBlock::text(piece),
+                        },
+                    });
+                    out.push(frame("event_delta", &delta));
                 }
             }
         }
@@ -120,7 +131,7 @@ pub async fn stream(
             }
             tokio::select! {
                 changed = changes.changed() => if changed.is_err() { return; },
-                _ = ping.tick() => yield Ok(frame("ping", &json!({ "type": "ping" }))),
+                _ = ping.tick() => yield Ok(Bytes::from_static(PING_FRAME.as_bytes())),
                 _ = shutdown.changed() => return,
             }
         }

@@ -1,6 +1,6 @@
 //! Field rules shared by several resources: names, metadata, descriptions, list limits.
 
-use cma_client::types::{Metadata, MetadataPatch};
+use cma_types::{Metadata, MetadataPatch};
 
 use crate::error::{ApiError, ApiResult};
 

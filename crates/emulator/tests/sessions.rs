@@ -1020,3 +1020,47 @@ async fn cookbook_flow_over_raw_json() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn effort_and_execution_identity_are_stored_in_their_response_form() {
+    let env = start().await;
+    let body = json!({
+        "name": "Effortful",
+        "model": {"id": "claude-sonnet-4-6", "effort": "high"},
+        "execution_identity": {"type": "aws_role", "role_arn": "arn:aws:iam::123456789012:role/a"},
+    });
+    let created = env
+        .raw(Method::POST, "/v1/agents", &[MA], Some(&body.to_string()))
+        .await;
+    assert_eq!(created.status, 200, "{:?}", created.body);
+    assert_eq!(created.body["model"]["effort"], json!({"type": "high"}));
+    assert_eq!(
+        created.body["execution_identity"],
+        json!({"type": "aws_role", "role_arn": "arn:aws:iam::123456789012:role/a"})
+    );
+
+    for (bad, field) in [
+        (
+            json!({"name": "x", "model": {"id": "claude-sonnet-4-6", "effort": "ludicrous"}}),
+            "model.effort",
+        ),
+        (
+            json!({"name": "x", "model": "claude-sonnet-4-6", "execution_identity": {"type": "aws_role", "role_arn": ""}}),
+            "execution_identity",
+        ),
+        (
+            json!({"name": "x", "model": "claude-sonnet-4-6", "execution_identity": {"type": "root"}}),
+            "execution_identity",
+        ),
+    ] {
+        let r = env
+            .raw(Method::POST, "/v1/agents", &[MA], Some(&bad.to_string()))
+            .await;
+        assert_eq!(r.status, 400, "{bad}: {:?}", r.body);
+        assert!(
+            r.message().starts_with(field),
+            "{bad}: the error names {field}: {:?}",
+            r.message()
+        );
+    }
+}

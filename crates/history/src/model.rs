@@ -84,8 +84,9 @@ pub struct History {
 fn operation_rank(op: &Operation) -> u8 {
     match op {
         Operation::Created => 0,
-        Operation::Modified | Operation::Other(_) => 1,
         Operation::Deleted => 2,
+        // `modified` and operations this version does not know sort between the two.
+        _ => 1,
     }
 }
 

@@ -32,13 +32,56 @@ impl From<&str> for ModelRef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {
     pub id: String,
-    /// `{type: low|medium|high|xhigh|max}`; requests may send a bare string.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub effort: Option<Value>,
+    /// Written as `{type}`; a bare level string (which requests may send) reads the same.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "effort_or_level"
+    )]
+    pub effort: Option<Effort>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inference_geo: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speed: Option<String>,
+}
+
+open_union! {
+    /// How hard Claude works on each inference call.
+    pub enum Effort {
+        "low" => Low(Empty),
+        "medium" => Medium(Empty),
+        "high" => High(Empty),
+        "xhigh" => Xhigh(Empty),
+        "max" => Max(Empty),
+    }
+}
+
+/// `effort` as `{type}` or as the bare level.
+fn effort_or_level<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Effort>, D::Error> {
+    use serde::de::Error as _;
+    let effort = match Option::<Value>::deserialize(deserializer)? {
+        None => return Ok(None),
+        Some(Value::String(level)) => serde_json::json!({ "type": level }),
+        Some(other) => other,
+    };
+    Effort::deserialize(effort)
+        .map(Some)
+        .map_err(D::Error::custom)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AwsRoleIdentity {
+    pub role_arn: String,
+}
+
+open_union! {
+    /// The principal an agent's tools act as.
+    pub enum ExecutionIdentity {
+        "service_account" => ServiceAccount(Empty),
+        "aws_role" => AwsRole(AwsRoleIdentity),
+    }
 }
 
 open_union! {
@@ -101,7 +144,8 @@ impl AgentToolset {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct McpToolset {
     pub mcp_server_name: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Always written: the API's response form requires it, and requests accept an empty list.
+    #[serde(default)]
     pub configs: Vec<ToolConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_config: Option<ToolDefaultConfig>,
@@ -164,8 +208,10 @@ pub struct Agent {
     pub metadata: Metadata,
     #[serde(default)]
     pub multiagent: Option<Value>,
+    /// Always present in responses. Requests carry it as raw JSON, so the server can say what
+    /// is wrong with it.
     #[serde(default)]
-    pub execution_identity: Option<Value>,
+    pub execution_identity: Option<ExecutionIdentity>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     #[serde(default)]

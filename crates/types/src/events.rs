@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 
 use crate::content::{ContentBlock, joined_text};
 use crate::open_union;
-use crate::sessions::{Budget, SessionUsage};
-use crate::shared::Timestamp;
+use crate::sessions::{Budget, SessionAgent, SessionUsage};
+use crate::shared::{Metadata, Timestamp, double_option};
 use crate::union::Text;
 
 /// The fields every stored event has around its type-specific body.
@@ -104,6 +104,17 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for EventFields<'_, A> {
     }
 }
 
+impl<T> Event<T> {
+    /// A stored event: the API stamps every event with an id and the time it was processed.
+    pub fn new(id: impl Into<String>, processed_at: Timestamp, body: T) -> Self {
+        Self {
+            id: id.into(),
+            processed_at: Some(processed_at),
+            body,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserMessage {
     pub content: Vec<ContentBlock>,
@@ -188,15 +199,47 @@ impl AgentMessage {
     }
 }
 
+open_union! {
+    /// The server's own judgement of one invocation under an `auto` policy.
+    pub enum AutoPermission {
+        "allow" => Allow(Marker),
+        "ask" => Ask(AutoJudgement),
+        "deny" => Deny(AutoJudgement),
+    }
+}
+
+/// Why an `auto` policy held or refused a call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutoJudgement {
+    /// An open registry: `indeterminate`, `high_risk`, or values added later.
+    pub reason_code: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AutoEvaluation {
+    pub evaluated_permission: AutoPermission,
+}
+
+open_union! {
+    /// Which resolved `permission_policy` produced a tool use's `evaluated_permission`.
+    pub enum ToolEvaluation {
+        "always_allow" => AlwaysAllow(Marker),
+        "always_ask" => AlwaysAsk(Marker),
+        "auto" => Auto(AutoEvaluation),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgentToolUse {
     pub name: String,
     #[serde(default)]
     pub input: Value,
+    /// `allow`, `ask` or `deny`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluated_permission: Option<String>,
+    /// Absent only when the call was refused before any policy applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evaluation: Option<Value>,
+    pub evaluation: Option<ToolEvaluation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_thread_id: Option<String>,
 }
@@ -228,7 +271,7 @@ pub struct AgentMcpToolUse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluated_permission: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evaluation: Option<Value>,
+    pub evaluation: Option<ToolEvaluation>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_thread_id: Option<String>,
 }
@@ -284,6 +327,15 @@ pub struct StatusIdle {
     pub stop_details: Option<Value>,
 }
 
+open_union! {
+    /// What a client should do after a `session.error`.
+    pub enum RetryStatus {
+        "retrying" => Retrying(Marker),
+        "exhausted" => Exhausted(Marker),
+        "terminal" => Terminal(Marker),
+    }
+}
+
 /// `session.error`'s `error`; variant-specific fields (`mcp_server_name`, …) stay in `extra`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionErrorDetail {
@@ -292,7 +344,7 @@ pub struct SessionErrorDetail {
     #[serde(default)]
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_status: Option<Value>,
+    pub retry_status: Option<RetryStatus>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -302,11 +354,30 @@ pub struct SessionError {
     pub error: SessionErrorDetail,
 }
 
-/// Only the fields that changed (`title`, `metadata`, `budget`, `agent`).
+/// Only the fields that changed; absent fields were not part of the update.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SessionUpdated {
-    #[serde(flatten)]
-    pub changes: Map<String, Value>,
+    /// The new title; `Some(None)` (JSON `null`) when the update cleared it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub title: Option<Option<String>>,
+    /// The full metadata bag after the update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Metadata>,
+    /// The budget after the update; `Some(None)` (JSON `null`) when the update removed it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "double_option"
+    )]
+    pub budget: Option<Option<Budget>>,
+    /// The full materialised agent snapshot, present only when tools or MCP servers changed.
+    /// Boxed: it would make every `SessionEvent` several times larger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<Box<SessionAgent>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -514,6 +585,44 @@ open_union! {
         "user.tool_result" => UserToolResult(UserToolResult),
         "user.define_outcome" => UserDefineOutcome(UserDefineOutcome),
         "system.message" => SystemMessage(SystemMessage),
+    }
+}
+
+impl ClientEvent {
+    /// The event as the session stores and echoes it, stamped with its `id` and `processed_at`.
+    pub fn into_session_event(
+        self,
+        id: impl Into<String>,
+        processed_at: Timestamp,
+    ) -> SessionEvent {
+        let id = id.into();
+        match self {
+            Self::UserMessage(b) => SessionEvent::UserMessage(Event::new(id, processed_at, b)),
+            Self::UserInterrupt(b) => SessionEvent::UserInterrupt(Event::new(id, processed_at, b)),
+            Self::UserToolConfirmation(b) => {
+                SessionEvent::UserToolConfirmation(Event::new(id, processed_at, b))
+            }
+            Self::UserCustomToolResult(b) => {
+                SessionEvent::UserCustomToolResult(Event::new(id, processed_at, b))
+            }
+            Self::UserToolResult(b) => {
+                SessionEvent::UserToolResult(Event::new(id, processed_at, b))
+            }
+            Self::UserDefineOutcome(b) => {
+                SessionEvent::UserDefineOutcome(Event::new(id, processed_at, b))
+            }
+            Self::SystemMessage(b) => SessionEvent::SystemMessage(Event::new(id, processed_at, b)),
+            Self::Unknown(mut raw) => {
+                if let Some(o) = raw.as_object_mut() {
+                    o.insert("id".into(), Value::String(id));
+                    o.insert(
+                        "processed_at".into(),
+                        serde_json::to_value(processed_at).unwrap_or(Value::Null),
+                    );
+                }
+                SessionEvent::Unknown(raw)
+            }
+        }
     }
 }
 

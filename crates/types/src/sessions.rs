@@ -3,13 +3,14 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::agents::{McpServer, ModelRef, Skill, Tool};
+use crate::agents::{ExecutionIdentity, McpServer, ModelRef, Skill, Tool};
 use crate::events::ClientEvent;
 use crate::open_union;
 use crate::shared::{Metadata, MetadataPatch, Timestamp, double_option};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum SessionStatus {
     Rescheduling,
     Running,
@@ -53,7 +54,7 @@ pub struct SessionAgent {
     #[serde(default)]
     pub multiagent: Option<Value>,
     #[serde(default)]
-    pub execution_identity: Option<Value>,
+    pub execution_identity: Option<ExecutionIdentity>,
 }
 
 fn agent_type() -> String {

@@ -33,7 +33,10 @@ macro_rules! open_union {
         }
     ) => {
         $(#[$meta])*
+        ///
+        /// Open: the API adds types between releases, so matches need a wildcard arm.
         #[derive(Debug, Clone, PartialEq)]
+        #[non_exhaustive]
         pub enum $name {
             $( $(#[$vmeta])* $variant($ty), )*
             /// A `type` this version of the crate does not know, kept verbatim.

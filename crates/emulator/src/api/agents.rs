@@ -3,14 +3,12 @@
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
-use cma_client::types::{Agent, CreateAgent, UpdateAgent};
-use serde_json::Value;
+use cma_types::{CreateAgent, UpdateAgent};
 
 use super::extract::{Params, TimeRange, json_body};
 use super::{AppState, ok_json, page_json, read, write};
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Cursor, Key, paginate};
-use crate::store::agents::tools_json;
 
 const FIELDS: &[&str] = &[
     "name",
@@ -25,14 +23,10 @@ const FIELDS: &[&str] = &[
     "execution_identity",
 ];
 
-pub fn agent_json(a: &Agent) -> Value {
-    tools_json(serde_json::to_value(a).unwrap_or_default())
-}
-
 pub async fn create(State(st): State<AppState>, body: Bytes) -> ApiResult<Response> {
     let p: CreateAgent = json_body(&body, FIELDS)?;
     let agent = write(&st, move |m| m.create_agent(p)).await?;
-    Ok(ok_json(agent_json(&agent)))
+    Ok(ok_json(agent))
 }
 
 pub async fn retrieve(
@@ -57,7 +51,7 @@ pub async fn retrieve(
         }
     })
     .await?;
-    Ok(ok_json(agent_json(&agent)))
+    Ok(ok_json(agent))
 }
 
 pub async fn update(
@@ -69,12 +63,12 @@ pub async fn update(
     fields.push("version");
     let p: UpdateAgent = json_body(&body, &fields)?;
     let agent = write(&st, move |m| m.update_agent(&id, p)).await?;
-    Ok(ok_json(agent_json(&agent)))
+    Ok(ok_json(agent))
 }
 
 pub async fn archive(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
     let agent = write(&st, move |m| m.archive_agent(&id)).await?;
-    Ok(ok_json(agent_json(&agent)))
+    Ok(ok_json(agent))
 }
 
 pub async fn list(State(st): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Response> {
@@ -94,13 +88,13 @@ pub async fn list(State(st): State<AppState>, RawQuery(q): RawQuery) -> ApiResul
             .filter(|r| include_archived || r.archived_at.is_none())
             .filter_map(|r| r.latest().map(|a| (r.seq, a)))
             .filter(|(_, a)| range.contains(a.created_at))
-            .map(|(seq, a)| (Key::Seq(seq), agent_json(&a)))
+            .map(|(seq, a)| (Key::Seq(seq), a))
             .collect();
         items.sort_by(|a, b| b.0.cmp(&a.0));
         Ok(paginate(items, true, limit, cursor.as_ref(), &scope))
     })
     .await?;
-    Ok(page_json(page.data, page.next_page, None))
+    Ok(page_json(page))
 }
 
 /// Every version, newest first.
@@ -123,10 +117,10 @@ pub async fn versions(
             .iter()
             .rev()
             .filter_map(|a| rec.at_version(a.version))
-            .map(|a| (Key::Seq(a.version), agent_json(&a)))
+            .map(|a| (Key::Seq(a.version), a))
             .collect();
         Ok(paginate(items, true, limit, cursor.as_ref(), &scope))
     })
     .await?;
-    Ok(page_json(page.data, page.next_page, None))
+    Ok(page_json(page))
 }

@@ -3,7 +3,7 @@
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
-use cma_client::types::{CreateEnvironment, UpdateEnvironment};
+use cma_types::{CreateEnvironment, UpdateEnvironment};
 
 use super::extract::{Params, json_body};
 use super::{AppState, deleted, ok_json, page_json, read, write};
@@ -60,16 +60,11 @@ pub async fn list(State(st): State<AppState>, RawQuery(q): RawQuery) -> ApiResul
             .environments
             .values()
             .filter(|r| include_archived || r.env.archived_at.is_none())
-            .map(|r| {
-                (
-                    Key::Seq(r.seq),
-                    serde_json::to_value(&r.env).unwrap_or_default(),
-                )
-            })
+            .map(|r| (Key::Seq(r.seq), r.env.clone()))
             .collect();
         items.sort_by(|a, b| b.0.cmp(&a.0));
         Ok(paginate(items, true, limit, cursor.as_ref(), &scope))
     })
     .await?;
-    Ok(page_json(page.data, page.next_page, None))
+    Ok(page_json(page))
 }

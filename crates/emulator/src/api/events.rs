@@ -3,8 +3,7 @@
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
-use cma_client::types::{SendEvents, SessionEvent};
-use serde_json::json;
+use cma_types::{SendEvents, SentEvents, SessionEvent};
 
 use super::extract::{Params, TimeRange, json_body};
 use super::{AppState, ok_json, page_json, read, write};
@@ -23,7 +22,7 @@ pub async fn send(
     if start {
         runner::spawn(st.db.clone(), id);
     }
-    Ok(ok_json(json!({ "data": echoes })))
+    Ok(ok_json(SentEvents { data: echoes }))
 }
 
 pub async fn list(
@@ -65,5 +64,5 @@ pub async fn list(
         Ok(paginate(items, desc, limit, cursor.as_ref(), &scope))
     })
     .await?;
-    Ok(page_json(page.data, page.next_page, None))
+    Ok(page_json(page))
 }

@@ -6,8 +6,7 @@ use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
-use cma_client::types::{CreateMemory, Memory, MemoryListItem, MemoryPrefix, UpdateMemory};
-use serde_json::Value;
+use cma_types::{CreateMemory, Memory, MemoryListItem, MemoryPrefix, UpdateMemory};
 
 use super::extract::{Params, json_body, json_body_with};
 use super::{AppState, Ctx, deleted, ok_json, page_json, read, write};
@@ -17,12 +16,12 @@ use crate::paths::validate_path_prefix;
 use crate::store::memory::MemoryChange;
 
 /// A memory as the API shows it (`type` included; `content` only with `full`).
-pub fn memory_json(m: &Memory, full: bool) -> Value {
+pub fn memory_json(m: &Memory, full: bool) -> MemoryListItem {
     let mut m = m.clone();
     if !full {
         m.content = None;
     }
-    serde_json::to_value(MemoryListItem::Memory(m)).unwrap_or_default()
+    MemoryListItem::Memory(m)
 }
 
 pub async fn create(
@@ -106,8 +105,8 @@ pub fn listing(
     prefix: &str,
     depth: usize,
     full: bool,
-) -> Vec<(String, Value)> {
-    let mut out: BTreeMap<String, Value> = BTreeMap::new();
+) -> Vec<(String, MemoryListItem)> {
+    let mut out: BTreeMap<String, MemoryListItem> = BTreeMap::new();
     for m in memories {
         let Some(rest) = m.path.strip_prefix(prefix) else {
             continue;
@@ -117,10 +116,8 @@ pub fn listing(
             out.insert(m.path.clone(), memory_json(m, full));
         } else {
             let collapsed = format!("{prefix}{}/", segments[..depth].join("/"));
-            out.entry(collapsed.clone()).or_insert_with(|| {
-                serde_json::to_value(MemoryListItem::Prefix(MemoryPrefix { path: collapsed }))
-                    .unwrap_or_default()
-            });
+            out.entry(collapsed.clone())
+                .or_insert_with(|| MemoryListItem::Prefix(MemoryPrefix { path: collapsed }));
         }
     }
     out.into_iter().collect()
@@ -157,5 +154,5 @@ pub async fn list(
         Ok(paginate(items, false, limit, cursor.as_ref(), &scope))
     })
     .await?;
-    Ok(page_json(page.data, page.next_page, None))
+    Ok(page_json(page))
 }

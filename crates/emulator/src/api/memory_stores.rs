@@ -4,7 +4,7 @@ use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
-use cma_client::types::{CreateMemoryStore, UpdateMemoryStore};
+use cma_types::{CreateMemoryStore, UpdateMemoryStore};
 
 use super::extract::{Params, TimeRange, json_body};
 use super::{AppState, Ctx, deleted, ok_json, page_json, read, write};
@@ -63,16 +63,11 @@ pub async fn list(
             .values()
             .filter(|r| include_archived || r.store.archived_at.is_none())
             .filter(|r| range.contains(r.store.created_at))
-            .map(|r| {
-                (
-                    Key::Seq(r.seq),
-                    serde_json::to_value(&r.store).unwrap_or_default(),
-                )
-            })
+            .map(|r| (Key::Seq(r.seq), r.store.clone()))
             .collect();
         items.sort_by(|a, b| b.0.cmp(&a.0));
         Ok(paginate(items, true, limit, cursor.as_ref(), &scope))
     })
     .await?;
-    Ok(page_json(page.data, page.next_page, None))
+    Ok(page_json(page))
 }

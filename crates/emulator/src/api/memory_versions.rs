@@ -3,25 +3,20 @@
 use axum::Extension;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
-use cma_client::types::{Actor, MemoryVersion};
-use serde_json::{Value, json};
+use cma_types::{Actor, MemoryVersion};
 
 use super::extract::{Params, TimeRange};
 use super::{AppState, Ctx, ok_json, page_json, read, write};
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Cursor, Key, paginate};
 
-/// A version as the API shows it (`type` included; `content` only with `full`).
-pub fn version_json(v: &MemoryVersion, full: bool) -> Value {
+/// A version as the API shows it (`content` only with `full`).
+pub fn version_json(v: &MemoryVersion, full: bool) -> MemoryVersion {
     let mut v = v.clone();
     if !full {
         v.content = None;
     }
-    let mut json = serde_json::to_value(&v).unwrap_or_default();
-    if let Some(o) = json.as_object_mut() {
-        o.insert("type".into(), json!("memory_version"));
-    }
-    json
+    v
 }
 
 pub async fn list(
@@ -74,7 +69,7 @@ pub async fn list(
         Ok(paginate(items, true, limit, cursor.as_ref(), &scope))
     })
     .await?;
-    Ok(page_json(page.data, page.next_page, None))
+    Ok(page_json(page))
 }
 
 pub async fn retrieve(

@@ -21,7 +21,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use cma_client::types::{Actor, ApiActor};
+use cma_types::{Actor, ApiActor, Deleted, Page};
 use futures::FutureExt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -30,6 +30,7 @@ use tokio::sync::watch;
 use crate::error::{ApiError, ApiResult};
 use crate::faults::Faults;
 use crate::ids;
+use crate::pagination::Paged;
 use crate::store::{Db, Model};
 
 pub const BETA_MEMORY: &str = "agent-memory-2026-07-22";
@@ -51,7 +52,6 @@ pub type AppState = Arc<Shared>;
 /// What the gate learned about a request.
 #[derive(Debug, Clone)]
 pub struct Ctx {
-    pub request_id: String,
     /// The `api_actor` REST writes are recorded with.
     pub actor: Actor,
     /// Which beta header a memory call came with (cursors are valid only under the same one).
@@ -193,20 +193,19 @@ pub fn ok_json(value: impl Serialize) -> Response {
 
 /// `{"id", "type": "<kind>"}`.
 pub fn deleted(id: &str, kind: &str) -> Response {
-    ok_json(serde_json::json!({ "id": id, "type": kind }))
+    ok_json(Deleted {
+        id: id.to_string(),
+        kind: kind.to_string(),
+    })
 }
 
-/// A page body; `prev_page` only where the endpoint has it.
-pub fn page_json(
-    data: Vec<serde_json::Value>,
-    next: Option<String>,
-    prev: Option<Option<String>>,
-) -> Response {
-    let mut body = serde_json::json!({ "data": data, "next_page": next });
-    if let Some(prev) = prev {
-        body["prev_page"] = serde_json::json!(prev);
-    }
-    ok_json(body)
+/// A page body without `prev_page`, which only the sessions list has.
+pub fn page_json<T: Serialize>(page: Paged<T>) -> Response {
+    ok_json(Page {
+        data: page.data,
+        next_page: page.next_page,
+        prev_page: None,
+    })
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -317,7 +316,7 @@ fn check_body_encoding(headers: &HeaderMap) -> ApiResult<()> {
 }
 
 /// Everything checked before a handler runs. Faults come first: a faulted request changes nothing.
-async fn admit(st: &AppState, req: Request, request_id: &str) -> ApiResult<Request> {
+async fn admit(st: &AppState, req: Request) -> ApiResult<Request> {
     let latency = st.faults.latency();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -363,7 +362,6 @@ async fn admit(st: &AppState, req: Request, request_id: &str) -> ApiResult<Reque
         .await
         .map_err(|_| too_large())?;
     parts.extensions.insert(Ctx {
-        request_id: request_id.to_string(),
         actor: Actor::Api(ApiActor {
             api_key_id: ids::api_key_id(key.as_deref()),
         }),
@@ -420,7 +418,7 @@ async fn gate(State(st): State<AppState>, req: Request, next: Next) -> Response 
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let resp = match admit(&st, req, &request_id).await {
+    let resp = match admit(&st, req).await {
         Ok(req) => match AssertUnwindSafe(next.run(req)).catch_unwind().await {
             Ok(resp) => resp,
             Err(_) => {

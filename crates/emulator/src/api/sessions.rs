@@ -3,14 +3,23 @@
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
-use cma_client::types::{CreateSession, SessionResource, UpdateSession};
+use cma_types::{CreateSession, Page, Session, SessionResource, UpdateSession};
+use serde::Serialize;
 
 use super::extract::{Params, TimeRange, json_body};
 use super::{AppState, deleted, ok_json, page_json, read, write};
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Cursor, Key, paginate};
 use crate::runner;
-use crate::store::sessions::session_json;
+
+/// `GET /v1/sessions` is the one list that carries `prev_page`, always (`null` on the first
+/// page); the shared [`Page`] leaves it out when it is `None`.
+#[derive(Serialize)]
+struct SessionsPage {
+    #[serde(flatten)]
+    page: Page<Session>,
+    prev_page: Option<String>,
+}
 
 pub async fn create(State(st): State<AppState>, body: Bytes) -> ApiResult<Response> {
     let p: CreateSession = json_body(
@@ -30,12 +39,12 @@ pub async fn create(State(st): State<AppState>, body: Bytes) -> ApiResult<Respon
     if start {
         runner::spawn(st.db.clone(), session.id.clone());
     }
-    Ok(ok_json(session_json(&session)))
+    Ok(ok_json(session))
 }
 
 pub async fn retrieve(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
     let s = read(&st, move |m| m.session(&id).map(|r| r.session.clone())).await?;
-    Ok(ok_json(session_json(&s)))
+    Ok(ok_json(s))
 }
 
 pub async fn update(
@@ -48,12 +57,12 @@ pub async fn update(
         &["title", "metadata", "budget", "agent", "vault_ids"],
     )?;
     let s = write(&st, move |m| m.update_session(&id, p)).await?;
-    Ok(ok_json(session_json(&s)))
+    Ok(ok_json(s))
 }
 
 pub async fn archive(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
     let s = write(&st, move |m| m.archive_session(&id)).await?;
-    Ok(ok_json(session_json(&s)))
+    Ok(ok_json(s))
 }
 
 pub async fn delete(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
@@ -107,13 +116,20 @@ pub async fn list(State(st): State<AppState>, RawQuery(q): RawQuery) -> ApiResul
                     s.resources.iter().any(|r| matches!(r, SessionResource::MemoryStore(ms) if ms.memory_store_id == *id))
                 })
             })
-            .map(|(seq, s)| (Key::Seq(seq), session_json(s)))
+            .map(|(seq, s)| (Key::Seq(seq), s.clone()))
             .collect();
         items.sort_by(|a, b| if desc { b.0.cmp(&a.0) } else { a.0.cmp(&b.0) });
         Ok(paginate(items, desc, limit, cursor.as_ref(), &scope))
     })
     .await?;
-    Ok(page_json(page.data, page.next_page, Some(page.prev_page)))
+    Ok(ok_json(SessionsPage {
+        page: Page {
+            data: page.data,
+            next_page: page.next_page,
+            prev_page: None,
+        },
+        prev_page: page.prev_page,
+    }))
 }
 
 /// `GET /v1/sessions/{id}/resources`: every resource unless `limit` is given (max 1000).
@@ -135,15 +151,10 @@ pub async fn resources(
             .resources
             .iter()
             .enumerate()
-            .map(|(i, r)| {
-                (
-                    Key::Seq(i as u64),
-                    serde_json::to_value(r).unwrap_or_default(),
-                )
-            })
+            .map(|(i, r)| (Key::Seq(i as u64), r.clone()))
             .collect();
         Ok(paginate(items, false, limit, cursor.as_ref(), &scope))
     })
     .await?;
-    Ok(page_json(page.data, page.next_page, None))
+    Ok(page_json(page))
 }

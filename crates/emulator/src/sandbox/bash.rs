@@ -539,9 +539,7 @@ fn mkdir(fs: &Fs, args: &[String]) -> Out {
         };
         let read_only = match &loc {
             Loc::Root => true,
-            Loc::Mount { mount, .. } => {
-                fs.mounts()[*mount].access == cma_client::types::Access::ReadOnly
-            }
+            Loc::Mount { mount, .. } => fs.mounts()[*mount].access == cma_types::Access::ReadOnly,
         };
         match fs.stat(&loc) {
             Stat::Dir if parents => {}

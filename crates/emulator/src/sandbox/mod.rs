@@ -13,21 +13,25 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use cma_client::types::{PermissionPolicy, SessionStatus, Tool};
-use serde_json::{Value, json};
+use cma_types::{
+    AgentMessage, AgentToolResult, AgentToolUse, AutoEvaluation, AutoPermission, ContentBlock,
+    Event, Marker, PermissionPolicy, RequiresAction, SessionEvent, SessionStatus, StatusIdle,
+    StopReason, Tool, ToolEvaluation,
+};
+use serde_json::Value;
 
 use crate::agent::{ToolOutput, Tools};
 use crate::store::Db;
 use crate::store::agents::TOOLSET_TOOLS;
-use crate::store::sessions::{Confirmation, event_body};
+use crate::store::sessions::Confirmation;
 use files::{err, ok};
 pub use fs::{Fs, FsMount};
 
 /// How a tool call is allowed to run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Permission {
-    /// Runs at once; the `evaluation` object to record.
-    Allow(Value),
+    /// Runs at once; the `evaluation` to record.
+    Allow(ToolEvaluation),
     /// Waits for a `user.tool_confirmation`.
     Ask,
     /// Refused before any policy applied (tool not enabled).
@@ -59,10 +63,12 @@ pub fn permission_for(tools: &[Tool], name: &str) -> Permission {
         .or(default.permission_policy);
     match policy {
         Some(PermissionPolicy::AlwaysAsk(_)) => Permission::Ask,
-        Some(PermissionPolicy::Auto(_)) => Permission::Allow(
-            json!({ "type": "auto", "evaluated_permission": { "type": "allow" } }),
-        ),
-        _ => Permission::Allow(json!({ "type": "always_allow" })),
+        Some(PermissionPolicy::Auto(_)) => {
+            Permission::Allow(ToolEvaluation::Auto(AutoEvaluation {
+                evaluated_permission: AutoPermission::Allow(Marker {}),
+            }))
+        }
+        _ => Permission::Allow(ToolEvaluation::AlwaysAllow(Marker {})),
     }
 }
 
@@ -133,12 +139,15 @@ impl Sandbox {
     }
 
     /// Appends an event; a vanished session aborts the turn.
-    fn emit(&mut self, kind: &str, fields: Value) -> Option<String> {
+    fn emit<T>(
+        &mut self,
+        variant: impl FnOnce(Event<T>) -> SessionEvent,
+        body: T,
+    ) -> Option<String> {
         let sid = self.session_id.clone();
-        let body = event_body(kind, fields);
         let id = self
             .db
-            .write(|m| Ok(m.append_event(&sid, body).map(|e| e.id.clone())))
+            .write(|m| Ok(m.append_event(&sid, variant, body).map(|e| e.id.clone())))
             .ok()
             .flatten();
         if id.is_none() {
@@ -159,12 +168,16 @@ impl Sandbox {
             rec.pending_tool_uses.push(id.clone());
             rec.rt.confirm = Some(tx);
             rec.session.status = SessionStatus::Idle;
+            let stop_reason = StopReason::RequiresAction(RequiresAction {
+                event_ids: vec![id.clone()],
+            });
             m.append_event(
                 &sid,
-                event_body(
-                    "session.status_idle",
-                    json!({ "stop_reason": { "type": "requires_action", "event_ids": [id] } }),
-                ),
+                SessionEvent::SessionStatusIdle,
+                StatusIdle {
+                    stop_reason,
+                    stop_details: None,
+                },
             );
             m.persist_session(&sid);
             Ok(true)
@@ -199,19 +212,19 @@ impl Tools for Sandbox {
         }
         self.output_chars += name.len() + input.to_string().len();
         let permission = permission_for(&self.tools, name);
-        let mut fields = json!({ "name": name, "input": input });
-        match &permission {
-            Permission::Allow(evaluation) => {
-                fields["evaluated_permission"] = json!("allow");
-                fields["evaluation"] = evaluation.clone();
-            }
-            Permission::Ask => {
-                fields["evaluated_permission"] = json!("ask");
-                fields["evaluation"] = json!({ "type": "always_ask" });
-            }
-            Permission::Deny => fields["evaluated_permission"] = json!("deny"),
-        }
-        let Some(tool_use_id) = self.emit("agent.tool_use", fields) else {
+        let (evaluated, evaluation) = match &permission {
+            Permission::Allow(evaluation) => ("allow", Some(evaluation.clone())),
+            Permission::Ask => ("ask", Some(ToolEvaluation::AlwaysAsk(Marker {}))),
+            Permission::Deny => ("deny", None),
+        };
+        let tool_use = AgentToolUse {
+            name: name.to_string(),
+            input: input.clone(),
+            evaluated_permission: Some(evaluated.to_string()),
+            evaluation,
+            session_thread_id: None,
+        };
+        let Some(tool_use_id) = self.emit(SessionEvent::AgentToolUse, tool_use) else {
             return err("Error: the session is gone");
         };
         let output = match permission {
@@ -228,14 +241,12 @@ impl Tools for Sandbox {
                 )),
             },
         };
-        self.emit(
-            "agent.tool_result",
-            json!({
-                "tool_use_id": tool_use_id,
-                "content": [{ "type": "text", "text": output.text }],
-                "is_error": output.is_error,
-            }),
-        );
+        let result = AgentToolResult {
+            tool_use_id,
+            content: Some(vec![ContentBlock::text(output.text.clone())]),
+            is_error: Some(output.is_error),
+        };
+        self.emit(SessionEvent::AgentToolResult, result);
         output
     }
 
@@ -244,9 +255,7 @@ impl Tools for Sandbox {
             return;
         }
         self.output_chars += text.len();
-        self.emit(
-            "agent.message",
-            json!({ "content": [{ "type": "text", "text": text }] }),
-        );
+        let content = vec![ContentBlock::text(text)];
+        self.emit(SessionEvent::AgentMessage, AgentMessage { content });
     }
 }

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use cma_client::types::*;
+use cma_types::*;
 use serde_json::json;
 
 use super::*;

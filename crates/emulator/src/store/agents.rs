@@ -2,12 +2,13 @@
 
 use std::collections::HashSet;
 
-use cma_client::types::{
-    Agent, AgentToolset, CreateAgent, Empty, McpServer, McpToolset, ModelConfig, ModelRef,
-    PermissionPolicy, Skill, Tool, ToolConfig, ToolDefaultConfig, UpdateAgent,
+use cma_types::{
+    Agent, AgentToolset, CreateAgent, Effort, Empty, ExecutionIdentity, McpServer, McpToolset,
+    ModelConfig, ModelRef, PermissionPolicy, Skill, Tool, ToolConfig, ToolDefaultConfig,
+    UpdateAgent,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::Model;
 use crate::clock::{self, Timestamp};
@@ -61,7 +62,7 @@ impl AgentRec {
 
 /// `model` as the response carries it: an object, `effort` as `{type}`.
 pub fn resolve_model(field: &str, model: &ModelRef) -> ApiResult<ModelRef> {
-    let mut config = match model {
+    let config = match model {
         ModelRef::Id(id) => ModelConfig {
             id: id.clone(),
             effort: None,
@@ -75,21 +76,19 @@ pub fn resolve_model(field: &str, model: &ModelRef) -> ApiResult<ModelRef> {
             "{field}: the model id must not be empty"
         )));
     }
-    if let Some(effort) = &config.effort {
-        let level = match effort {
-            Value::String(s) => Some(s.as_str()),
-            Value::Object(o) => o.get("type").and_then(Value::as_str),
-            _ => None,
-        };
-        match level {
-            Some(l @ ("low" | "medium" | "high" | "xhigh" | "max")) => {
-                config.effort = Some(json!({ "type": l }))
-            }
-            _ => {
-                return Err(ApiError::invalid(format!(
-                    "{field}.effort: must be one of low, medium, high, xhigh, max"
-                )));
-            }
+    match &config.effort {
+        None
+        | Some(
+            Effort::Low(_)
+            | Effort::Medium(_)
+            | Effort::High(_)
+            | Effort::Xhigh(_)
+            | Effort::Max(_),
+        ) => {}
+        Some(_) => {
+            return Err(ApiError::invalid(format!(
+                "{field}.effort: must be one of low, medium, high, xhigh, max"
+            )));
         }
     }
     if let Some(speed) = &config.speed
@@ -280,8 +279,8 @@ pub fn resolve_tools(
                 count += 1;
                 out.push(t.clone());
             }
-            Tool::Unknown(raw) => {
-                let kind = raw.get("type").and_then(Value::as_str).unwrap_or("");
+            other => {
+                let kind = other.type_name();
                 return Err(ApiError::invalid(format!(
                     "{field}.type: unknown tool type {kind:?}"
                 )));
@@ -318,17 +317,15 @@ fn check_skills(skills: &[Skill]) -> ApiResult<()> {
     Ok(())
 }
 
-fn check_identity(v: &Option<Value>) -> ApiResult<Value> {
+fn check_identity(v: &Option<Value>) -> ApiResult<ExecutionIdentity> {
     match v {
-        None | Some(Value::Null) => Ok(json!({ "type": "service_account" })),
-        Some(v) => match v.get("type").and_then(Value::as_str) {
-            Some("service_account") => Ok(json!({ "type": "service_account" })),
-            Some("aws_role")
-                if v.get("role_arn")
-                    .and_then(Value::as_str)
-                    .is_some_and(|s| !s.is_empty()) =>
-            {
-                Ok(v.clone())
+        None | Some(Value::Null) => Ok(ExecutionIdentity::ServiceAccount(Empty {})),
+        Some(v) => match ExecutionIdentity::deserialize(v) {
+            Ok(ExecutionIdentity::ServiceAccount(_)) => {
+                Ok(ExecutionIdentity::ServiceAccount(Empty {}))
+            }
+            Ok(ExecutionIdentity::AwsRole(role)) if !role.role_arn.is_empty() => {
+                Ok(ExecutionIdentity::AwsRole(role))
             }
             _ => Err(ApiError::invalid(
                 "execution_identity: must be {\"type\":\"service_account\"} or {\"type\":\"aws_role\",\"role_arn\":…}",
@@ -486,21 +483,4 @@ impl Model {
             .latest()
             .ok_or_else(|| ApiError::internal("agent has no versions"))
     }
-}
-
-/// An agent's JSON as the API shows it: toolsets always carry `configs`.
-pub fn tools_json(mut v: Value) -> Value {
-    if let Some(tools) = v.get_mut("tools").and_then(Value::as_array_mut) {
-        for t in tools {
-            if let Some(o) = t.as_object_mut()
-                && matches!(
-                    o.get("type").and_then(Value::as_str),
-                    Some("agent_toolset_20260401" | "mcp_toolset")
-                )
-            {
-                o.entry("configs").or_insert_with(|| json!([]));
-            }
-        }
-    }
-    v
 }

@@ -1,6 +1,6 @@
 //! Environments (reference 4.5, 5.8). Their timestamps are plain RFC 3339 strings.
 
-use cma_client::types::{
+use cma_types::{
     CloudConfig, CreateEnvironment, Empty, Environment, EnvironmentConfig, LimitedNetworking,
     Networking, Packages, UpdateEnvironment,
 };
@@ -94,7 +94,7 @@ fn resolve_config(field: &str, config: Option<EnvironmentConfig>) -> ApiResult<E
             }))
         }
         EnvironmentConfig::SelfHosted(e) => Ok(EnvironmentConfig::SelfHosted(e)),
-        EnvironmentConfig::Unknown(_) => Err(ApiError::invalid(format!(
+        _ => Err(ApiError::invalid(format!(
             "{field}.type: must be `cloud` or `self_hosted`"
         ))),
     }

@@ -97,10 +97,6 @@ impl EventLog {
         self.lock().events.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     pub fn snapshot(&self) -> Vec<Arc<StoredEvent>> {
         self.lock().events.clone()
     }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use cma_client::types::{
+use cma_types::{
     Actor, CreateMemoryStore, Memory, MemoryStore, MemoryVersion, Operation, UpdateMemoryStore,
     content_sha256,
 };

@@ -5,15 +5,16 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 
-use cma_client::types::{
-    Access, Agent, AgentRef, AgentSpec, Budget, ClientEvent, ContentBlock, CreateSession,
-    FileResource, GithubRepositoryResource, MemoryStoreResource, ResourceParams, Session,
-    SessionAgent, SessionResource, SessionStats, SessionStatus, SessionUsage, UpdateSession,
+use cma_types::{
+    Access, Agent, AgentRef, AgentSpec, Budget, ClientEvent, ContentBlock, CreateSession, Event,
+    FileResource, GithubRepositoryResource, Marker, MemoryStoreResource, ResourceParams, Session,
+    SessionAgent, SessionEvent, SessionResource, SessionStats, SessionStatus, SessionUpdated,
+    SessionUsage, StatusIdle, StopReason, UpdateSession,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
-use super::agents::{resolve_model, resolve_tools, tools_json};
+use super::agents::{resolve_model, resolve_tools};
 use super::{EventLog, Model, StoredEvent};
 use crate::clock::{self, Timestamp};
 use crate::error::{ApiError, ApiResult};
@@ -75,16 +76,6 @@ impl SessionRec {
     fn persisted(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
-}
-
-/// The body of an event: `type` plus its own fields.
-pub fn event_body(kind: &str, fields: Value) -> Map<String, Value> {
-    let mut m = match fields {
-        Value::Object(m) => m,
-        _ => Map::new(),
-    };
-    m.insert("type".into(), json!(kind));
-    m
 }
 
 fn text_of(blocks: &[ContentBlock]) -> String {
@@ -157,15 +148,6 @@ fn snapshot(agent: &Agent) -> SessionAgent {
     }
 }
 
-/// The session JSON as the API shows it.
-pub fn session_json(s: &Session) -> Value {
-    let mut v = serde_json::to_value(s).unwrap_or(Value::Null);
-    if let Some(agent) = v.get_mut("agent") {
-        *agent = tools_json(agent.take());
-    }
-    v
-}
-
 impl Model {
     pub fn session(&self, id: &str) -> ApiResult<&SessionRec> {
         self.sessions
@@ -186,7 +168,7 @@ impl Model {
 
     /// Ends a turn: the session's status becomes `idle` and a `session.status_idle` event with
     /// `stop_reason` is appended. Callers settle the runner and queue state themselves.
-    pub(crate) fn go_idle(&mut self, id: &str, stop_reason: &str) {
+    pub(crate) fn go_idle(&mut self, id: &str, stop_reason: StopReason) {
         let Some(rec) = self.sessions.get_mut(id) else {
             return;
         };
@@ -194,43 +176,49 @@ impl Model {
         rec.session.updated_at = clock::now();
         self.append_event(
             id,
-            event_body(
-                "session.status_idle",
-                json!({ "stop_reason": { "type": stop_reason } }),
-            ),
+            SessionEvent::SessionStatusIdle,
+            StatusIdle {
+                stop_reason,
+                stop_details: None,
+            },
         );
     }
 
-    /// Appends an event to a live session's log (and the pending write). `None` if the session
-    /// is gone.
-    pub fn append_event(
+    /// Appends an event of the variant `variant` with body `body` to a live session's log (and
+    /// the pending write), stamped with a new id and the time. `None` if the session is gone.
+    pub fn append_event<T>(
         &mut self,
         session_id: &str,
-        body: Map<String, Value>,
+        variant: impl FnOnce(Event<T>) -> SessionEvent,
+        body: T,
+    ) -> Option<Arc<StoredEvent>> {
+        self.append_stamped(session_id, |id, at| variant(Event::new(id, at, body)))
+    }
+
+    /// Appends the event `stamp` builds from the new event's id and time; see [`Self::append_event`].
+    pub(crate) fn append_stamped(
+        &mut self,
+        session_id: &str,
+        stamp: impl FnOnce(String, Timestamp) -> SessionEvent,
     ) -> Option<Arc<StoredEvent>> {
         let rec = self.sessions.get(session_id)?;
         let log = rec.rt.log.clone();
         let now = clock::now();
         let id = ids::new_id(ids::EVENT);
-        let kind = body
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let mut json = Map::new();
-        json.insert("type".into(), json!(kind));
-        json.insert("id".into(), json!(id));
-        for (k, v) in body {
-            if k != "type" {
-                json.insert(k, v);
+        let event = stamp(id.clone(), now);
+        let kind = event.type_name().to_string();
+        let json = match serde_json::to_value(&event) {
+            Ok(json) => json,
+            Err(e) => {
+                tracing::error!(session_id, kind, error = %e, "event does not serialize");
+                return None;
             }
-        }
-        json.insert("processed_at".into(), json!(now));
+        };
         let event = Arc::new(StoredEvent {
             id,
             kind,
             processed_at: now,
-            json: Value::Object(json),
+            json,
         });
         let seq = log.len() as u64;
         if !log.push(event.clone()) {
@@ -250,8 +238,8 @@ impl Model {
             AgentRef::Id(id) => (id.as_str(), None),
             AgentRef::Spec(AgentSpec::Version(v)) => (v.id.as_str(), v.version),
             AgentRef::Spec(AgentSpec::WithOverrides(v)) => (v.id.as_str(), v.version),
-            AgentRef::Spec(AgentSpec::Unknown(raw)) => {
-                let t = raw.get("type").and_then(Value::as_str).unwrap_or("");
+            AgentRef::Spec(other) => {
+                let t = other.type_name();
                 return Err(ApiError::invalid(format!(
                     "agent.type: must be `agent` or `agent_with_overrides` (got {t:?})"
                 )));
@@ -402,8 +390,8 @@ impl Model {
                         },
                     ));
                 }
-                ResourceParams::Unknown(raw) => {
-                    let t = raw.get("type").and_then(Value::as_str).unwrap_or("");
+                other => {
+                    let t = other.type_name();
                     return Err(ApiError::invalid(format!(
                         "{field}.type: unknown resource type {t:?}"
                     )));
@@ -497,7 +485,7 @@ impl Model {
     pub fn update_session(&mut self, id: &str, p: UpdateSession) -> ApiResult<Session> {
         let rec = self.session(id)?;
         let mut s = rec.session.clone();
-        let mut changed = Map::new();
+        let mut changed = SessionUpdated::default();
         if p.vault_ids.is_some() {
             return Err(ApiError::invalid(
                 "vault_ids: updating vault_ids is not supported yet",
@@ -507,13 +495,13 @@ impl Model {
             && *title != s.title
         {
             s.title = title.clone();
-            changed.insert("title".into(), json!(title));
+            changed.title = Some(title.clone());
         }
         if let Some(Some(patch)) = &p.metadata {
             let next = validate::patch_metadata("metadata", &s.metadata, patch, false)?;
             if next != s.metadata {
                 s.metadata = next;
-                changed.insert("metadata".into(), json!(s.metadata));
+                changed.metadata = Some(s.metadata.clone());
             }
         }
         if let Some(budget) = &p.budget {
@@ -527,7 +515,7 @@ impl Model {
             }
             if *budget != s.budget {
                 s.budget = budget.clone();
-                changed.insert("budget".into(), json!(budget));
+                changed.budget = Some(budget.clone());
             }
         }
         if let Some(a) = &p.agent {
@@ -545,23 +533,17 @@ impl Model {
             if tools != s.agent.tools || servers != s.agent.mcp_servers {
                 s.agent.tools = tools;
                 s.agent.mcp_servers = servers;
-                changed.insert(
-                    "agent".into(),
-                    session_json(&s)
-                        .get("agent")
-                        .cloned()
-                        .unwrap_or(Value::Null),
-                );
+                changed.agent = Some(Box::new(s.agent.clone()));
             }
         }
-        if changed.is_empty() {
+        if changed == SessionUpdated::default() {
             return Ok(s);
         }
         s.updated_at = clock::now();
         if let Some(rec) = self.sessions.get_mut(id) {
             rec.session = s.clone();
         }
-        self.append_event(id, event_body("session.updated", Value::Object(changed)));
+        self.append_event(id, SessionEvent::SessionUpdated, changed);
         self.persist_session(id);
         Ok(s)
     }
@@ -594,7 +576,7 @@ impl Model {
     /// Emits `session.deleted`, closes the log (ending every stream) and forgets the session.
     pub fn delete_session(&mut self, id: &str) -> ApiResult<()> {
         self.session(id)?;
-        self.append_event(id, event_body("session.deleted", json!({})));
+        self.append_event(id, SessionEvent::SessionDeleted, Marker {});
         if let Some(rec) = self.sessions.remove(id) {
             rec.rt.interrupted.store(true, Ordering::SeqCst);
             rec.rt.log.close();
@@ -615,7 +597,7 @@ impl Model {
         &mut self,
         id: &str,
         events: Vec<ClientEvent>,
-    ) -> ApiResult<(Vec<Value>, bool)> {
+    ) -> ApiResult<(Vec<SessionEvent>, bool)> {
         let rec = self.session(id)?;
         if rec.session.archived_at.is_some() {
             return Err(ApiError::invalid(format!(
@@ -629,7 +611,7 @@ impl Model {
             self.environments
                 .get(&rec.session.environment_id)
                 .and_then(|e| e.env.config.as_ref()),
-            Some(cma_client::types::EnvironmentConfig::SelfHosted(_))
+            Some(cma_types::EnvironmentConfig::SelfHosted(_))
         );
         validate_events("events", &events, &rec.pending_tool_uses, self_hosted)?;
         let result = self.accept_events(id, events)?;
@@ -642,28 +624,29 @@ impl Model {
         &mut self,
         id: &str,
         events: Vec<ClientEvent>,
-    ) -> ApiResult<(Vec<Value>, bool)> {
+    ) -> ApiResult<(Vec<SessionEvent>, bool)> {
         let mut echoes = Vec::new();
         let mut start = false;
-        for event in events {
-            let mut fields = serde_json::to_value(&event).unwrap_or(Value::Null);
-            if let ClientEvent::UserDefineOutcome(_) = &event
-                && let Some(o) = fields.as_object_mut()
-            {
-                o.insert("outcome_id".into(), json!(ids::new_id(ids::OUTCOME)));
+        for mut event in events {
+            if let ClientEvent::UserDefineOutcome(o) = &mut event {
+                o.outcome_id = Some(ids::new_id(ids::OUTCOME));
             }
-            let kind = event.type_name().to_string();
-            let echo = self
-                .append_event(id, event_body(&kind, fields))
+            let mut echo = None;
+            let stored = self
+                .append_stamped(id, |event_id, at| {
+                    let stamped = event.clone().into_session_event(event_id, at);
+                    echo = Some(stamped.clone());
+                    stamped
+                })
                 .ok_or_else(|| ApiError::not_found(format!("session {id:?} not found")))?;
-            echoes.push(echo.json.clone());
+            echoes.extend(echo);
             match event {
                 ClientEvent::UserMessage(m) => {
                     let Some(rec) = self.sessions.get_mut(id) else {
                         continue;
                     };
                     rec.queue.push_back(Queued {
-                        event_id: echo.id.clone(),
+                        event_id: stored.id.clone(),
                         text: text_of(&m.content),
                     });
                     if !rec.rt.runner_active && !rec.stalled && rec.pending_tool_uses.is_empty() {
@@ -672,7 +655,7 @@ impl Model {
                         rec.session.status = SessionStatus::Running;
                         rec.session.updated_at = clock::now();
                         start = true;
-                        self.append_event(id, event_body("session.status_running", json!({})));
+                        self.append_event(id, SessionEvent::SessionStatusRunning, Marker {});
                     }
                 }
                 ClientEvent::UserInterrupt(_) => self.interrupt(id),
@@ -688,7 +671,7 @@ impl Model {
                         });
                     }
                     rec.session.status = SessionStatus::Running;
-                    self.append_event(id, event_body("session.status_running", json!({})));
+                    self.append_event(id, SessionEvent::SessionStatusRunning, Marker {});
                 }
                 _ => {}
             }
@@ -711,7 +694,7 @@ impl Model {
             // No runner will finish this turn: end it here.
             rec.stalled = false;
             rec.rt.runner_active = false;
-            self.go_idle(id, "end_turn");
+            self.go_idle(id, StopReason::EndTurn(Marker {}));
         }
     }
 }
@@ -819,8 +802,8 @@ pub fn validate_events(
                     )));
                 }
             }
-            ClientEvent::Unknown(raw) => {
-                let t = raw.get("type").and_then(Value::as_str).unwrap_or("");
+            other => {
+                let t = other.type_name();
                 return Err(ApiError::invalid(format!(
                     "{f}.type: unknown event type {t:?}"
                 )));

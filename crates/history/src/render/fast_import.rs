@@ -38,7 +38,7 @@ pub(crate) fn identity(actor: Option<&Actor>) -> String {
                 Actor::Api(k) => k.api_key_id.clone(),
                 Actor::User(u) => u.user_id.clone(),
                 Actor::ServiceAccount(s) => s.service_account_id.clone(),
-                Actor::Unknown(_) => "unknown".to_string(),
+                _ => "unknown".to_string(),
             };
             (a.label(), id)
         }

@@ -273,6 +273,9 @@ fn record_turn(
         TurnEnd::Deleted => TurnStatus::Incomplete {
             reason: "the session was deleted".into(),
         },
+        other => TurnStatus::Incomplete {
+            reason: format!("the turn ended without going idle ({other:?})"),
+        },
     };
     TurnRecord {
         visit,
