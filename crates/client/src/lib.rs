@@ -36,4 +36,4 @@ pub use config::{Config, Credentials, Secret};
 pub use error::{ApiError, Error, Result};
 pub use http::{Beta, Client, ClientBuilder, USER_AGENT};
 pub use resources::sessions::events::EventStream;
-pub use turn::{Turn, TurnEnd, TurnOptions, run_turn};
+pub use turn::{SessionTurns, Turn, TurnEnd, TurnOptions, run_turn};

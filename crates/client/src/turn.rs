@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use futures::TryStreamExt;
+use futures::{FutureExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -137,6 +137,9 @@ impl Turn {
 }
 
 /// Runs one turn with a plain-text message. See the module docs for the guarantees.
+///
+/// This opens an event stream for the turn and closes it after; to run several turns in one
+/// session, [`SessionTurns`] keeps one stream open across them.
 pub async fn run_turn(
     client: &Client,
     session_id: &str,
@@ -152,96 +155,202 @@ pub async fn run_turn_with(
     message: UserMessage,
     options: &TurnOptions,
 ) -> Result<Turn> {
-    let deadline = tokio::time::Instant::now() + options.turn_timeout;
-    let events_api = client.sessions().events();
-    let mut stream = tokio::time::timeout_at(
-        deadline,
-        events_api.stream(session_id, &StreamEvents::default()),
-    )
-    .await
-    .map_err(|_| Error::Timeout(options.turn_timeout))??;
+    SessionTurns::new(client, session_id)
+        .run_turn_with(message, options)
+        .await
+}
 
-    stream.mark();
-    let started = Instant::now();
-    // The send runs inside this task, raced against the stream below: no spawned task, so no hop
-    // between runtime threads (on a loopback turn those wake-ups cost more CPU than the turn's work).
-    let send = events_api.send(session_id, vec![ClientEvent::UserMessage(message)]);
-    tokio::pin!(send);
-    let mut sent = false;
-    let mut collector = Collector::default();
-    let mut reconnects = 0;
-    let mut first_byte = None;
+/// Turns in one session over one event stream kept open between them.
+///
+/// The stream is still open *before* each send (it was opened before the first one and has stayed
+/// open since), so no event of a turn can be missed, and a turn no longer pays for a new
+/// connection and request. Before each send the kept stream is checked without waiting: if the
+/// server has closed it, a new one is opened first. Events left on it from before the send are not
+/// part of the next turn (a turn starts at its `user.message` echo). A stream that drops *during* a
+/// turn is reopened and backfilled exactly as in [`run_turn`]. After a turn that did not end idle
+/// (or failed) the stream is closed, and the next turn opens a fresh one.
+pub struct SessionTurns {
+    client: Client,
+    session_id: String,
+    stream: Option<EventStream>,
+    streams_opened: u32,
+}
 
-    let end = loop {
-        let now = tokio::time::Instant::now();
-        if now >= deadline {
-            break TurnEnd::TurnTimeout;
+impl SessionTurns {
+    pub fn new(client: &Client, session_id: impl Into<String>) -> Self {
+        Self {
+            client: client.clone(),
+            session_id: session_id.into(),
+            stream: None,
+            streams_opened: 0,
         }
-        let gap_deadline = (now + options.gap_timeout).min(deadline);
-        tokio::select! {
-            answer = &mut send, if !sent => {
-                sent = true;
-                collector.take_echo(answer?);
-                if let Some(end) = collector.end() { break end; }
-            }
-            next = tokio::time::timeout_at(gap_deadline, stream.next_event()) => {
-                if first_byte.is_none() { first_byte = stream.first_byte_since_mark(); }
-                match next {
-                    Err(_) if gap_deadline == deadline => break TurnEnd::TurnTimeout,
-                    Err(_) => break TurnEnd::GapTimeout,
-                    Ok(Some(Ok(event))) => {
-                        collector.push(event, started);
-                        if let Some(end) = collector.end() { break end; }
-                    }
-                    Ok(Some(Err(Error::Decode { message, .. }))) => collector.decode_errors.push(message),
-                    Ok(Some(Err(e @ Error::Api(_)))) => return Err(e),
-                    Ok(Some(Err(_))) | Ok(None) => {
-                        // The stream dropped before the turn ended: reopen it, then backfill from the
-                        // events list. Opening first means nothing emitted in between is missed.
-                        if reconnects >= options.max_reconnects {
-                            return Err(Error::Stream(format!("stream dropped {} times in one turn", reconnects + 1)));
-                        }
-                        reconnects += 1;
-                        tracing::info!(session_id, reconnects, "event stream dropped mid-turn; reconnecting");
-                        if !sent {
-                            let answer = tokio::time::timeout_at(deadline, &mut send).await
-                                .map_err(|_| Error::Timeout(options.turn_timeout))??;
-                            sent = true;
-                            collector.take_echo(answer);
-                        }
-                        stream = tokio::time::timeout_at(deadline, events_api.stream(session_id, &StreamEvents::default()))
-                            .await.map_err(|_| Error::Timeout(options.turn_timeout))??;
-                        let params = ListEvents { created_at_gte: collector.echo_at, limit: Some(1000), ..Default::default() };
-                        let history: Vec<SessionEvent> = tokio::time::timeout_at(deadline, events_api.list_all(session_id, &params).try_collect())
-                            .await.map_err(|_| Error::Timeout(options.turn_timeout))??;
-                        collector.backfill(history, started);
-                        if let Some(end) = collector.end() { break end; }
+    }
+
+    pub fn session_id(&self) -> &str {
+        &self.session_id
+    }
+
+    /// Event streams opened so far: the first, any reopened after the server closed one between
+    /// turns, and every reconnection during a turn.
+    pub fn streams_opened(&self) -> u32 {
+        self.streams_opened
+    }
+
+    /// Runs one turn with a plain-text message.
+    pub async fn run_turn(&mut self, text: &str, options: &TurnOptions) -> Result<Turn> {
+        self.run_turn_with(UserMessage::text(text), options).await
+    }
+
+    pub async fn run_turn_with(
+        &mut self,
+        message: UserMessage,
+        options: &TurnOptions,
+    ) -> Result<Turn> {
+        let result = self.turn(message, options).await;
+        if !matches!(&result, Ok(turn) if turn.end == TurnEnd::Idle) {
+            // Whatever the session does next is unknown: start the next turn on a fresh stream.
+            self.stream = None;
+        }
+        result
+    }
+
+    async fn open_stream(
+        &mut self,
+        deadline: tokio::time::Instant,
+        limit: Duration,
+    ) -> Result<EventStream> {
+        let events_api = self.client.sessions().events();
+        let stream = tokio::time::timeout_at(
+            deadline,
+            events_api.stream(&self.session_id, &StreamEvents::default()),
+        )
+        .await
+        .map_err(|_| Error::Timeout(limit))??;
+        self.streams_opened += 1;
+        Ok(stream)
+    }
+
+    /// The kept stream if the server has not closed it, else a new one. Only what has already
+    /// arrived is read; events in it are from before this turn's send, so they are dropped.
+    async fn ready_stream(
+        &mut self,
+        deadline: tokio::time::Instant,
+        limit: Duration,
+    ) -> Result<EventStream> {
+        if let Some(mut stream) = self.stream.take() {
+            loop {
+                match stream.next_event().now_or_never() {
+                    // Nothing buffered and the connection is up.
+                    None => return Ok(stream),
+                    Some(Some(Ok(_) | Err(Error::Decode { .. } | Error::Api(_)))) => continue,
+                    Some(Some(Err(_)) | None) => {
+                        tracing::debug!(session_id = %self.session_id, "kept event stream was closed; reopening");
+                        break;
                     }
                 }
             }
         }
-    };
+        self.open_stream(deadline, limit).await
+    }
 
-    let total = started.elapsed();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let events = collector.turn_events();
-    Ok(Turn {
-        session_id: session_id.to_string(),
-        user_event_id: collector.echo_id.clone(),
-        reply: reply_text(&events),
-        tool_uses: tool_uses(&events),
-        stop_reason: collector.stop_reason(),
-        events,
-        end,
-        timings: TurnTimings {
-            first_byte_ms: first_byte.map(|t| ms(t.saturating_duration_since(started))),
-            first_message_ms: collector.first_message().map(ms),
-            idle_ms: collector.end_arrival().map(ms),
-            total_ms: ms(total),
-        },
-        reconnects,
-        decode_errors: collector.decode_errors,
-    })
+    async fn turn(&mut self, message: UserMessage, options: &TurnOptions) -> Result<Turn> {
+        let deadline = tokio::time::Instant::now() + options.turn_timeout;
+        let limit = options.turn_timeout;
+        let mut stream = self.ready_stream(deadline, limit).await?;
+        // Disjoint borrows: the session id is read while the stream counter and slot are written.
+        let Self {
+            client,
+            session_id,
+            stream: kept,
+            streams_opened,
+        } = self;
+        let session_id = session_id.as_str();
+        let events_api = client.sessions().events();
+
+        stream.mark();
+        let started = Instant::now();
+        // The send runs inside this task, raced against the stream below: no spawned task, so no hop
+        // between runtime threads (on a loopback turn those wake-ups cost more CPU than the turn's work).
+        let send = events_api.send(session_id, vec![ClientEvent::UserMessage(message)]);
+        tokio::pin!(send);
+        let mut sent = false;
+        let mut collector = Collector::default();
+        let mut reconnects = 0;
+        let mut first_byte = None;
+
+        let end = loop {
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                break TurnEnd::TurnTimeout;
+            }
+            let gap_deadline = (now + options.gap_timeout).min(deadline);
+            tokio::select! {
+                answer = &mut send, if !sent => {
+                    sent = true;
+                    collector.take_echo(answer?);
+                    if let Some(end) = collector.end() { break end; }
+                }
+                next = tokio::time::timeout_at(gap_deadline, stream.next_event()) => {
+                    if first_byte.is_none() { first_byte = stream.first_byte_since_mark(); }
+                    match next {
+                        Err(_) if gap_deadline == deadline => break TurnEnd::TurnTimeout,
+                        Err(_) => break TurnEnd::GapTimeout,
+                        Ok(Some(Ok(event))) => {
+                            collector.push(event, started);
+                            if let Some(end) = collector.end() { break end; }
+                        }
+                        Ok(Some(Err(Error::Decode { message, .. }))) => collector.decode_errors.push(message),
+                        Ok(Some(Err(e @ Error::Api(_)))) => return Err(e),
+                        Ok(Some(Err(_))) | Ok(None) => {
+                            // The stream dropped before the turn ended: reopen it, then backfill from the
+                            // events list. Opening first means nothing emitted in between is missed.
+                            if reconnects >= options.max_reconnects {
+                                return Err(Error::Stream(format!("stream dropped {} times in one turn", reconnects + 1)));
+                            }
+                            reconnects += 1;
+                            tracing::info!(session_id, reconnects, "event stream dropped mid-turn; reconnecting");
+                            if !sent {
+                                let answer = tokio::time::timeout_at(deadline, &mut send).await
+                                    .map_err(|_| Error::Timeout(limit))??;
+                                sent = true;
+                                collector.take_echo(answer);
+                            }
+                            stream = tokio::time::timeout_at(deadline, events_api.stream(session_id, &StreamEvents::default()))
+                                .await.map_err(|_| Error::Timeout(limit))??;
+                            *streams_opened += 1;
+                            let params = ListEvents { created_at_gte: collector.echo_at, limit: Some(1000), ..Default::default() };
+                            let history: Vec<SessionEvent> = tokio::time::timeout_at(deadline, events_api.list_all(session_id, &params).try_collect())
+                                .await.map_err(|_| Error::Timeout(limit))??;
+                            collector.backfill(history, started);
+                            if let Some(end) = collector.end() { break end; }
+                        }
+                    }
+                }
+            }
+        };
+        *kept = Some(stream);
+
+        let total = started.elapsed();
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let events = collector.turn_events();
+        Ok(Turn {
+            session_id: session_id.to_string(),
+            user_event_id: collector.echo_id.clone(),
+            reply: reply_text(&events),
+            tool_uses: tool_uses(&events),
+            stop_reason: collector.stop_reason(),
+            events,
+            end,
+            timings: TurnTimings {
+                first_byte_ms: first_byte.map(|t| ms(t.saturating_duration_since(started))),
+                first_message_ms: collector.first_message().map(ms),
+                idle_ms: collector.end_arrival().map(ms),
+                total_ms: ms(total),
+            },
+            reconnects,
+            decode_errors: collector.decode_errors,
+        })
+    }
 }
 
 /// Orders, de-duplicates and scopes a turn's events.
@@ -466,7 +575,3 @@ pub fn memory_paths(input: &Value) -> Vec<String> {
     }
     out
 }
-
-// `EventStream` is named in the public API of this module's callers.
-#[allow(unused_imports)]
-use EventStream as _;

@@ -5,7 +5,7 @@
 mod common;
 
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::routing::get;
-use cma_client::turn::{ToolUse, TurnEnd, memory_paths, run_turn};
+use cma_client::turn::{SessionTurns, ToolUse, TurnEnd, memory_paths, run_turn};
 use cma_client::types::{SessionEvent, SessionStatus, StopReason};
 use cma_client::{Client, Error, Turn, TurnOptions};
 use common::{MockServer, Reply, decode_query, session_json, within};
@@ -36,6 +36,8 @@ struct Shared {
     echo_in_response: AtomicBool,
     /// If set, `POST /events` fails with this status and error body.
     fail_send: Mutex<Option<(u16, Value)>>,
+    /// Messages answered so far: the first echo is `ECHO_ID`, the n-th `sevt_echo_n`.
+    sends: AtomicUsize,
     /// Which handler ran, in order: "stream", "send", "list".
     order: Mutex<Vec<&'static str>>,
     streams: mpsc::UnboundedSender<Conn>,
@@ -84,7 +86,7 @@ async fn send_events(State(s): State<Arc<Shared>>, req: Request) -> Response {
         return resp;
     }
     let mut echo = sent["events"][0].clone();
-    echo["id"] = json!(ECHO_ID);
+    echo["id"] = json!(echo_id(s.sends.fetch_add(1, Ordering::SeqCst) + 1));
     echo["processed_at"] = json!(ECHO_AT);
     s.stored.lock().expect("lock").push(echo.clone());
     s.order.lock().expect("lock").push("send");
@@ -126,6 +128,7 @@ impl Harness {
             hold_send: Mutex::new(None),
             echo_in_response: AtomicBool::new(true),
             fail_send: Mutex::new(None),
+            sends: AtomicUsize::new(0),
             order: Mutex::new(Vec::new()),
             streams: streams_tx,
             posts: posts_tx,
@@ -242,6 +245,15 @@ impl Sse {
         self.0
             .unbounded_send(Ok(Bytes::from_static(b"event: ping\ndata: {}\n\n")))
             .is_ok()
+    }
+}
+
+/// The id the server gives the `n`-th message's echo (from 1).
+fn echo_id(n: usize) -> String {
+    if n == 1 {
+        ECHO_ID.to_string()
+    } else {
+        format!("{ECHO_ID}_{n}")
     }
 }
 
@@ -1041,4 +1053,161 @@ async fn wait_for_idle_returns_api_errors() {
     .expect_err("404");
     assert!(err.is_not_found());
     assert_eq!(srv.count(), 1);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Several turns over one kept stream (`SessionTurns`)
+// ------------------------------------------------------------------------------------------------
+
+/// Runs one turn of `turns` on its own task and hands `turns` back with the result.
+fn spawn_session_turn(
+    mut turns: SessionTurns,
+    text: &'static str,
+) -> tokio::task::JoinHandle<(SessionTurns, cma_client::Result<Turn>)> {
+    tokio::spawn(async move {
+        let turn = turns.run_turn(text, &fast()).await;
+        (turns, turn)
+    })
+}
+
+async fn finish_session_turn(
+    task: tokio::task::JoinHandle<(SessionTurns, cma_client::Result<Turn>)>,
+) -> (SessionTurns, Turn) {
+    let (turns, turn) = within("the turn ends", task)
+        .await
+        .expect("turn task did not panic");
+    (turns, turn.expect("turn"))
+}
+
+/// Takes the next message and answers it on `s` with the `n`-th echo, as the service does.
+async fn echo_next(h: &mut Harness, s: &Sse, n: usize, text: &str) {
+    let post = h.next_post().await;
+    assert_eq!(post["events"][0]["content"][0]["text"], text);
+    let mut echo = echo();
+    echo["id"] = json!(echo_id(n));
+    echo["content"][0]["text"] = json!(text);
+    s.send_event(&echo);
+}
+
+#[tokio::test]
+async fn session_turns_keep_one_stream_open_across_turns() {
+    let mut h = Harness::start().await;
+    let turns = SessionTurns::new(&h.client(), SESSION);
+    let task = spawn_session_turn(turns, "hello");
+    let s = h.begin().await;
+    s.emit(&h, &message("a1", "first"));
+    s.emit(&h, &end_turn("a2"));
+    let (turns, first) = finish_session_turn(task).await;
+    assert!(first.ended_normally());
+    assert_eq!(ids(&first), ["sevt_echo", "a1", "a2"]);
+    // Emitted after the turn ended and before the next send: not part of the next turn.
+    s.emit(
+        &h,
+        &ev(
+            "late",
+            "span.model_request_end",
+            json!({"model_request_start_id": "x"}),
+        ),
+    );
+
+    let task = spawn_session_turn(turns, "again");
+    echo_next(&mut h, &s, 2, "again").await;
+    s.emit(&h, &message("b1", "second"));
+    s.emit(&h, &end_turn("b2"));
+    let (turns, second) = finish_session_turn(task).await;
+    assert!(second.ended_normally());
+    assert_eq!(ids(&second), ["sevt_echo_2", "b1", "b2"]);
+    assert_eq!(second.reply, "second");
+    assert_eq!(second.reconnects, 0);
+    assert_eq!(
+        h.order(),
+        ["stream", "send", "send"],
+        "one stream for both turns"
+    );
+    assert_eq!(turns.streams_opened(), 1);
+}
+
+#[tokio::test]
+async fn a_kept_stream_the_server_closed_is_replaced_and_no_event_is_lost() {
+    let mut h = Harness::start().await;
+    let task = spawn_session_turn(SessionTurns::new(&h.client(), SESSION), "hello");
+    let s1 = h.begin().await;
+    s1.emit(&h, &end_turn("a1"));
+    let (turns, _) = finish_session_turn(task).await;
+    drop(s1);
+
+    let task = spawn_session_turn(turns, "again");
+    // Whether the client sees the close before its send (and opens a new stream first) or only
+    // during the turn (and reconnects and backfills) depends on when the close reaches it; either
+    // way the turn must see all its events once, in order.
+    let s2 = h.next_stream().await;
+    let post = h.next_post().await;
+    assert_eq!(post["events"][0]["content"][0]["text"], "again");
+    let echo2 = h
+        .shared
+        .stored
+        .lock()
+        .expect("lock")
+        .last()
+        .cloned()
+        .expect("echo");
+    assert_eq!(echo2["id"], "sevt_echo_2");
+    // On the reconnect path the backfill delivers the echo too; it must still appear once.
+    s2.send_event(&echo2);
+    s2.emit(&h, &message("b1", "second"));
+    s2.emit(&h, &end_turn("b2"));
+    let (turns, second) = finish_session_turn(task).await;
+    assert!(second.ended_normally());
+    assert_eq!(ids(&second), ["sevt_echo_2", "b1", "b2"]);
+    assert_eq!(turns.streams_opened(), 2);
+    let order = h.order();
+    assert!(
+        order == ["stream", "send", "stream", "send"]
+            || order == ["stream", "send", "send", "stream", "list"],
+        "a new stream before the send, or a reconnect during the turn: {order:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_stream_reconnected_mid_turn_is_the_one_kept_for_the_next_turn() {
+    let mut h = Harness::start().await;
+    let task = spawn_session_turn(SessionTurns::new(&h.client(), SESSION), "hello");
+    let s1 = h.begin().await;
+    s1.emit(&h, &message("a1", "part one"));
+    drop(s1);
+    let s2 = h.next_stream().await;
+    let _ = h.next_list().await;
+    s2.emit(&h, &end_turn("a2"));
+    let (turns, first) = finish_session_turn(task).await;
+    assert_eq!(first.reconnects, 1);
+    assert_eq!(ids(&first), ["sevt_echo", "a1", "a2"]);
+
+    let task = spawn_session_turn(turns, "again");
+    echo_next(&mut h, &s2, 2, "again").await;
+    s2.emit(&h, &end_turn("b1"));
+    let (turns, second) = finish_session_turn(task).await;
+    assert_eq!(ids(&second), ["sevt_echo_2", "b1"]);
+    assert_eq!(h.order(), ["stream", "send", "stream", "list", "send"]);
+    assert_eq!(turns.streams_opened(), 2);
+}
+
+#[tokio::test]
+async fn after_a_turn_that_did_not_end_idle_the_next_turn_opens_a_new_stream() {
+    let mut h = Harness::start().await;
+    let task = spawn_session_turn(SessionTurns::new(&h.client(), SESSION), "hello");
+    let s1 = h.begin().await;
+    s1.emit(&h, &ev("a1", "session.status_terminated", json!({})));
+    let (turns, first) = finish_session_turn(task).await;
+    assert_eq!(first.end, TurnEnd::Terminated);
+
+    // The old stream is still open on the server's side, yet the client does not use it.
+    let task = spawn_session_turn(turns, "again");
+    let s2 = h.next_stream().await;
+    echo_next(&mut h, &s2, 2, "again").await;
+    s2.emit(&h, &end_turn("b1"));
+    let (turns, second) = finish_session_turn(task).await;
+    assert_eq!(ids(&second), ["sevt_echo_2", "b1"]);
+    assert_eq!(h.order(), ["stream", "send", "stream", "send"]);
+    assert_eq!(turns.streams_opened(), 2);
+    drop(s1);
 }

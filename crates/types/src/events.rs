@@ -1,5 +1,10 @@
 //! `/v1/sessions/{session_id}/events`: what clients send and what sessions emit.
 
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::value::{CowStrDeserializer, MapAccessDeserializer};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -7,15 +12,96 @@ use crate::content::{ContentBlock, joined_text};
 use crate::open_union;
 use crate::sessions::{Budget, SessionAgent, SessionUsage};
 use crate::shared::{Metadata, Timestamp, double_option};
+use crate::union::Text;
 
 /// The fields every stored event has around its type-specific body.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Deserialized by hand: `#[serde(flatten)]` would buffer every field into serde's internal
+/// content tree before the body sees it. Here the body reads the object directly, with `id` and
+/// `processed_at` taken out on the way (see [`EventFields`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event<T> {
     pub id: String,
     #[serde(default)]
     pub processed_at: Option<Timestamp>,
     #[serde(flatten)]
     pub body: T,
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Event<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(EventVisitor(PhantomData))
+    }
+}
+
+struct EventVisitor<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for EventVisitor<T> {
+    type Value = Event<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an event object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Event<T>, A::Error> {
+        let mut id = None;
+        let mut processed_at = None;
+        let fields = EventFields {
+            map,
+            id: &mut id,
+            processed_at: &mut processed_at,
+        };
+        let body = T::deserialize(MapAccessDeserializer::new(fields))?;
+        Ok(Event {
+            id: id.ok_or_else(|| de::Error::missing_field("id"))?,
+            processed_at: processed_at.flatten(),
+            body,
+        })
+    }
+}
+
+/// chrono's dedicated RFC 3339 parser first (its serde impl goes through the general format
+/// parser, several times slower: a tenth of all decoding time), then that parser for anything
+/// the strict one refuses, so the accepted inputs stay the same.
+fn parse_timestamp(text: &str) -> Result<Timestamp, chrono::ParseError> {
+    match chrono::DateTime::parse_from_rfc3339(text) {
+        Ok(at) => Ok(at.with_timezone(&chrono::Utc)),
+        Err(_) => text.parse(),
+    }
+}
+
+/// An event object's fields as the body sees them: `id` and `processed_at` are taken out into
+/// the event's own slots as they go by, everything else passes through.
+struct EventFields<'a, A> {
+    map: A,
+    id: &'a mut Option<String>,
+    processed_at: &'a mut Option<Option<Timestamp>>,
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for EventFields<'_, A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        while let Some(Text(key)) = self.map.next_key()? {
+            match &*key {
+                "id" => *self.id = Some(self.map.next_value()?),
+                "processed_at" => {
+                    let text: Option<Text<'de>> = self.map.next_value()?;
+                    let at = text.map(|t| parse_timestamp(&t.0)).transpose();
+                    *self.processed_at = Some(at.map_err(de::Error::custom)?);
+                }
+                _ => return seed.deserialize(CowStrDeserializer::new(key)).map(Some),
+            }
+        }
+        Ok(None)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
+        self.map.next_value_seed(seed)
+    }
 }
 
 impl<T> Event<T> {
