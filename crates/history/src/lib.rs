@@ -37,5 +37,7 @@ pub use error::{FetchError, ParseError, SnapshotError};
 pub use fetch::{FetchOptions, FetchStats, HistoryFetcher};
 pub use filter::VersionFilter;
 pub use model::{History, MemoryTimeline, Version};
-pub use render::{Format, RenderOptions, render_history, render_snapshot, render_snapshot_diff};
+pub use render::{
+    Format, RenderOptions, escape_html, render_history, render_snapshot, render_snapshot_diff,
+};
 pub use snapshot::{Snapshot, SnapshotDiff, SnapshotPoint, SnapshotSource, UnknownMemory};

@@ -23,8 +23,8 @@ tr.hunk td{background:#ddf4ff;color:#0969da}tr.del td.code{background:#ffebe9}tr
 tr.del em{background:#ffc1c0;font-style:normal}tr.add em{background:#abf2bc;font-style:normal}\
 .nonl{color:#8c959f}code{font-family:ui-monospace,monospace}";
 
-/// Escapes text for HTML element content and attribute values.
-fn escape(s: &str) -> String {
+/// Escapes text for HTML element content and attribute values (the run page uses it too).
+pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

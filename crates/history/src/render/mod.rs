@@ -21,6 +21,7 @@ use crate::error::ParseError;
 use crate::model::History;
 use crate::snapshot::{Snapshot, SnapshotDiff};
 
+pub use html::escape as escape_html;
 pub use json::{HISTORY_SCHEMA, SNAPSHOT_SCHEMA};
 
 /// An output format.

@@ -393,20 +393,7 @@ pub fn all_fields() -> Vec<&'static str> {
 /// maps [`Check`]'s variants to kinds.
 pub fn of(check: &Check) -> (&'static Kind, bool) {
     let (name, negate) = match check {
-        Check::Reply { matcher, negate } => (
-            match matcher {
-                TextMatch::Contains(_) => "contains",
-                TextMatch::IContains(_) => "icontains",
-                TextMatch::ContainsAny(_) => "contains_any",
-                TextMatch::IContainsAny(_) => "icontains_any",
-                TextMatch::ContainsAll(_) => "contains_all",
-                TextMatch::IContainsAll(_) => "icontains_all",
-                TextMatch::StartsWith(_) => "starts_with",
-                TextMatch::Regex(_) => "regex",
-                TextMatch::Equals(_) => "equals",
-            },
-            *negate,
-        ),
+        Check::Reply { matcher, negate } => (matcher.kind(), *negate),
         Check::ReadMemoryBeforeReply { negate, .. } => ("read_memory_before_reply", *negate),
         Check::WroteMemory { negate, .. } => ("wrote_memory", *negate),
         Check::NoWriteToReadOnly { .. } => ("no_write_to_read_only", false),

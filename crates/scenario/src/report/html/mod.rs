@@ -66,21 +66,9 @@ li.check.fail{background:#fff5f5;border-radius:4px;padding:.1rem .3rem}\
 .filter{display:inline-block;margin:.3rem 0;padding:.2rem .5rem;background:#f6f8fa;border-radius:6px}\
 body:has(#only-failures:checked) .pass-row,body:has(#only-failures:checked) details.unit.pass{display:none}";
 
-/// Escapes text for HTML element content and attribute values; the only escaping in the page.
-pub(crate) fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + s.len() / 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// Escapes text for HTML element content and attribute values: the only escaping in the page,
+/// shared with the history renderer whose diffs the page embeds.
+pub(crate) use cma_history::escape_html as escape;
 
 /// The first `max` characters of `s`, with `…` when cut.
 pub(crate) fn short(s: &str, max: usize) -> String {
