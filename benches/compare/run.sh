@@ -19,7 +19,12 @@ work=$(mktemp -d)
 trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
 
 mkfifo "$work/serve.out"
-$cma serve --addr 127.0.0.1:0 >"$work/serve.out" 2>"$work/serve.err" &
+# Both clients wait on the emulator's turn; with the real (bubblewrap) shell its per-command
+# processes take ~5 ms a turn and would hide the clients' difference, so the emulated shell runs
+# (CMA_COMPARE_SHELL=real keeps the real one).
+shell_flag=--emulated-shell
+[ "${CMA_COMPARE_SHELL:-}" = real ] && shell_flag=
+$cma serve --addr 127.0.0.1:0 $shell_flag >"$work/serve.out" 2>"$work/serve.err" &
 server=$!
 exec 3<"$work/serve.out"
 # `cma serve` prints its address once it accepts connections; wait for that line, not a fixed time.
@@ -27,7 +32,7 @@ IFS= read -r -t 30 line <&3 || { echo "cma serve did not start:"; cat "$work/ser
 url=${line#listening on }
 
 echo "machine: $(nproc) cores, $(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "emulator: $url; $turns measured turns each, one session, sequential"
+echo "emulator: $url (${shell_flag:-real shell}); $turns measured turns each, one session, sequential"
 # Each client runs in its own process and reports the CPU time (user + system) it spent per turn
 # while the turns ran: the client's own cost, free of the emulator's work (in the `cma serve` process).
 # One tokio worker thread for one sequential session, as the Python client is one thread: with two,

@@ -27,6 +27,11 @@ pub struct AgentArgs {
     /// Model calls per turn before the turn fails.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Agent")]
     pub agent_max_iterations: u32,
+    /// Run the agent's `bash` in the emulated shell even where bubblewrap is installed. The real
+    /// shell is faithful but costs a few ms per command (a process per command); the emulated one
+    /// understands the memory commands the reference agent uses (ls, cat, rm, mkdir -p, find).
+    #[arg(long, help_heading = "Agent")]
+    pub emulated_shell: bool,
 }
 
 fn parse_backend(s: &str) -> Result<Backend, String> {
@@ -63,6 +68,7 @@ impl AgentArgs {
             base_url: self.agent_base_url.clone(),
             model: self.agent_model.clone(),
             max_iterations: self.agent_max_iterations,
+            real_shell: !self.emulated_shell,
             ..AgentConfig::default()
         })
     }
@@ -127,7 +133,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let agent = args.agent.config()?;
     args.agent.warn_without_key();
-    if !agent.uses_real_shell() {
+    if !agent.uses_real_shell() && !args.agent.emulated_shell {
         eprintln!(
             "bwrap (bubblewrap) is not available: the agent's bash runs in the emulated shell \
              (install the `bubblewrap` package for a real one)"
