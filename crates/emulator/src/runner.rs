@@ -14,6 +14,7 @@ use cma_types::{
 
 use crate::agent::model::{AgentConfig, Backend, Message};
 use crate::agent::{Exchange, ModelUsage, Mount, TurnInput, TurnOutcome};
+use crate::sandbox::bwrap::BwrapShell;
 use crate::sandbox::{Fs, FsMount, Sandbox};
 use crate::store::Db;
 
@@ -152,8 +153,8 @@ fn fail(m: &mut crate::store::Model, sid: &str, message: &str) {
 }
 
 fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
-    // The real shell outlives a turn and a run: the session keeps one bash.
-    let kept = db.read(|m| m.sessions.get(&sid).map(|r| r.rt.shell.clone()));
+    // The real shell outlives a turn: the session's queued turns share one bash.
+    let mut shell: Option<BwrapShell> = None;
     loop {
         let transcript = agent.backend != Backend::Reference;
         let setup = db
@@ -176,7 +177,7 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
         );
         sandbox.span_id = setup.span_id.clone();
         sandbox.real_shell = agent.uses_real_shell();
-        sandbox.shell = kept.as_ref().and_then(|k| k.take_for(&setup.fs_mounts));
+        sandbox.shell = shell.take().filter(|s| s.serves(&setup.fs_mounts));
         let behavior = crate::agent::model::behavior(
             agent,
             &setup.model,
@@ -278,9 +279,7 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                 give_up(&db, &sid);
                 false
             });
-        if let Some(kept) = &kept {
-            kept.put(sandbox.shell.take());
-        }
+        shell = sandbox.shell.take();
         if !go_on {
             return;
         }

@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::OnceLock;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use cma_types::Access;
@@ -131,39 +131,6 @@ pub struct BwrapShell {
     binds: Vec<(PathBuf, String, bool)>,
     proc: Option<Proc>,
     calls: u64,
-}
-
-/// A session's real shell kept between its runs, as the service keeps one sandbox per session:
-/// starting bubblewrap costs milliseconds, more than a whole turn of the reference agent. The
-/// session record holds it (dropping the last handle ends the bash); a runner takes it for a turn
-/// and puts it back.
-#[derive(Clone, Default)]
-pub struct KeptShell(Arc<Mutex<Option<BwrapShell>>>);
-
-impl std::fmt::Debug for KeptShell {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("KeptShell")
-    }
-}
-
-impl KeptShell {
-    fn slot(&self) -> std::sync::MutexGuard<'_, Option<BwrapShell>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The kept shell if it serves exactly `mounts` (else it is ended).
-    pub fn take_for(&self, mounts: &[FsMount]) -> Option<BwrapShell> {
-        self.slot().take().filter(|s| s.serves(mounts))
-    }
-
-    pub fn put(&self, shell: Option<BwrapShell>) {
-        *self.slot() = shell;
-    }
-
-    /// Ends the kept shell (an archived session runs no more commands).
-    pub fn end(&self) {
-        self.slot().take();
-    }
 }
 
 impl BwrapShell {

@@ -294,37 +294,3 @@ fn the_store_is_read_again_before_each_call() {
         "written by the API meanwhile\n"
     );
 }
-
-/// A session keeps its bash between runs (the runner takes it and puts it back), but only for the
-/// same mounts; archiving ends it. Break it: make `take_for` ignore the mounts, or `end` a no-op.
-#[test]
-fn a_kept_shell_survives_between_runs_for_the_same_mounts_only() {
-    if !bwrap_or_skip() {
-        return;
-    }
-    let mut s = setup();
-    assert_eq!(s.sh("export KEPT=across-runs").text, "");
-    let mounts = s.fs.mounts().to_vec();
-    let kept = KeptShell::default();
-    kept.put(Some(std::mem::replace(
-        &mut s.shell,
-        BwrapShell::new(&mounts).unwrap(),
-    )));
-    // The next run: the same bash, so its variables are still set.
-    let mut shell = kept
-        .take_for(&mounts)
-        .expect("the kept shell serves the same mounts");
-    let out = shell.call(&s.fs, &json!({ "command": "echo $KEPT" }));
-    assert_eq!(out.text.trim_end(), "across-runs", "{out:?}");
-    kept.put(Some(shell));
-    // Other mounts: not this shell (it is ended, not handed out).
-    assert!(kept.take_for(&mounts[..1]).is_none());
-    assert!(
-        kept.take_for(&mounts).is_none(),
-        "a refused shell is not kept"
-    );
-    // Archiving ends it.
-    kept.put(Some(BwrapShell::new(&mounts).unwrap()));
-    kept.end();
-    assert!(kept.take_for(&mounts).is_none());
-}

@@ -131,7 +131,6 @@ impl Undo for SessionRec {
                 runner_active: self.rt.runner_active,
                 confirm: self.rt.confirm.clone(),
                 interrupted: self.rt.interrupted.clone(),
-                shell: self.rt.shell.clone(),
             },
         }
     }

@@ -51,8 +51,6 @@ pub struct Runtime {
     /// Where a runner blocked on a tool confirmation waits.
     pub confirm: Option<mpsc::Sender<Confirmation>>,
     pub interrupted: Arc<AtomicBool>,
-    /// The session's real shell between runs.
-    pub shell: crate::sandbox::bwrap::KeptShell,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -565,7 +563,6 @@ impl Model {
         if let Some(rec) = self.sessions.get_mut(id) {
             rec.session.archived_at = Some(now);
             rec.session.updated_at = now;
-            rec.rt.shell.end();
             // A turn waiting on a tool confirmation can never get one now: end it.
             if rec.rt.confirm.take().is_some() {
                 interrupt = Some(rec.rt.interrupted.clone());
