@@ -549,19 +549,23 @@ fn raw(status: u16, headers: Vec<(&'static str, String)>, body: String) -> Respo
     r
 }
 
-async fn anthropic(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
-    let (seen, body) = match record(&inner, Proto::Anthropic, &headers, &body) {
-        Ok(s) => s,
-        Err(r) => return *r,
-    };
-    let call = seen.call;
-    maybe_hold(&inner, call).await;
-    let (blocks, stop) = match respond(&inner, &seen, &body).await {
+/// Records the request and answers it from the script: what was seen, the reply's items and stop
+/// reason, or the
+/// raw response to send instead (a scripted error, or a request the fake refuses).
+async fn next_reply(
+    inner: &Arc<Inner>,
+    proto: Proto,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(Seen, Vec<Either>, Stop), Box<Response>> {
+    let (seen, body) = record(inner, proto, headers, body)?;
+    maybe_hold(inner, seen.call).await;
+    let (items, stop) = match respond(inner, &seen, &body).await {
         Step::Raw {
             status,
             headers,
             body,
-        } => return raw(status, headers, body),
+        } => return Err(Box::new(raw(status, headers, body))),
         Step::Reply { text, tools, stop } => {
             let mut items: Vec<Either> = text.into_iter().map(Either::Text).collect();
             items.extend(tools.into_iter().map(|(n, i)| Either::Tool(n, i)));
@@ -570,6 +574,15 @@ async fn anthropic(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: By
         Step::Mixed(items) => (items, Stop::Tools),
         Step::Ordered(items, stop) => (items, stop),
     };
+    Ok((seen, items, stop))
+}
+
+async fn anthropic(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
+    let (seen, blocks, stop) = match next_reply(&inner, Proto::Anthropic, &headers, &body).await {
+        Ok(reply) => reply,
+        Err(r) => return *r,
+    };
+    let call = seen.call;
     let content: Vec<Value> = blocks
         .into_iter()
         .enumerate()
@@ -592,26 +605,11 @@ async fn anthropic(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: By
 }
 
 async fn openai(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
-    let (seen, body) = match record(&inner, Proto::OpenAi, &headers, &body) {
-        Ok(s) => s,
+    let (seen, blocks, stop) = match next_reply(&inner, Proto::OpenAi, &headers, &body).await {
+        Ok(reply) => reply,
         Err(r) => return *r,
     };
     let call = seen.call;
-    maybe_hold(&inner, call).await;
-    let (blocks, stop) = match respond(&inner, &seen, &body).await {
-        Step::Raw {
-            status,
-            headers,
-            body,
-        } => return raw(status, headers, body),
-        Step::Reply { text, tools, stop } => {
-            let mut items: Vec<Either> = text.into_iter().map(Either::Text).collect();
-            items.extend(tools.into_iter().map(|(n, i)| Either::Tool(n, i)));
-            (items, stop)
-        }
-        Step::Mixed(items) => (items, Stop::Tools),
-        Step::Ordered(items, stop) => (items, stop),
-    };
     let mut text = Vec::new();
     let mut calls = Vec::new();
     for (i, b) in blocks.into_iter().enumerate() {
