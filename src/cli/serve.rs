@@ -94,6 +94,10 @@ pub struct ServeArgs {
     /// Request bodies larger than this many bytes get 413.
     #[arg(long, default_value_t = 32 * 1024 * 1024)]
     max_body_bytes: usize,
+    /// Uploaded files (`POST /v1/files`) larger than this many bytes get 413 (default: the
+    /// Files API's 500 MB). An upload's request may exceed --max-body-bytes by this much.
+    #[arg(long, default_value_t = 500 * 1024 * 1024)]
+    max_file_bytes: usize,
     /// Share of requests (0–1) answered with an injected error before they are processed.
     #[arg(long, default_value_t = 0.0, help_heading = "Fault injection")]
     fault_rate: f64,
@@ -153,6 +157,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         },
         ping_interval: Duration::from_secs_f64(args.ping_interval),
         max_body_bytes: args.max_body_bytes,
+        max_file_bytes: args.max_file_bytes,
         agent,
     };
     let bound = match cma_emulator::bind(config, args.addr).await {

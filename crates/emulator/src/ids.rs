@@ -27,6 +27,7 @@ pub const EVENT: &str = "sevt_";
 pub const REQUEST: &str = "req_";
 pub const OUTCOME: &str = "outc_";
 pub const SESSION_RESOURCE: &str = "sesrsc_";
+pub const FILE: &str = "file_";
 
 /// The api-key id used when a request carries no key.
 pub const ANONYMOUS_API_KEY_ID: &str = "apikey_01emulator00000000000000";

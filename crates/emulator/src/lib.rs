@@ -67,6 +67,9 @@ pub struct EmulatorConfig {
     pub ping_interval: Duration,
     /// Larger request bodies get 413.
     pub max_body_bytes: usize,
+    /// The size limit of one uploaded file (`POST /v1/files`); larger files get 413. Default
+    /// 500 MB, the Files API's documented limit.
+    pub max_file_bytes: usize,
     /// The agent behind sessions: the reference agent, or a real model.
     pub agent: AgentConfig,
 }
@@ -79,6 +82,7 @@ impl Default for EmulatorConfig {
             faults: FaultConfig::default(),
             ping_interval: Duration::from_secs(15),
             max_body_bytes: 32 * 1024 * 1024,
+            max_file_bytes: store::files::DEFAULT_MAX_FILE_BYTES,
             agent: AgentConfig::default(),
         }
     }
@@ -141,6 +145,7 @@ pub async fn bind(config: EmulatorConfig, addr: SocketAddr) -> Result<Bound, Emu
         faults: Faults::new(config.faults.clone()),
         ping_interval: config.ping_interval,
         max_body_bytes: config.max_body_bytes,
+        max_file_bytes: config.max_file_bytes,
         agent: Arc::new(config.agent.clone()),
         shutdown: shutdown_rx,
     };

@@ -10,7 +10,8 @@ use serde_json::Value;
 use crate::clock;
 use crate::persist::Loaded;
 use crate::store::{
-    AgentRec, EnvRec, EventLog, MemoryRec, Model, SessionRec, StoreRec, StoredEvent, VersionRec,
+    AgentRec, EnvRec, EventLog, FileRec, MemoryRec, Model, SessionRec, StoreRec, StoredEvent,
+    VersionRec,
 };
 
 fn parse<T: DeserializeOwned>(kind: &str, id: &str, json: &str) -> Result<T, String> {
@@ -85,8 +86,28 @@ pub fn model(loaded: Loaded) -> Result<Model, String> {
                 r.pending_tool_uses.clear();
                 m.sessions.insert(id.clone(), r);
             }
+            "file" => {
+                let r: FileRec = parse(kind, id, json)?;
+                latest = latest.max(r.file.created_at);
+                m.seq = m.seq.max(r.seq);
+                m.files.insert(id.clone(), r);
+            }
             other => return Err(format!("unknown record kind {other:?}")),
         }
+    }
+    for (id, bytes) in loaded.file_contents {
+        match m.files.get_mut(&id) {
+            Some(f) => f.content = bytes::Bytes::from(bytes),
+            None => tracing::warn!(file_id = %id, "file bytes without a file record; ignored"),
+        }
+    }
+    if let Some(f) = m.files.values().find(|f| f.content.len() as u64 != f.file.size_bytes) {
+        return Err(format!(
+            "file {} has {} bytes stored but its record says {}",
+            f.file.id,
+            f.content.len(),
+            f.file.size_bytes
+        ));
     }
     let mut events: HashMap<String, Vec<StoredEvent>> = HashMap::new();
     for (session_id, json) in &loaded.events {

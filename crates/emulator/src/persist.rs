@@ -1,5 +1,6 @@
 //! SQLite write-through storage: one `objects` table of JSON records by kind and id, and one
-//! `events` table per session in append order. WAL mode, `synchronous=FULL`, one transaction
+//! `events` table per session in append order, and the bytes of uploaded files in
+//! `file_contents` (committed in the same transaction as their record). WAL mode, `synchronous=FULL`, one transaction
 //! per acknowledged write.
 
 use std::path::Path;
@@ -28,6 +29,11 @@ pub enum Change {
     DeleteEvents {
         session_id: String,
     },
+    /// An uploaded file's bytes; `None` deletes them.
+    FileContent {
+        id: String,
+        bytes: Option<bytes::Bytes>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +52,8 @@ pub struct Loaded {
     pub objects: Vec<(String, String, String)>,
     /// (session id, json) in append order.
     pub events: Vec<(String, String)>,
+    /// (file id, bytes).
+    pub file_contents: Vec<(String, Vec<u8>)>,
 }
 
 impl Persist {
@@ -59,7 +67,9 @@ impl Persist {
                  kind TEXT NOT NULL, id TEXT NOT NULL, json TEXT NOT NULL, PRIMARY KEY (kind, id));
              CREATE TABLE IF NOT EXISTS events (
                  session_id TEXT NOT NULL, seq INTEGER NOT NULL, json TEXT NOT NULL,
-                 PRIMARY KEY (session_id, seq));",
+                 PRIMARY KEY (session_id, seq));
+             CREATE TABLE IF NOT EXISTS file_contents (
+                 id TEXT NOT NULL PRIMARY KEY, bytes BLOB NOT NULL);",
         )?;
         Ok(Self {
             conn,
@@ -80,6 +90,11 @@ impl Persist {
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         for row in rows {
             loaded.events.push(row?);
+        }
+        let mut stmt = self.conn.prepare("SELECT id, bytes FROM file_contents")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        for row in rows {
+            loaded.file_contents.push(row?);
         }
         Ok(loaded)
     }
@@ -123,6 +138,18 @@ impl Persist {
                         "DELETE FROM events WHERE session_id = ?1",
                         params![session_id],
                     )?;
+                }
+                Change::FileContent {
+                    id,
+                    bytes: Some(bytes),
+                } => {
+                    tx.execute(
+                        "INSERT OR REPLACE INTO file_contents (id, bytes) VALUES (?1, ?2)",
+                        params![id, bytes.as_ref()],
+                    )?;
+                }
+                Change::FileContent { id, bytes: None } => {
+                    tx.execute("DELETE FROM file_contents WHERE id = ?1", params![id])?;
                 }
             }
         }

@@ -15,6 +15,7 @@ use cma_types::{
 use crate::agent::model::{AgentConfig, Backend, Message};
 use crate::agent::{Exchange, ModelUsage, Mount, TurnInput, TurnOutcome};
 use crate::sandbox::bwrap::BwrapShell;
+use crate::sandbox::fs::FileMount;
 use crate::sandbox::{Fs, FsMount, Sandbox};
 use crate::store::Db;
 
@@ -25,6 +26,8 @@ struct TurnSetup {
     system: Option<String>,
     mounts: Vec<Mount>,
     fs_mounts: Vec<FsMount>,
+    /// The session's `file` resources, mounted read-only.
+    files: Vec<FileMount>,
     history: Vec<Exchange>,
     tools: Vec<Tool>,
     interrupted: Arc<AtomicBool>,
@@ -167,7 +170,7 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
         let actor = Actor::Session(SessionActor {
             session_id: sid.clone(),
         });
-        let fs = Fs::new(db.clone(), actor, setup.fs_mounts.clone());
+        let fs = Fs::new(db.clone(), actor, setup.fs_mounts.clone()).with_files(setup.files.clone());
         let mut sandbox = Sandbox::new(
             db.clone(),
             sid.clone(),
@@ -177,17 +180,21 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
         );
         sandbox.span_id = setup.span_id.clone();
         sandbox.real_shell = agent.uses_real_shell();
-        sandbox.shell = shell.take().filter(|s| s.serves(&setup.fs_mounts));
+        sandbox.shell = shell
+            .take()
+            .filter(|s| s.serves(&setup.fs_mounts, &setup.files));
         let behavior = crate::agent::model::behavior(
             agent,
             &setup.model,
             &setup.tools,
             setup.transcript.clone(),
         );
+        let file_paths: Vec<String> = setup.files.iter().map(|f| f.path.clone()).collect();
         let input = TurnInput {
             model: &setup.model,
             system: setup.system.as_deref(),
             mounts: &setup.mounts,
+            files: &file_paths,
             history: &setup.history,
             message: &setup.message,
         };
@@ -307,6 +314,7 @@ fn next_turn(m: &mut crate::store::Model, sid: &str, transcript: bool) -> Option
     let model = s.agent.model.id().to_string();
     let system = s.agent.system.clone();
     let (mounts, fs_mounts) = mounts_of(s);
+    let files = files_of(s);
     let transcript = if transcript {
         let events = rec.rt.log.snapshot();
         crate::agent::model::history::from_events(events.iter().map(|e| &**e), &q.event_id)
@@ -321,6 +329,7 @@ fn next_turn(m: &mut crate::store::Model, sid: &str, transcript: bool) -> Option
         system,
         mounts,
         fs_mounts,
+        files,
         history,
         tools,
         interrupted,
@@ -353,4 +362,18 @@ pub fn mounts_of(s: &Session) -> (Vec<Mount>, Vec<FsMount>) {
         }
     }
     (mounts, fs_mounts)
+}
+
+/// The files a session mounts (its `file` resources), read-only at their mount paths.
+pub fn files_of(s: &Session) -> Vec<FileMount> {
+    s.resources
+        .iter()
+        .filter_map(|r| match r {
+            SessionResource::File(f) => Some(FileMount {
+                path: f.mount_path.clone(),
+                file_id: f.file_id.clone(),
+            }),
+            _ => None,
+        })
+        .collect()
 }

@@ -40,6 +40,8 @@ pub struct TurnInput<'a> {
     pub model: &'a str,
     pub system: Option<&'a str>,
     pub mounts: &'a [Mount],
+    /// The paths of the session's mounted files (`file` resources), read-only.
+    pub files: &'a [String],
     /// Earlier turns of this session, oldest first (empty on a session's first turn).
     pub history: &'a [Exchange],
     /// The text of the user's message (text blocks joined with newlines).

@@ -5,9 +5,11 @@ mod agents;
 mod environments;
 mod events;
 pub mod extract;
+mod files;
 mod memories;
 mod memory_stores;
 mod memory_versions;
+mod session_resources;
 mod sessions;
 
 use std::panic::AssertUnwindSafe;
@@ -43,6 +45,8 @@ pub struct Shared {
     pub faults: Faults,
     pub ping_interval: Duration,
     pub max_body_bytes: usize,
+    /// The size limit of one uploaded file (`POST /v1/files` allows its body this much more).
+    pub max_file_bytes: usize,
     /// The agent behind sessions.
     pub agent: Arc<crate::agent::model::AgentConfig>,
     /// Becomes `true` when the server shuts down; open streams end.
@@ -129,8 +133,20 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sessions/{session_id}/archive", post(sessions::archive))
         .route(
             "/v1/sessions/{session_id}/resources",
-            get(sessions::resources),
+            get(sessions::resources).post(session_resources::add),
         )
+        .route(
+            "/v1/sessions/{session_id}/resources/{resource_id}",
+            get(session_resources::retrieve)
+                .post(session_resources::update)
+                .delete(session_resources::delete),
+        )
+        .route("/v1/files", get(files::list).post(files::upload))
+        .route(
+            "/v1/files/{file_id}",
+            get(files::retrieve).delete(files::delete),
+        )
+        .route("/v1/files/{file_id}/content", get(files::download))
         .route(
             "/v1/sessions/{session_id}/events",
             get(events::list).post(events::send),
@@ -356,16 +372,19 @@ async fn admit(st: &AppState, req: Request) -> ApiResult<Request> {
     let (mut parts, body) = req.into_parts();
     let declared = header_str(&parts.headers, header::CONTENT_LENGTH.as_str())
         .and_then(|v| v.parse::<usize>().ok());
-    let too_large = || {
-        ApiError::too_large(format!(
-            "request body is larger than the limit of {} bytes",
-            st.max_body_bytes
-        ))
+    // An upload may carry a whole file; the file's own limit is checked by its handler.
+    let limit = if parts.method == axum::http::Method::POST && parts.uri.path() == "/v1/files" {
+        st.max_body_bytes
+            .max(st.max_file_bytes.saturating_add(files::FORM_OVERHEAD_BYTES))
+    } else {
+        st.max_body_bytes
     };
-    if declared.is_some_and(|n| n > st.max_body_bytes) {
+    let too_large =
+        || ApiError::too_large(format!("request body is larger than the limit of {limit} bytes"));
+    if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
-    let bytes: Bytes = axum::body::to_bytes(body, st.max_body_bytes)
+    let bytes: Bytes = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| too_large())?;
     parts.extensions.insert(Ctx {

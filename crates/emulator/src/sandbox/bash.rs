@@ -541,7 +541,7 @@ fn mkdir(fs: &Fs, args: &[String]) -> Out {
             continue;
         };
         let read_only = match &loc {
-            Loc::Root => true,
+            Loc::Root | Loc::File(_) | Loc::Dir(_) => true,
             Loc::Mount { mount, .. } => fs.mounts()[*mount].access == cma_types::Access::ReadOnly,
         };
         match fs.stat(&loc) {

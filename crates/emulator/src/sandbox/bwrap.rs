@@ -1,7 +1,8 @@
 //! The agent's `bash` as a real shell: one persistent bash inside bubblewrap (`bwrap`) with no
 //! network, a clean environment, only `/usr`, `/lib*` and `/bin` (read-only) from the host, and
 //! each mounted store materialised in a directory bound at its `/mnt/memory/<slug>` (read-only
-//! for `read_only` mounts).
+//! for `read_only` mounts). A session's mounted files (`file` resources) are written once and
+//! bound read-only at their mount paths.
 //!
 //! Before each call the directories are refreshed from the store; after it, changed files are
 //! written back through [`Fs`] as memory versions by the session (created, modified, deleted).
@@ -21,7 +22,7 @@ use cma_types::Access;
 use serde_json::Value;
 
 use super::files::{err, ok};
-use super::fs::{Fs, FsMount, Loc};
+use super::fs::{FileMount, Fs, FsMount, Loc};
 use crate::agent::ToolOutput;
 use crate::store::memory::MAX_CONTENT_BYTES;
 
@@ -129,6 +130,9 @@ pub struct BwrapShell {
     root: tempfile::TempDir,
     mounts: Vec<MountDir>,
     binds: Vec<(PathBuf, String, bool)>,
+    /// The mounted files this shell was built for, and the host copies of those that exist.
+    file_mounts: Vec<FileMount>,
+    file_binds: Vec<(PathBuf, String)>,
     proc: Option<Proc>,
     calls: u64,
 }
@@ -155,14 +159,33 @@ impl BwrapShell {
             root,
             mounts: dirs,
             binds,
+            file_mounts: Vec::new(),
+            file_binds: Vec::new(),
             proc: None,
             calls: 0,
         })
     }
 
-    /// Whether this shell was built for exactly these mounts.
-    pub fn serves(&self, mounts: &[FsMount]) -> bool {
-        self.binds.len() == mounts.len()
+    /// A shell for `fs`: its memory mounts, and its mounted files copied out once (uploads
+    /// never change; a deleted one is left out).
+    pub fn for_fs(fs: &Fs) -> std::io::Result<Self> {
+        let mut shell = Self::new(fs.mounts())?;
+        shell.file_mounts = fs.files().to_vec();
+        for (i, f) in fs.files().iter().enumerate() {
+            let Some(bytes) = fs.file_bytes(i) else {
+                continue;
+            };
+            let host = shell.root.path().join(format!("f{i}"));
+            std::fs::write(&host, &bytes)?;
+            shell.file_binds.push((host, f.path.clone()));
+        }
+        Ok(shell)
+    }
+
+    /// Whether this shell was built for exactly these mounts and files.
+    pub fn serves(&self, mounts: &[FsMount], files: &[FileMount]) -> bool {
+        self.file_mounts == files
+            && self.binds.len() == mounts.len()
             && self
                 .binds
                 .iter()
@@ -180,6 +203,9 @@ impl BwrapShell {
             cmd.arg(if *read_only { "--ro-bind" } else { "--bind" })
                 .arg(host)
                 .arg(path);
+        }
+        for (host, path) in &self.file_binds {
+            cmd.arg("--ro-bind").arg(host).arg(path);
         }
         cmd.args([
             "--chdir",

@@ -1,6 +1,9 @@
 //! The agent's view of its memory mounts as a filesystem: `/mnt/memory/<slug>/<memory path>`.
 //! Directories are implied by memory paths. Every write goes through the same store code as the
 //! REST API, with the session as the actor.
+//!
+//! A session's `file` resources appear as read-only files at their mount paths (by default
+//! `/mnt/session/uploads/<file_id>`); the directories above them are implied and read-only too.
 
 use std::sync::Arc;
 
@@ -20,6 +23,14 @@ pub struct FsMount {
     pub path: String,
     pub store_id: String,
     pub access: Access,
+}
+
+/// An uploaded file mounted read-only at `path` (a session `file` resource).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileMount {
+    /// Absolute and normalized, no trailing slash.
+    pub path: String,
+    pub file_id: String,
 }
 
 /// What a filesystem call can fail with, worded as a shell would.
@@ -54,6 +65,10 @@ pub enum Loc {
     Root,
     /// Inside a mount: `rel` is `""` for the mount's root, else a memory path such as `/a/b.md`.
     Mount { mount: usize, rel: String },
+    /// A mounted file ([`Fs::files`] index).
+    File(usize),
+    /// A directory above mounted files (such as `/mnt/session/uploads`), read-only.
+    Dir(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +140,7 @@ pub struct Fs {
     db: Arc<Db>,
     actor: Actor,
     mounts: Vec<FsMount>,
+    files: Vec<FileMount>,
 }
 
 /// Collapses `//`, `.` and `..`; `None` for a relative path.
@@ -147,11 +163,55 @@ pub fn normalize(path: &str) -> Option<String> {
 
 impl Fs {
     pub fn new(db: Arc<Db>, actor: Actor, mounts: Vec<FsMount>) -> Self {
-        Self { db, actor, mounts }
+        Self {
+            db,
+            actor,
+            mounts,
+            files: Vec::new(),
+        }
+    }
+
+    /// Adds the session's mounted files.
+    pub fn with_files(mut self, files: Vec<FileMount>) -> Self {
+        self.files = files;
+        self
     }
 
     pub fn mounts(&self) -> &[FsMount] {
         &self.mounts
+    }
+
+    pub fn files(&self) -> &[FileMount] {
+        &self.files
+    }
+
+    /// A mounted file's bytes (`None` once the file was deleted).
+    pub fn file_bytes(&self, i: usize) -> Option<bytes::Bytes> {
+        let id = &self.files.get(i)?.file_id;
+        self.db
+            .read(|model| model.files.get(id).map(|f| f.content.clone()))
+    }
+
+    /// Paths of everything mounted (memory mounts and their root as directories, files as
+    /// files): what a [`Loc::Dir`] lists and walks.
+    fn mounted(&self) -> Vec<(&str, bool)> {
+        let mut all: Vec<(&str, bool)> = self.files.iter().map(|f| (f.path.as_str(), false)).collect();
+        if !self.mounts.is_empty() {
+            all.push((MOUNT_ROOT, true));
+        }
+        all
+    }
+
+    /// Where `norm` is among the mounted files, when it is not in a memory mount.
+    fn resolve_file(&self, norm: &str) -> Option<Loc> {
+        if let Some(i) = self.files.iter().position(|f| f.path == norm) {
+            return Some(Loc::File(i));
+        }
+        let dir = if norm == "/" { "/".to_string() } else { format!("{norm}/") };
+        self.files
+            .iter()
+            .any(|f| f.path.starts_with(&dir))
+            .then(|| Loc::Dir(norm.to_string()))
     }
 
     /// `None` when the path is outside `/mnt/memory`, or names no mount.
@@ -160,7 +220,7 @@ impl Fs {
         if norm == MOUNT_ROOT {
             return Some(Loc::Root);
         }
-        self.mounts.iter().enumerate().find_map(|(i, m)| {
+        let in_mount = self.mounts.iter().enumerate().find_map(|(i, m)| {
             if norm == m.path {
                 Some(Loc::Mount {
                     mount: i,
@@ -174,13 +234,16 @@ impl Fs {
                         rel: rest.to_string(),
                     })
             }
-        })
+        });
+        in_mount.or_else(|| self.resolve_file(&norm))
     }
 
     pub fn display(&self, loc: &Loc) -> String {
         match loc {
             Loc::Root => MOUNT_ROOT.to_string(),
             Loc::Mount { mount, rel } => format!("{}{}", self.mounts[*mount].path, rel),
+            Loc::File(i) => self.files[*i].path.clone(),
+            Loc::Dir(d) => d.clone(),
         }
     }
 
@@ -189,8 +252,15 @@ impl Fs {
     }
 
     pub fn stat(&self, loc: &Loc) -> Stat {
-        let Loc::Mount { mount, rel } = loc else {
-            return Stat::Dir;
+        let (mount, rel) = match loc {
+            Loc::Mount { mount, rel } => (mount, rel),
+            Loc::Root | Loc::Dir(_) => return Stat::Dir,
+            Loc::File(i) => {
+                return match self.file_bytes(*i) {
+                    Some(_) => Stat::File,
+                    None => Stat::Missing,
+                };
+            }
         };
         let m = self.mount(*mount);
         self.db.read(|model| stat_in(model, &m.store_id, rel))
@@ -206,6 +276,24 @@ impl Fs {
                     .filter_map(|m| m.path.rsplit('/').next().map(|n| (n.to_string(), true)))
                     .collect();
                 names.sort();
+                Ok(names)
+            }
+            Loc::File(_) => Err(Errno::NotDir),
+            Loc::Dir(d) => {
+                let prefix = if d == "/" { "/".to_string() } else { format!("{d}/") };
+                let mut names: Vec<(String, bool)> = self
+                    .mounted()
+                    .into_iter()
+                    .filter_map(|(path, is_dir)| {
+                        let rest = path.strip_prefix(&prefix)?;
+                        Some(match rest.split_once('/') {
+                            Some((first, _)) => (first.to_string(), true),
+                            None => (rest.to_string(), is_dir),
+                        })
+                    })
+                    .collect();
+                names.sort();
+                names.dedup();
                 Ok(names)
             }
             Loc::Mount { mount, rel } => match self.stat(loc) {
@@ -237,8 +325,16 @@ impl Fs {
     }
 
     pub fn read(&self, loc: &Loc) -> Result<String, Errno> {
-        let Loc::Mount { mount, rel } = loc else {
-            return Err(Errno::IsDir);
+        let (mount, rel) = match loc {
+            Loc::Mount { mount, rel } => (mount, rel),
+            Loc::Root | Loc::Dir(_) => return Err(Errno::IsDir),
+            // A binary upload reads as text with replacement characters, as `cat` would show it.
+            Loc::File(i) => {
+                return self
+                    .file_bytes(*i)
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .ok_or(Errno::NotFound);
+            }
         };
         let m = self.mount(*mount);
         let content = self.db.read(|model| {
@@ -255,7 +351,7 @@ impl Fs {
 
     fn writable(&self, loc: &Loc) -> Result<(usize, String), Errno> {
         match loc {
-            Loc::Root => Err(Errno::ReadOnly),
+            Loc::Root | Loc::File(_) | Loc::Dir(_) => Err(Errno::ReadOnly),
             Loc::Mount { mount, rel } => {
                 if self.mount(*mount).access == Access::ReadOnly {
                     return Err(Errno::ReadOnly);
@@ -357,11 +453,27 @@ impl Fs {
 
     /// Every file at or below `loc`, sorted by path.
     pub fn walk(&self, loc: &Loc) -> Vec<FileEntry> {
+        let mut out = Vec::new();
         let targets: Vec<(usize, String)> = match loc {
             Loc::Root => (0..self.mounts.len()).map(|i| (i, String::new())).collect(),
             Loc::Mount { mount, rel } => vec![(*mount, rel.clone())],
+            Loc::File(i) => {
+                self.push_file(*i, &mut out);
+                Vec::new()
+            }
+            Loc::Dir(d) => {
+                let prefix = if d == "/" { "/".to_string() } else { format!("{d}/") };
+                for i in 0..self.files.len() {
+                    if self.files[i].path.starts_with(&prefix) {
+                        self.push_file(i, &mut out);
+                    }
+                }
+                (0..self.mounts.len())
+                    .filter(|i| self.mounts[*i].path.starts_with(&prefix))
+                    .map(|i| (i, String::new()))
+                    .collect()
+            }
         };
-        let mut out = Vec::new();
         for (i, rel) in targets {
             let m = self.mount(i);
             let dir = format!("{rel}/");
@@ -379,5 +491,22 @@ impl Fs {
         }
         out.sort_by(|a, b| a.full_path.cmp(&b.full_path));
         out
+    }
+
+    fn push_file(&self, i: usize, out: &mut Vec<FileEntry>) {
+        let m = &self.files[i];
+        let found = self.db.read(|model| {
+            model
+                .files
+                .get(&m.file_id)
+                .map(|f| (f.content.clone(), f.file.created_at))
+        });
+        if let Some((content, created_at)) = found {
+            out.push(FileEntry {
+                full_path: m.path.clone(),
+                content: String::from_utf8_lossy(&content).into_owned(),
+                updated_at: created_at,
+            });
+        }
     }
 }

@@ -153,7 +153,7 @@ impl Sandbox {
     fn run_tool(&mut self, name: &str, input: &Value) -> ToolOutput {
         if name == "bash" && self.real_shell {
             if self.shell.is_none() {
-                match bwrap::BwrapShell::new(self.fs.mounts()) {
+                match bwrap::BwrapShell::for_fs(&self.fs) {
                     Ok(s) => self.shell = Some(s),
                     Err(e) => {
                         tracing::warn!(error = %e, "no real shell for this turn; using the emulated one");

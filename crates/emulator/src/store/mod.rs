@@ -9,6 +9,7 @@
 
 pub mod agents;
 pub mod environments;
+pub mod files;
 pub mod journal;
 pub mod log;
 pub mod memory;
@@ -26,6 +27,7 @@ use crate::persist::{Change, Persist};
 
 pub use agents::AgentRec;
 pub use environments::EnvRec;
+pub use files::FileRec;
 pub use journal::{Table, Undo};
 pub use log::{EventLog, StoredEvent};
 pub use memory::{MemoryRec, StoreRec, VersionRec};
@@ -70,6 +72,7 @@ pub struct Model {
     pub agents: Table<AgentRec>,
     pub environments: Table<EnvRec>,
     pub sessions: Table<SessionRec>,
+    pub files: Table<FileRec>,
     /// Changes made by the current write, committed by [`Db::write`].
     pub(crate) changes: Vec<Change>,
     /// Logs the current write appended to: committed and woken once it is stored, cut back
@@ -114,6 +117,13 @@ impl Undo for EnvRec {
     }
 }
 
+impl Undo for FileRec {
+    /// The bytes are shared, not copied.
+    fn before_image(&self) -> Self {
+        self.clone()
+    }
+}
+
 impl Undo for SessionRec {
     /// The runtime shares the live log and interrupt flag: the log is cut back separately, and
     /// the flag only changes through an [`Effect`] after commit. The confirmation sender is a
@@ -150,6 +160,7 @@ impl Model {
         self.agents.commit();
         self.environments.commit();
         self.sessions.commit();
+        self.files.commit();
     }
 
     /// The current write is not stored: put back every record it touched, the sequence counter,
@@ -162,6 +173,7 @@ impl Model {
         self.agents.rollback();
         self.environments.rollback();
         self.sessions.rollback();
+        self.files.rollback();
         if paths_stale {
             self.rebuild_path_index();
         }

@@ -7,7 +7,7 @@ use std::sync::{Arc, mpsc};
 
 use cma_types::{
     Access, Agent, AgentRef, AgentSpec, Budget, ClientEvent, ContentBlock, CreateSession, Event,
-    FileResource, GithubRepositoryResource, Marker, MemoryStoreResource, ResourceParams, Session,
+    GithubRepositoryResource, Marker, MemoryStoreResource, ResourceParams, Session,
     SessionAgent, SessionEvent, SessionResource, SessionStats, SessionStatus, SessionUpdated,
     SessionUsage, StatusIdle, StopReason, UpdateSession,
 };
@@ -340,27 +340,8 @@ impl Model {
                     }));
                 }
                 ResourceParams::File(p) => {
-                    if p.file_id.is_empty() {
-                        return Err(ApiError::invalid(format!(
-                            "{field}.file_id: must not be empty"
-                        )));
-                    }
-                    let mount_path = match &p.mount_path {
-                        Some(m) if !m.starts_with('/') => {
-                            return Err(ApiError::invalid(format!(
-                                "{field}.mount_path: must be an absolute path"
-                            )));
-                        }
-                        Some(m) => m.clone(),
-                        None => format!("/mnt/session/uploads/{}", p.file_id),
-                    };
-                    out.push(SessionResource::File(FileResource {
-                        id: ids::new_id(ids::SESSION_RESOURCE),
-                        file_id: p.file_id.clone(),
-                        mount_path,
-                        created_at: now,
-                        updated_at: now,
-                    }));
+                    let file = self.file_resource(&field, p, &out, now)?;
+                    out.push(SessionResource::File(file));
                 }
                 ResourceParams::GithubRepository(p) => {
                     let parsed = url::Url::parse(&p.url)

@@ -122,6 +122,7 @@ impl ReferenceModel {
                 model: &model,
                 system: system.as_deref(),
                 mounts: &mounts,
+                files: &[],
                 history: &history,
                 message: &message,
             };

@@ -26,8 +26,9 @@
 //!    match (stems, so allergy ~ allergic) from its notes and the customer's other `read_write`
 //!    files; "forget everything" deletes them (`bash rm`).
 //! 4. **Recalls** for each question or request: the facts and the lines of other store files
-//!    (seeded, shared, read-only; a `##` heading lends its words to its lines) that share a
-//!    stemmed content word with it are quoted ("From my notes:", "From the reference files:"); a
+//!    (seeded, shared, read-only; a `##` heading lends its words to its lines) and of the
+//!    session's mounted files (`file` resources, read with `read`, quoted like read-only store
+//!    files) that share a stemmed content word with it are quoted ("From my notes:", "From the reference files:"); a
 //!    question about "my X" takes only facts about X (so "my dog's birthday" does not get the
 //!    dog's name). An open request ("any recommendations?", "plan my week", "what do you remember
 //!    about me?", "book me something", "I'm looking for …") quotes every fact; a question
@@ -185,6 +186,11 @@ impl ReferenceAgent {
         };
         let is_notes =
             |f: &File| writable(mounts[f.mount]) && f.path == notes_path(mounts[f.mount]);
+        let mounted_files = if reads {
+            read_mounted_files(input.files, tools)
+        } else {
+            Vec::new()
+        };
 
         // ---- what is known: the customer's notes (all read_write stores, merged) ...
         let mut known = Notes::default();
@@ -224,6 +230,9 @@ impl ReferenceAgent {
             } else {
                 reference_lines.extend(notes::quotable_lines(&f.content));
             }
+        }
+        for content in &mounted_files {
+            reference_lines.extend(notes::quotable_lines(content));
         }
 
         let knowledge = Knowledge {
@@ -367,6 +376,23 @@ fn read_all(mounts: &[&Mount], tools: &mut dyn Tools) -> Vec<File> {
         }
     }
     files
+}
+
+/// Reads each mounted file (each path once, at most [`MAX_FILES`]); unreadable ones are skipped.
+fn read_mounted_files(paths: &[String], tools: &mut dyn Tools) -> Vec<String> {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut out = Vec::new();
+    for p in paths {
+        if seen.contains(&p.as_str()) || seen.len() >= MAX_FILES {
+            continue;
+        }
+        seen.push(p);
+        let read = tools.call("read", json!({ "file_path": p }));
+        if !read.is_error {
+            out.push(strip_line_numbers(&read.text));
+        }
+    }
+    out
 }
 
 fn rm(tools: &mut dyn Tools, path: &str) {

@@ -188,6 +188,7 @@ fn session(
             model: "claude-sonnet-4-6",
             system: None,
             mounts,
+            files: &[],
             history: &history,
             message: msg,
         };
