@@ -26,6 +26,8 @@ pub enum Beta {
     Memory,
     /// Agents, environments and sessions: `managed-agents-2026-04-01`.
     ManagedAgents,
+    /// Files: `files-api-2025-04-14` (the SDK sends none by default; the API accepts it).
+    Files,
 }
 
 impl Beta {
@@ -33,6 +35,7 @@ impl Beta {
         match self {
             Beta::Memory => "agent-memory-2026-07-22",
             Beta::ManagedAgents => "managed-agents-2026-04-01",
+            Beta::Files => "files-api-2025-04-14",
         }
     }
 }
@@ -45,6 +48,8 @@ pub(crate) struct ApiRequest {
     pub(crate) beta: Beta,
     pub(crate) query: Query,
     pub(crate) body: Option<Vec<u8>>,
+    /// The body's type when it is not JSON (a multipart upload).
+    pub(crate) content_type: Option<String>,
 }
 
 impl ApiRequest {
@@ -71,6 +76,7 @@ impl ApiRequest {
             beta,
             query: Query::new(),
             body: None,
+            content_type: None,
         })
     }
 
@@ -84,6 +90,13 @@ impl ApiRequest {
             .map_err(|e| Error::InvalidArgument(format!("request body does not serialize: {e}")))?;
         self.body = Some(bytes);
         Ok(self)
+    }
+
+    /// A body that is not JSON, with its `Content-Type`.
+    pub(crate) fn raw_body(mut self, content_type: String, body: Vec<u8>) -> Self {
+        self.body = Some(body);
+        self.content_type = Some(content_type);
+        self
     }
 }
 
@@ -242,7 +255,13 @@ impl Client {
         h.insert("accept", HeaderValue::from_static("application/json"));
         h.insert("x-stainless-retry-count", HeaderValue::from(retry_count));
         if req.method != Method::GET {
-            h.insert("content-type", HeaderValue::from_static("application/json"));
+            let json = HeaderValue::from_static("application/json");
+            let value = req
+                .content_type
+                .as_deref()
+                .and_then(|t| HeaderValue::from_str(t).ok())
+                .unwrap_or(json);
+            h.insert("content-type", value);
         }
         let secret = |s: &Secret, prefix: &str| {
             let mut v = HeaderValue::from_str(&format!("{prefix}{}", s.expose()))
@@ -353,6 +372,12 @@ impl Client {
         let body = read_body(resp, self.inner.config.timeout).await?;
         serde_json::from_slice(&body)
             .map_err(|e| Error::decode(format!("{} /{}", req.method, req.path), e, &body))
+    }
+
+    /// Sends a request and returns the response body as it is (a file download).
+    pub(crate) async fn call_bytes(&self, req: ApiRequest) -> Result<bytes::Bytes> {
+        let resp = self.send_with_retries(&req, false).await?;
+        read_body(resp, self.inner.config.timeout).await
     }
 
     /// Opens a streaming response (retried only until its status line arrives).

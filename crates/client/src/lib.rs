@@ -1,5 +1,5 @@
 //! A typed async client for Anthropic's Claude Managed Agents API: memory stores, memories,
-//! memory versions, agents, environments, sessions and session events.
+//! memory versions, agents, environments, sessions, session events and resources, and files.
 //!
 //! ```no_run
 //! # async fn demo() -> cma_client::Result<()> {
@@ -36,4 +36,5 @@ pub use config::{Config, Credentials, Secret};
 pub use error::{ApiError, Error, Result};
 pub use http::{Beta, Client, ClientBuilder, USER_AGENT};
 pub use resources::sessions::events::EventStream;
+pub use resources::sessions::resources::ListResources;
 pub use turn::{SessionTurns, Turn, TurnEnd, TurnOptions, run_turn};

@@ -101,7 +101,11 @@ pub fn model(loaded: Loaded) -> Result<Model, String> {
             None => tracing::warn!(file_id = %id, "file bytes without a file record; ignored"),
         }
     }
-    if let Some(f) = m.files.values().find(|f| f.content.len() as u64 != f.file.size_bytes) {
+    if let Some(f) = m
+        .files
+        .values()
+        .find(|f| f.content.len() as u64 != f.file.size_bytes)
+    {
         return Err(format!(
             "file {} has {} bytes stored but its record says {}",
             f.file.id,

@@ -170,7 +170,8 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
         let actor = Actor::Session(SessionActor {
             session_id: sid.clone(),
         });
-        let fs = Fs::new(db.clone(), actor, setup.fs_mounts.clone()).with_files(setup.files.clone());
+        let fs =
+            Fs::new(db.clone(), actor, setup.fs_mounts.clone()).with_files(setup.files.clone());
         let mut sandbox = Sandbox::new(
             db.clone(),
             sid.clone(),

@@ -1,8 +1,10 @@
 //! One thin handle per resource group; the tree mirrors the API's URL tree
-//! (`memory_stores/{memories, memory_versions}`, `agents/versions`, `sessions/events`).
+//! (`memory_stores/{memories, memory_versions}`, `agents/versions`, `sessions/{events,
+//! resources}`, `files`).
 
 pub mod agents;
 pub mod environments;
+pub mod files;
 pub mod memory_stores;
 pub mod sessions;
 
@@ -24,8 +26,13 @@ impl Client {
         environments::Environments::new(self)
     }
 
-    /// `/v1/sessions` and, below it, session events.
+    /// `/v1/sessions` and, below it, session events and resources.
     pub fn sessions(&self) -> sessions::Sessions<'_> {
         sessions::Sessions::new(self)
+    }
+
+    /// `/v1/files`.
+    pub fn files(&self) -> files::Files<'_> {
+        files::Files::new(self)
     }
 }

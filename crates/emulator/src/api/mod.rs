@@ -379,8 +379,11 @@ async fn admit(st: &AppState, req: Request) -> ApiResult<Request> {
     } else {
         st.max_body_bytes
     };
-    let too_large =
-        || ApiError::too_large(format!("request body is larger than the limit of {limit} bytes"));
+    let too_large = || {
+        ApiError::too_large(format!(
+            "request body is larger than the limit of {limit} bytes"
+        ))
+    };
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }

@@ -15,7 +15,20 @@ pub async fn add(
     Path(sid): Path<String>,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let p: ResourceParams = json_body(&body, &["type", "file_id", "mount_path", "memory_store_id", "access", "instructions", "url", "authorization_token", "checkout"])?;
+    let p: ResourceParams = json_body(
+        &body,
+        &[
+            "type",
+            "file_id",
+            "mount_path",
+            "memory_store_id",
+            "access",
+            "instructions",
+            "url",
+            "authorization_token",
+            "checkout",
+        ],
+    )?;
     let r = write(&st, move |m| m.add_session_resource(&sid, p)).await?;
     Ok(ok_json(r))
 }

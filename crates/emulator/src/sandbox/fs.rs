@@ -67,7 +67,8 @@ pub enum Loc {
     Mount { mount: usize, rel: String },
     /// A mounted file ([`Fs::files`] index).
     File(usize),
-    /// A directory above mounted files (such as `/mnt/session/uploads`), read-only.
+    /// A path in the read-only tree above mounted files: a directory of them (such as
+    /// `/mnt/session/uploads`), or a missing entry in one.
     Dir(String),
 }
 
@@ -195,11 +196,25 @@ impl Fs {
     /// Paths of everything mounted (memory mounts and their root as directories, files as
     /// files): what a [`Loc::Dir`] lists and walks.
     fn mounted(&self) -> Vec<(&str, bool)> {
-        let mut all: Vec<(&str, bool)> = self.files.iter().map(|f| (f.path.as_str(), false)).collect();
+        let mut all: Vec<(&str, bool)> = self
+            .files
+            .iter()
+            .map(|f| (f.path.as_str(), false))
+            .collect();
         if !self.mounts.is_empty() {
             all.push((MOUNT_ROOT, true));
         }
         all
+    }
+
+    /// Whether `dir` is a directory above a mounted file.
+    fn holds_files(&self, dir: &str) -> bool {
+        let prefix = if dir == "/" {
+            "/".to_string()
+        } else {
+            format!("{dir}/")
+        };
+        self.files.iter().any(|f| f.path.starts_with(&prefix))
     }
 
     /// Where `norm` is among the mounted files, when it is not in a memory mount.
@@ -207,11 +222,12 @@ impl Fs {
         if let Some(i) = self.files.iter().position(|f| f.path == norm) {
             return Some(Loc::File(i));
         }
-        let dir = if norm == "/" { "/".to_string() } else { format!("{norm}/") };
-        self.files
-            .iter()
-            .any(|f| f.path.starts_with(&dir))
-            .then(|| Loc::Dir(norm.to_string()))
+        let parent = match norm.rsplit_once('/') {
+            Some(("", _)) => "/",
+            Some((p, _)) => p,
+            None => return None,
+        };
+        (self.holds_files(norm) || self.holds_files(parent)).then(|| Loc::Dir(norm.to_string()))
     }
 
     /// `None` when the path is outside `/mnt/memory`, or names no mount.
@@ -254,7 +270,9 @@ impl Fs {
     pub fn stat(&self, loc: &Loc) -> Stat {
         let (mount, rel) = match loc {
             Loc::Mount { mount, rel } => (mount, rel),
-            Loc::Root | Loc::Dir(_) => return Stat::Dir,
+            Loc::Root => return Stat::Dir,
+            Loc::Dir(d) if self.holds_files(d) => return Stat::Dir,
+            Loc::Dir(_) => return Stat::Missing,
             Loc::File(i) => {
                 return match self.file_bytes(*i) {
                     Some(_) => Stat::File,
@@ -279,8 +297,13 @@ impl Fs {
                 Ok(names)
             }
             Loc::File(_) => Err(Errno::NotDir),
+            Loc::Dir(d) if !self.holds_files(d) => Err(Errno::NotFound),
             Loc::Dir(d) => {
-                let prefix = if d == "/" { "/".to_string() } else { format!("{d}/") };
+                let prefix = if d == "/" {
+                    "/".to_string()
+                } else {
+                    format!("{d}/")
+                };
                 let mut names: Vec<(String, bool)> = self
                     .mounted()
                     .into_iter()
@@ -327,7 +350,9 @@ impl Fs {
     pub fn read(&self, loc: &Loc) -> Result<String, Errno> {
         let (mount, rel) = match loc {
             Loc::Mount { mount, rel } => (mount, rel),
-            Loc::Root | Loc::Dir(_) => return Err(Errno::IsDir),
+            Loc::Root => return Err(Errno::IsDir),
+            Loc::Dir(d) if self.holds_files(d) => return Err(Errno::IsDir),
+            Loc::Dir(_) => return Err(Errno::NotFound),
             // A binary upload reads as text with replacement characters, as `cat` would show it.
             Loc::File(i) => {
                 return self
@@ -462,7 +487,11 @@ impl Fs {
                 Vec::new()
             }
             Loc::Dir(d) => {
-                let prefix = if d == "/" { "/".to_string() } else { format!("{d}/") };
+                let prefix = if d == "/" {
+                    "/".to_string()
+                } else {
+                    format!("{d}/")
+                };
                 for i in 0..self.files.len() {
                     if self.files[i].path.starts_with(&prefix) {
                         self.push_file(i, &mut out);

@@ -6,6 +6,8 @@
 mod atomic_tests;
 pub mod bash;
 pub mod bwrap;
+#[cfg(test)]
+mod file_mount_tests;
 pub mod files;
 pub mod fs;
 #[cfg(test)]

@@ -5,9 +5,7 @@
 //! same transaction ([`Change::FileContent`]), so an upload is stored whole or not at all.
 
 use bytes::Bytes;
-use cma_types::{
-    FileMetadata, FileResource, FileResourceParams, ResourceParams, SessionResource,
-};
+use cma_types::{FileMetadata, FileResource, FileResourceParams, ResourceParams, SessionResource};
 use serde::{Deserialize, Serialize};
 
 use super::Model;
@@ -105,7 +103,13 @@ impl Model {
         };
         let mime_type = u
             .mime_type
-            .map(|m| m.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .map(|m| {
+                m.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
             .filter(|m| !m.is_empty())
             .unwrap_or_else(|| "application/octet-stream".into());
         let file = FileMetadata {
@@ -170,14 +174,12 @@ impl Model {
         self.file(&p.file_id)?;
         let mount_path = match &p.mount_path {
             None => format!("{UPLOADS_ROOT}/{}", p.file_id),
-            Some(m) => normalize(m)
-                .filter(|n| n != "/")
-                .ok_or_else(|| {
-                    ApiError::invalid(format!(
-                        "{}: must be an absolute path to a file (got {m:?})",
-                        name("mount_path")
-                    ))
-                })?,
+            Some(m) => normalize(m).filter(|n| n != "/").ok_or_else(|| {
+                ApiError::invalid(format!(
+                    "{}: must be an absolute path to a file (got {m:?})",
+                    name("mount_path")
+                ))
+            })?,
         };
         let overlaps = |a: &str, b: &str| {
             a == b || a.starts_with(&format!("{b}/")) || b.starts_with(&format!("{a}/"))
@@ -275,9 +277,7 @@ impl Model {
     ) -> ApiResult<SessionResource> {
         let current = self.session_resource(sid, rid)?;
         if authorization_token.is_empty() {
-            return Err(ApiError::invalid(
-                "authorization_token: must not be empty",
-            ));
+            return Err(ApiError::invalid("authorization_token: must not be empty"));
         }
         if !matches!(current, SessionResource::GithubRepository(_)) {
             return Err(ApiError::invalid(
@@ -310,7 +310,9 @@ impl Model {
             .sessions
             .get_mut(sid)
             .ok_or_else(|| ApiError::internal("session vanished"))?;
-        rec.session.resources.retain(|r| resource_id(r) != Some(rid));
+        rec.session
+            .resources
+            .retain(|r| resource_id(r) != Some(rid));
         rec.session.updated_at = now;
         self.persist_session(sid);
         Ok(())

@@ -7,9 +7,9 @@ use std::sync::{Arc, mpsc};
 
 use cma_types::{
     Access, Agent, AgentRef, AgentSpec, Budget, ClientEvent, ContentBlock, CreateSession, Event,
-    GithubRepositoryResource, Marker, MemoryStoreResource, ResourceParams, Session,
-    SessionAgent, SessionEvent, SessionResource, SessionStats, SessionStatus, SessionUpdated,
-    SessionUsage, StatusIdle, StopReason, UpdateSession,
+    GithubRepositoryResource, Marker, MemoryStoreResource, ResourceParams, Session, SessionAgent,
+    SessionEvent, SessionResource, SessionStats, SessionStatus, SessionUpdated, SessionUsage,
+    StatusIdle, StopReason, UpdateSession,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
