@@ -83,3 +83,46 @@ async fn official_typescript_sdk_runs_the_seed_flow() {
     }
     run_seed_flow("node", "tests/sdk/seed_flow.mjs").await;
 }
+
+/// The file size limit the files flow runs under (it uploads one byte more to see the 413).
+const FILES_FLOW_MAX_BYTES: usize = 4096;
+
+/// Python: upload a file, mount it into a session, have the agent read it, and add, retrieve,
+/// list and delete session resources, with the refusals for bad input (`tests/sdk/files_flow.py`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_python_sdk_runs_the_files_flow() {
+    let python = repo_path("target/sdk-venv/bin/python");
+    if !sdk_installed(&python, "Python") {
+        return;
+    }
+    let emulator = cma_emulator::Emulator::start(cma_emulator::EmulatorConfig {
+        max_file_bytes: FILES_FLOW_MAX_BYTES,
+        ..Default::default()
+    })
+    .await
+    .expect("emulator starts");
+    let script = "tests/sdk/files_flow.py";
+    let child = tokio::process::Command::new(&python)
+        .arg(repo_path(script))
+        .env("ANTHROPIC_BASE_URL", emulator.base_url())
+        .env("ANTHROPIC_API_KEY", "sk-ant-emulator-test")
+        .env("FILES_FLOW_MAX_BYTES", FILES_FLOW_MAX_BYTES.to_string())
+        .env_remove("ANTHROPIC_AUTH_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("python starts");
+    let output = tokio::time::timeout(SEED_FLOW_TIMEOUT, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("{script} finishes within {SEED_FLOW_TIMEOUT:?}"))
+        .expect("python runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.contains("files flow OK"),
+        "{script} failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    emulator.shutdown().await;
+}
