@@ -178,6 +178,15 @@ async fn session_create_forms_and_resources() {
     let store = env.store("Shopper Preferences").await;
     let twin = env.store("shopper  preferences!").await;
     let odd = env.store("***").await;
+    // A file resource must name an uploaded file.
+    let file = t(env.client.files().upload(&UploadFile {
+        filename: "notes.txt".into(),
+        mime_type: Some("text/plain".into()),
+        content: b"hello".to_vec(),
+        expires_in_seconds: None,
+    }))
+    .await
+    .unwrap();
 
     let mut p = CreateSession::new(AgentRef::Id(agent.id.clone()), e.id.clone());
     p.resources = Some(vec![
@@ -185,7 +194,7 @@ async fn session_create_forms_and_resources() {
         ResourceParams::memory_store(&twin.id, Access::ReadOnly, None),
         ResourceParams::memory_store(&odd.id, Access::ReadWrite, None),
         ResourceParams::File(FileResourceParams {
-            file_id: "file_01abc".into(),
+            file_id: file.id.clone(),
             mount_path: None,
         }),
     ]);
@@ -209,7 +218,7 @@ async fn session_create_forms_and_resources() {
     assert_eq!(first.name.as_deref(), Some("Shopper Preferences"));
     assert_eq!(first.description.as_deref(), Some(""));
     assert!(
-        matches!(&session.resources[3], SessionResource::File(f) if f.mount_path == "/mnt/session/uploads/file_01abc")
+        matches!(&session.resources[3], SessionResource::File(f) if f.mount_path == format!("/mnt/session/uploads/{}", file.id))
     );
     assert_eq!(session.agent.id, agent.id);
 

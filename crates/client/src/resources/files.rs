@@ -131,8 +131,10 @@ mod tests {
             content: b"line one\r\nline two".to_vec(),
             expires_in_seconds: Some(3600),
         });
-        let boundary = ct.strip_prefix("multipart/form-data; boundary=").unwrap();
-        let text = String::from_utf8(body).unwrap();
+        let boundary = ct
+            .strip_prefix("multipart/form-data; boundary=")
+            .expect("a multipart content type");
+        let text = String::from_utf8(body).expect("a text body");
         assert!(text.starts_with(&format!("--{boundary}\r\n")));
         assert!(text.contains("name=\"file\"; filename=\"dir/a'b.txt\"\r\nContent-Type: text/plain\r\n\r\nline one\r\nline two\r\n"));
         assert!(text.contains("name=\"expires_in_seconds\"\r\n\r\n3600\r\n"));
