@@ -3,6 +3,15 @@
 //!
 //! A file's record is persisted like every other object; its bytes go to their own table in the
 //! same transaction ([`Change::FileContent`]), so an upload is stored whole or not at all.
+//!
+//! Pinned from the SDK (2.10.0): the routes, the `file` object and `file_deleted`, the
+//! `expires_in_seconds` bounds, the kept filename (last component, else `unnamed` + extension),
+//! `ids`/`scope_id`/`limit` on the list, `file_not_downloadable` (400) for uploads, the
+//! resource objects, `session_resource_deleted`, add taking only `file`, token rotation only for
+//! `github_repository`. Inferred: 404 for an unknown file id (as for an unknown memory store),
+//! 413 `request_too_large` past the size limit (the 500 MB default is the public docs' figure),
+//! the mount-path rules, resources of archived sessions being frozen, and a deleted file
+//! vanishing from the mounts while its resource stays.
 
 use bytes::Bytes;
 use cma_types::{FileMetadata, FileResource, FileResourceParams, ResourceParams, SessionResource};
