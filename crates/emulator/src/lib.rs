@@ -34,6 +34,7 @@ mod sandbox;
 mod sse;
 mod store;
 mod validate;
+pub mod webhooks;
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -50,6 +51,7 @@ pub use error::{ApiError, EmulatorError};
 pub use faults::FaultConfig;
 /// Whether bubblewrap can build the real shell's sandbox on this machine (checked once).
 pub use sandbox::bwrap::available as real_shell_available;
+pub use webhooks::{WebhookConfig, WebhookSecret};
 
 use crate::faults::Faults;
 use crate::persist::Persist;
@@ -69,6 +71,8 @@ pub struct EmulatorConfig {
     pub max_body_bytes: usize,
     /// The agent behind sessions: the reference agent, or a real model.
     pub agent: AgentConfig,
+    /// Where to deliver webhooks (none by default).
+    pub webhooks: WebhookConfig,
 }
 
 impl Default for EmulatorConfig {
@@ -80,6 +84,7 @@ impl Default for EmulatorConfig {
             ping_interval: Duration::from_secs(15),
             max_body_bytes: 32 * 1024 * 1024,
             agent: AgentConfig::default(),
+            webhooks: WebhookConfig::default(),
         }
     }
 }
@@ -118,6 +123,7 @@ fn open_db(config: &EmulatorConfig) -> Result<Db, EmulatorError> {
 /// [`Bound::serve`] to answer them.
 pub async fn bind(config: EmulatorConfig, addr: SocketAddr) -> Result<Bound, EmulatorError> {
     config.faults.validate().map_err(EmulatorError::Config)?;
+    config.webhooks.validate().map_err(EmulatorError::Config)?;
     if config.ping_interval.is_zero() {
         return Err(EmulatorError::Config(
             "ping_interval must be positive".into(),
@@ -128,6 +134,7 @@ pub async fn bind(config: EmulatorConfig, addr: SocketAddr) -> Result<Bound, Emu
         .await
         .map_err(|e| EmulatorError::Config(format!("opening storage: {e}")))??;
     let db = Arc::new(db);
+    db.set_webhooks(webhooks::Notifier::start(&config.webhooks).map_err(EmulatorError::Config)?);
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| EmulatorError::Bind { addr, source })?;
@@ -145,7 +152,7 @@ pub async fn bind(config: EmulatorConfig, addr: SocketAddr) -> Result<Bound, Emu
         shutdown: shutdown_rx,
     };
     let router = api::router(Arc::new(shared));
-    tracing::info!(%addr, persistent = config.data_dir.is_some(), auth = config.api_key.is_some(), faults = config.faults.is_active(), agent = %config.agent.backend, "emulator bound");
+    tracing::info!(%addr, persistent = config.data_dir.is_some(), auth = config.api_key.is_some(), faults = config.faults.is_active(), agent = %config.agent.backend, webhook_urls = config.webhooks.urls.len(), "emulator bound");
     Ok(Bound {
         listener,
         addr,
