@@ -1,6 +1,7 @@
 //! `/v1/sessions`
 
 pub mod events;
+pub mod threads;
 
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,11 @@ impl<'c> Sessions<'c> {
     /// `/v1/sessions/{id}/events`.
     pub fn events(&self) -> events::Events<'c> {
         events::Events::new(self.client)
+    }
+
+    /// `/v1/sessions/{id}/threads`.
+    pub fn threads(&self) -> threads::Threads<'c> {
+        threads::Threads::new(self.client)
     }
 
     pub async fn create(&self, params: &CreateSession) -> Result<Session> {
