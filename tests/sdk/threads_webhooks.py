@@ -96,23 +96,28 @@ def flow(client: Anthropic, secret: str, receiver: str) -> None:
     check(listed == session_events, "the primary thread lists the session's events")
     check([e.id for e in seen] == session_events, "the thread stream carried every event of the turn")
 
-    # Webhooks: session.created, then the turn's run start and idle.
-    got = deliveries(receiver, 3)
+    # Webhooks, in the order of the changes: the environment, the agent, the session, the turn's start and idle.
+    expected = [
+        ("environment.created", environment.id),
+        ("agent.created", agent.id),
+        ("session.created", session.id),
+        ("session.status_run_started", session.id),
+        ("session.status_idled", session.id),
+    ]
+    got = deliveries(receiver, len(expected))
     verified = []
     for d in got:
         event = client.beta.webhooks.unwrap(d["body"], headers=d["headers"], key=secret)
         check(event.type == "event" and event.id == d["headers"]["webhook-id"], f"webhook envelope {event!r}")
-        check(event.data.id == session.id, f"webhook about {event.data.id!r}, expected the session")
-        verified.append(event.data.type)
-    print("webhooks:", " ".join(verified))
-    check(
-        verified == ["session.created", "session.status_run_started", "session.status_idled"],
-        f"webhook types {verified}",
-    )
-    tampered = got[0]["body"].replace(session.id, "sesn_01forged")
-    for body, key in [(tampered, secret), (got[0]["body"], "whsec_" + "A" * 32)]:
+        check(event.data.workspace_id and event.data.organization_id, f"webhook data {event.data!r}")
+        verified.append((event.data.type, event.data.id))
+    print("webhooks:", " ".join(t for t, _ in verified))
+    check(verified == expected, f"webhooks {verified}, expected {expected}")
+    tampered = got[2]["body"].replace(session.id, "sesn_01forged")
+    check(tampered != got[2]["body"], "the forged body differs")
+    for body, key in [(tampered, secret), (got[2]["body"], "whsec_" + "A" * 32)]:
         try:
-            client.beta.webhooks.unwrap(body, headers=got[0]["headers"], key=key)
+            client.beta.webhooks.unwrap(body, headers=got[2]["headers"], key=key)
         except Exception as e:  # standardwebhooks.WebhookVerificationError
             check("verif" in type(e).__name__.lower() or "signature" in str(e).lower(), f"unexpected error {e!r}")
         else:

@@ -311,3 +311,51 @@ async fn confirmations_are_routed_to_the_primary_thread() {
         .unwrap();
     assert_eq!(stored.as_deref(), Some(primary.id.as_str()));
 }
+
+/// The primary thread keeps its id, its archive and its events across a restart with a data
+/// directory. Break it: derive the thread id from something random, or leave
+/// `thread_archived_at` out of the stored session.
+#[tokio::test]
+async fn threads_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = cma_emulator::EmulatorConfig {
+        data_dir: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    };
+    let env = start_with(config.clone()).await;
+    let session = env.session("claude-sonnet-4-6", &[]).await;
+    t(env
+        .client
+        .sessions()
+        .events()
+        .send_text(&session.id, "hello"))
+    .await
+    .unwrap();
+    env.wait_idle(&session.id).await;
+    let threads = env.client.sessions().threads();
+    let before = t(threads.list(&session.id, &ListThreads::default()))
+        .await
+        .unwrap()
+        .data
+        .remove(0);
+    let archived = t(threads.archive(&session.id, &before.id)).await.unwrap();
+    env.emu.shutdown().await;
+
+    let env = start_with(config).await;
+    let threads = env.client.sessions().threads();
+    let after = t(threads.retrieve(&session.id, &before.id)).await.unwrap();
+    assert_eq!(after.archived_at, archived.archived_at);
+    assert!(after.archived_at.is_some());
+    assert_eq!(after.usage, archived.usage);
+    let events = t(threads
+        .events()
+        .list(&session.id, &before.id, &ListThreadEvents::default()))
+    .await
+    .unwrap();
+    assert!(
+        events
+            .data
+            .iter()
+            .any(|e| e.type_name() == "session.thread_status_idle")
+    );
+}

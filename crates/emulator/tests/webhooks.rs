@@ -206,6 +206,8 @@ async fn signed_thin_payloads_follow_sessions_and_memory_stores() {
 
     let expected = [
         ("memory_store.created", &store.id),
+        ("agent.created", &session.agent.id),
+        ("environment.created", &session.environment_id),
         ("session.created", &session.id),
         ("session.status_run_started", &session.id),
         ("session.status_idled", &session.id),
@@ -264,7 +266,7 @@ async fn a_refusing_receiver_is_retried_then_dropped_and_the_session_is_unaffect
     // first was given up after 3 attempts.
     let next = hook.next().await;
     assert_ne!(next.id, attempts[0].id);
-    assert_eq!(next.kind(), "session.created");
+    assert_eq!(next.kind(), "agent.created");
 
     // Once the receiver recovers, later events get through on their first attempt.
     *hook.answer.lock().await = Answer::Status(StatusCode::OK);
@@ -302,6 +304,8 @@ async fn a_hanging_receiver_never_blocks_a_request_or_a_turn() {
     *hook.answer.lock().await = Answer::Status(StatusCode::OK);
     release.notify_one();
     for kind in [
+        "agent.created",
+        "environment.created",
         "session.created",
         "session.status_run_started",
         "session.status_idled",
