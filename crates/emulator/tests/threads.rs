@@ -275,7 +275,7 @@ async fn confirmations_are_routed_to_the_primary_thread() {
     let tool_use = tool_use.expect("an ask-gated tool call");
     let idle = thread_idle.expect("the thread idled too");
     match idle.stop_reason {
-        StopReason::RequiresAction(r) => assert_eq!(r.event_ids, [tool_use.clone()]),
+        StopReason::RequiresAction(r) => assert_eq!(r.event_ids, std::slice::from_ref(&tool_use)),
         other => panic!("thread idled with {other:?}"),
     }
     let confirm = ClientEvent::UserToolConfirmation(UserToolConfirmation {

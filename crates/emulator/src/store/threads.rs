@@ -114,37 +114,45 @@ impl Model {
         }
     }
 
+    /// The primary thread's `(id, agent name)` for its status events; `None` if the session is gone.
+    fn thread_status(&self, sid: &str) -> Option<ThreadStatus> {
+        let rec = self.sessions.get(sid)?;
+        Some(ThreadStatus {
+            session_thread_id: primary_thread_id(sid),
+            agent_name: rec.session.agent.name.clone(),
+        })
+    }
+
     /// Before `event` is appended to session `sid`'s log: a session that stops stops its
     /// primary thread first, so the session's own status event stays the last of a turn.
     pub(crate) fn before_event(&mut self, sid: &str, event: &SessionEvent) {
-        let thread = primary_thread_id(sid);
-        let agent_name = match self.sessions.get(sid) {
-            Some(rec) => rec.session.agent.name.clone(),
-            None => return,
-        };
-        let status = |session_thread_id, agent_name| ThreadStatus {
-            session_thread_id,
-            agent_name,
-        };
-        match event {
+        // Most events are not status changes: check that before building anything.
+        let twin: fn(cma_types::Event<ThreadStatus>) -> SessionEvent = match event {
             SessionEvent::SessionStatusIdle(e) => {
+                let Some(ThreadStatus {
+                    session_thread_id,
+                    agent_name,
+                }) = self.thread_status(sid)
+                else {
+                    return;
+                };
                 let idle = ThreadStatusIdle {
-                    session_thread_id: thread.clone(),
+                    session_thread_id,
                     agent_name,
                     stop_reason: e.body.stop_reason.clone(),
                     stop_details: e.body.stop_details.clone(),
                 };
                 self.append_event(sid, SessionEvent::SessionThreadStatusIdle, idle);
+                return;
             }
-            SessionEvent::SessionStatusTerminated(_) => {
-                let body = status(thread, agent_name);
-                self.append_event(sid, SessionEvent::SessionThreadStatusTerminated, body);
-            }
+            SessionEvent::SessionStatusTerminated(_) => SessionEvent::SessionThreadStatusTerminated,
             SessionEvent::SessionStatusRescheduled(_) => {
-                let body = status(thread, agent_name);
-                self.append_event(sid, SessionEvent::SessionThreadStatusRescheduled, body);
+                SessionEvent::SessionThreadStatusRescheduled
             }
-            _ => {}
+            _ => return,
+        };
+        if let Some(body) = self.thread_status(sid) {
+            self.append_event(sid, twin, body);
         }
     }
 
@@ -153,11 +161,7 @@ impl Model {
     pub(crate) fn after_event(&mut self, sid: &str, event: &SessionEvent) {
         match event {
             SessionEvent::SessionStatusRunning(_) => {
-                if let Some(rec) = self.sessions.get(sid) {
-                    let body = ThreadStatus {
-                        session_thread_id: primary_thread_id(sid),
-                        agent_name: rec.session.agent.name.clone(),
-                    };
+                if let Some(body) = self.thread_status(sid) {
                     self.append_event(sid, SessionEvent::SessionThreadStatusRunning, body);
                 }
                 self.webhook("session.status_run_started", sid);
