@@ -523,7 +523,7 @@ async fn turn_event_order_and_stream_ids_match_the_list() {
     assert!(end["model_usage"]["input_tokens"].as_u64().unwrap() > 0);
     assert_eq!(frames.last().unwrap().1["stop_reason"]["type"], "end_turn");
     // Every tool use is answered by its result before anything else of the agent's.
-    let middle = &frames[3..frames.len() - 3];
+    let middle = &frames[4..frames.len() - 4];
     let mut i = 0;
     while i < middle.len() {
         match middle[i].0.as_str() {

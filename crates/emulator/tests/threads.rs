@@ -126,6 +126,10 @@ async fn the_primary_thread_lists_retrieves_and_streams_the_sessions_events() {
     assert_eq!(thread_ids, session_ids);
     let streamed_ids: Vec<&str> = streamed.iter().map(|e| e.id().unwrap()).collect();
     assert_eq!(streamed_ids, session_ids);
+    // The twins take their session event's time: log order and time order agree, so a
+    // `created_at[gt]` of the idle event lists nothing of this turn.
+    let times: Vec<_> = streamed.iter().map(|e| e.processed_at().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
 
     let after = t(threads.retrieve(&session.id, &primary.id)).await.unwrap();
     assert_eq!(after.status, SessionStatus::Idle);

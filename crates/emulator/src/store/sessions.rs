@@ -204,9 +204,18 @@ impl Model {
         session_id: &str,
         stamp: impl FnOnce(String, Timestamp) -> SessionEvent,
     ) -> Option<Arc<StoredEvent>> {
+        self.append_stamped_at(session_id, clock::now(), stamp)
+    }
+
+    /// [`Self::append_stamped`] at time `now`.
+    pub(crate) fn append_stamped_at(
+        &mut self,
+        session_id: &str,
+        now: Timestamp,
+        stamp: impl FnOnce(String, Timestamp) -> SessionEvent,
+    ) -> Option<Arc<StoredEvent>> {
         let rec = self.sessions.get(session_id)?;
         let log = rec.rt.log.clone();
-        let now = clock::now();
         let id = ids::new_id(ids::EVENT);
         let event = stamp(id.clone(), now);
         self.before_event(session_id, &event);

@@ -124,8 +124,10 @@ impl Model {
     }
 
     /// Before `event` is appended to session `sid`'s log: a session that stops stops its
-    /// primary thread first, so the session's own status event stays the last of a turn.
+    /// primary thread first, so the session's own status event stays the last of a turn. The
+    /// twin takes the event's time, so log order and time order still agree (lists filter on it).
     pub(crate) fn before_event(&mut self, sid: &str, event: &SessionEvent) {
+        let at = event.processed_at().unwrap_or_else(clock::now);
         // Most events are not status changes: check that before building anything.
         let twin: fn(cma_types::Event<ThreadStatus>) -> SessionEvent = match event {
             SessionEvent::SessionStatusIdle(e) => {
@@ -142,7 +144,9 @@ impl Model {
                     stop_reason: e.body.stop_reason.clone(),
                     stop_details: e.body.stop_details.clone(),
                 };
-                self.append_event(sid, SessionEvent::SessionThreadStatusIdle, idle);
+                self.append_stamped_at(sid, at, |id, at| {
+                    SessionEvent::SessionThreadStatusIdle(cma_types::Event::new(id, at, idle))
+                });
                 return;
             }
             SessionEvent::SessionStatusTerminated(_) => SessionEvent::SessionThreadStatusTerminated,
@@ -152,7 +156,7 @@ impl Model {
             _ => return,
         };
         if let Some(body) = self.thread_status(sid) {
-            self.append_event(sid, twin, body);
+            self.append_stamped_at(sid, at, |id, at| twin(cma_types::Event::new(id, at, body)));
         }
     }
 
