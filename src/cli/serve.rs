@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use cma_emulator::{AgentConfig, Backend, EmulatorConfig, FaultConfig};
+use cma_emulator::{
+    AgentConfig, Backend, EmulatorConfig, FaultConfig, WebhookConfig, WebhookSecret,
+};
 
 /// Which agent runs sessions' turns (shared by `cma serve` and `cma run`).
 #[derive(clap::Args, Debug, Clone)]
@@ -76,7 +78,7 @@ impl AgentArgs {
 
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  cma serve\n  cma serve --addr 127.0.0.1:4010 --data-dir ./emulator-data --api-key sk-test\n  ANTHROPIC_BASE_URL=http://127.0.0.1:4010 python your_agent.py\n\nBy default the agent behind every session is a deterministic rule-based reference agent, not a language\nmodel; --agent anthropic|openai runs a real model instead (see README, \"Real models\").\nAn agent's model selects a behaviour: emulator:forgetful never writes memory, emulator:amnesiac never\nreads it, emulator:stall never goes idle; any other model id gets the reference agent.\n\nFiles: POST /v1/files uploads one (multipart, at most --max-file-bytes); a session's `file`\nresource mounts it read-only at its mount_path (default /mnt/session/uploads/<file_id>).\n\nFault injection (off by default) makes the emulator behave like a loaded service:\n  cma serve --fault-rate 0.2 --fault-seed 7 --cut-stream-after 5"
+    after_help = "Examples:\n  cma serve\n  cma serve --addr 127.0.0.1:4010 --data-dir ./emulator-data --api-key sk-test\n  ANTHROPIC_BASE_URL=http://127.0.0.1:4010 python your_agent.py\n\nBy default the agent behind every session is a deterministic rule-based reference agent, not a language\nmodel; --agent anthropic|openai runs a real model instead (see README, \"Real models\").\nAn agent's model selects a behaviour: emulator:forgetful never writes memory, emulator:amnesiac never\nreads it, emulator:stall never goes idle; any other model id gets the reference agent.\n\nFiles: POST /v1/files uploads one (multipart, at most --max-file-bytes); a session's `file`\nresource mounts it read-only at its mount_path (default /mnt/session/uploads/<file_id>).\n\nFault injection (off by default) makes the emulator behave like a loaded service:\n  cma serve --fault-rate 0.2 --fault-seed 7 --cut-stream-after 5\n\nWebhooks (off by default): with --webhook URL --webhook-secret whsec_..., each durable change\nbelow is POSTed as a thin payload {\"type\":\"event\",\"id\",\"created_at\",\"data\":{\"type\",\"id\",...}},\nsigned per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature: v1,<base64\nHMAC-SHA256>) by a background task that never delays a request or a turn. A failed delivery is\nretried (3 attempts in all), then dropped. Types: session.created, session.updated,\nsession.archived, session.deleted, session.status_run_started, session.status_idled,\nsession.requires_action, session.status_rescheduled, session.status_terminated,\nmemory_store.created, memory_store.archived, memory_store.deleted. Receivers verify with\nthe official SDK: client.beta.webhooks.unwrap(body, headers=headers, key=secret)\n  cma serve --webhook http://127.0.0.1:8080/hooks --webhook-secret whsec_$(openssl rand -base64 24)"
 )]
 pub struct ServeArgs {
     /// Address to listen on. Binds loopback by default; use 0.0.0.0 only on a trusted network.
@@ -124,8 +126,55 @@ pub struct ServeArgs {
     /// The `retry-after-ms` hint on injected 429s.
     #[arg(long, default_value_t = 1000, help_heading = "Fault injection")]
     retry_after_ms: u64,
+    /// POST signed webhooks (Standard Webhooks) to this URL on session status changes and memory
+    /// store lifecycle events. Repeat for several receivers; nothing is sent anywhere else.
+    #[arg(long = "webhook", value_name = "URL", help_heading = "Webhooks")]
+    webhooks: Vec<String>,
+    /// The signing secret, `whsec_` + base64 (what receivers pass to `webhooks.unwrap(..., key=)`).
+    /// Required with --webhook. Never logged.
+    #[arg(
+        long,
+        value_name = "whsec_...",
+        env = "CMA_WEBHOOK_SECRET",
+        hide_env_values = true,
+        help_heading = "Webhooks"
+    )]
+    webhook_secret: Option<String>,
+    /// Milliseconds before retrying a failed delivery (doubled for the last of the 3 attempts).
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 1000,
+        help_heading = "Webhooks"
+    )]
+    webhook_retry_ms: u64,
     #[command(flatten)]
     agent: AgentArgs,
+}
+
+/// The webhook settings; a bad URL or secret is a usage error whose message never repeats the
+/// secret.
+fn webhook_config(args: &ServeArgs) -> Result<WebhookConfig, super::UsageError> {
+    let urls = args
+        .webhooks
+        .iter()
+        .map(|u| cma_emulator::webhooks::parse_url(u))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| super::UsageError(format!("--webhook: {e}")))?;
+    let secret = args
+        .webhook_secret
+        .as_deref()
+        .map(str::parse::<WebhookSecret>)
+        .transpose()
+        .map_err(|e| super::UsageError(format!("--webhook-secret: {e}")))?;
+    let config = WebhookConfig {
+        urls,
+        secret,
+        retry_backoff: Duration::from_millis(args.webhook_retry_ms),
+        ..WebhookConfig::default()
+    };
+    config.validate().map_err(super::UsageError)?;
+    Ok(config)
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -136,6 +185,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .into());
     }
     let agent = args.agent.config()?;
+    let webhooks = webhook_config(&args)?;
     args.agent.warn_without_key();
     if !agent.uses_real_shell() && !args.agent.emulated_shell {
         eprintln!(
@@ -159,6 +209,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         max_body_bytes: args.max_body_bytes,
         max_file_bytes: args.max_file_bytes,
         agent,
+        webhooks,
     };
     let bound = match cma_emulator::bind(config, args.addr).await {
         Ok(bound) => bound,

@@ -9,11 +9,11 @@ cd "$(dirname "$0")/../.."
 
 python_sdk() {
   local venv=target/sdk-venv
-  if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import anthropic, sys; sys.exit(anthropic.__version__ != "2.10.0")' 2>/dev/null; then
+  if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import anthropic, standardwebhooks, sys; sys.exit(anthropic.__version__ != "2.10.0")' 2>/dev/null; then
     return 0
   fi
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/sdk/requirements.txt
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/sdk/requirements.txt
   "$venv/bin/python" -c 'import anthropic; print("official Python SDK", anthropic.__version__, "ready in target/sdk-venv")'
 }
 

@@ -28,6 +28,9 @@ pub const REQUEST: &str = "req_";
 pub const OUTCOME: &str = "outc_";
 pub const SESSION_RESOURCE: &str = "sesrsc_";
 pub const FILE: &str = "file_";
+pub const SESSION_THREAD: &str = "sthr_";
+/// Webhook event ids: the SDK documents no prefix for them.
+pub const WEBHOOK_EVENT: &str = "wevt_";
 
 /// The api-key id used when a request carries no key.
 pub const ANONYMOUS_API_KEY_ID: &str = "apikey_01emulator00000000000000";

@@ -34,6 +34,7 @@ mod sandbox;
 mod sse;
 mod store;
 mod validate;
+pub mod webhooks;
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -50,6 +51,7 @@ pub use error::{ApiError, EmulatorError};
 pub use faults::FaultConfig;
 /// Whether bubblewrap can build the real shell's sandbox on this machine (checked once).
 pub use sandbox::bwrap::available as real_shell_available;
+pub use webhooks::{WebhookConfig, WebhookSecret};
 
 use crate::faults::Faults;
 use crate::persist::Persist;
@@ -72,6 +74,8 @@ pub struct EmulatorConfig {
     pub max_file_bytes: usize,
     /// The agent behind sessions: the reference agent, or a real model.
     pub agent: AgentConfig,
+    /// Where to deliver webhooks (none by default).
+    pub webhooks: WebhookConfig,
 }
 
 impl Default for EmulatorConfig {
@@ -84,6 +88,7 @@ impl Default for EmulatorConfig {
             max_body_bytes: 32 * 1024 * 1024,
             max_file_bytes: store::files::DEFAULT_MAX_FILE_BYTES,
             agent: AgentConfig::default(),
+            webhooks: WebhookConfig::default(),
         }
     }
 }
@@ -122,6 +127,7 @@ fn open_db(config: &EmulatorConfig) -> Result<Db, EmulatorError> {
 /// [`Bound::serve`] to answer them.
 pub async fn bind(config: EmulatorConfig, addr: SocketAddr) -> Result<Bound, EmulatorError> {
     config.faults.validate().map_err(EmulatorError::Config)?;
+    config.webhooks.validate().map_err(EmulatorError::Config)?;
     if config.ping_interval.is_zero() {
         return Err(EmulatorError::Config(
             "ping_interval must be positive".into(),
@@ -132,6 +138,7 @@ pub async fn bind(config: EmulatorConfig, addr: SocketAddr) -> Result<Bound, Emu
         .await
         .map_err(|e| EmulatorError::Config(format!("opening storage: {e}")))??;
     let db = Arc::new(db);
+    db.set_webhooks(webhooks::Notifier::start(&config.webhooks).map_err(EmulatorError::Config)?);
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| EmulatorError::Bind { addr, source })?;
@@ -150,7 +157,7 @@ pub async fn bind(config: EmulatorConfig, addr: SocketAddr) -> Result<Bound, Emu
         shutdown: shutdown_rx,
     };
     let router = api::router(Arc::new(shared));
-    tracing::info!(%addr, persistent = config.data_dir.is_some(), auth = config.api_key.is_some(), faults = config.faults.is_active(), agent = %config.agent.backend, "emulator bound");
+    tracing::info!(%addr, persistent = config.data_dir.is_some(), auth = config.api_key.is_some(), faults = config.faults.is_active(), agent = %config.agent.backend, webhook_urls = config.webhooks.urls.len(), "emulator bound");
     Ok(Bound {
         listener,
         addr,

@@ -80,7 +80,18 @@ pub async fn stream(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
-    let p = Params::parse(q.as_deref());
+    open(st, id, q.as_deref(), |_| Ok(())).await
+}
+
+/// Opens session `id`'s live stream once `check` accepts the session (a thread's stream checks
+/// that the thread exists).
+pub async fn open(
+    st: AppState,
+    id: String,
+    q: Option<&str>,
+    check: impl FnOnce(&crate::store::Model) -> ApiResult<()> + Send + 'static,
+) -> ApiResult<Response> {
+    let p = Params::parse(q);
     let deltas: Vec<String> = p
         .all("event_deltas")
         .into_iter()
@@ -95,10 +106,15 @@ pub async fn stream(
         )));
     }
     let db = st.db.clone();
-    let log =
-        tokio::task::spawn_blocking(move || db.read(|m| m.session(&id).map(|r| r.rt.log.clone())))
-            .await
-            .map_err(|_| ApiError::internal("internal error"))??;
+    let log = tokio::task::spawn_blocking(move || {
+        db.read(|m| {
+            let log = m.session(&id).map(|r| r.rt.log.clone())?;
+            check(m)?;
+            Ok::<_, ApiError>(log)
+        })
+    })
+    .await
+    .map_err(|_| ApiError::internal("internal error"))??;
     let mut changes = log.subscribe();
     changes.borrow_and_update();
     // Live events only: start at the current end of the committed log.

@@ -131,6 +131,7 @@ async fn reads_writes_and_answers_with_one_span_per_model_call_and_history() {
             [
                 "user.message",
                 "session.status_running",
+                "session.thread_status_running",
                 "span.model_request_start",
                 "agent.tool_use",
                 "agent.tool_result",
@@ -142,6 +143,7 @@ async fn reads_writes_and_answers_with_one_span_per_model_call_and_history() {
                 "span.model_request_start",
                 "agent.message",
                 "span.model_request_end",
+                "session.thread_status_idle",
                 "session.status_idle",
             ],
             "{proto:?}: {first:#?}"

@@ -506,30 +506,33 @@ async fn turn_event_order_and_stream_ids_match_the_list() {
         );
     }
     let kinds: Vec<&str> = frames.iter().map(|(n, _)| n.as_str()).collect();
+    // The primary thread's status events sit inside the session's.
     assert_eq!(
-        &kinds[..3],
+        &kinds[..4],
         [
             "user.message",
             "session.status_running",
+            "session.thread_status_running",
             "span.model_request_start"
         ]
     );
     assert_eq!(
-        &kinds[kinds.len() - 3..],
+        &kinds[kinds.len() - 4..],
         [
             "agent.message",
             "span.model_request_end",
+            "session.thread_status_idle",
             "session.status_idle"
         ]
     );
     assert_eq!(frames[0].1["id"], echo_id.as_str());
-    let start_id = frames[2].1["id"].clone();
-    let end = &frames[frames.len() - 2].1;
+    let start_id = frames[3].1["id"].clone();
+    let end = &frames[frames.len() - 3].1;
     assert_eq!(end["model_request_start_id"], start_id);
     assert!(end["model_usage"]["input_tokens"].as_u64().unwrap() > 0);
     assert_eq!(frames.last().unwrap().1["stop_reason"]["type"], "end_turn");
     // Every tool use is answered by its result before anything else of the agent's.
-    let middle = &frames[3..frames.len() - 3];
+    let middle = &frames[4..frames.len() - 4];
     let mut i = 0;
     while i < middle.len() {
         match middle[i].0.as_str() {
@@ -678,7 +681,7 @@ async fn stall_interrupt_archive_and_delete() {
     let mut stream = RawStream::open(&env, &session.id, "").await;
     t(s.events().send_text(&session.id, "hang")).await.unwrap();
     let frames = stream.until("span.model_request_start").await;
-    assert_eq!(frames.len(), 3);
+    assert_eq!(frames.len(), 4);
     // Only pings follow while stalled.
     let (name, data) = stream.next().await.unwrap();
     assert_eq!(
@@ -705,9 +708,15 @@ async fn stall_interrupt_archive_and_delete() {
     let kinds: Vec<&str> = frames.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         kinds,
-        ["user.message", "user.interrupt", "session.status_idle"]
+        [
+            "user.message",
+            "user.interrupt",
+            "session.thread_status_idle",
+            "session.status_idle"
+        ]
     );
     assert_eq!(frames[2].1["stop_reason"]["type"], "end_turn");
+    assert_eq!(frames[3].1["stop_reason"]["type"], "end_turn");
     assert_eq!(
         t(s.retrieve(&session.id)).await.unwrap().status,
         SessionStatus::Idle

@@ -21,6 +21,8 @@ pub mod memory_stores;
 pub mod memory_versions;
 pub mod sessions;
 pub mod shared;
+pub mod threads;
+pub mod webhooks;
 
 pub use agents::*;
 pub use content::*;
@@ -33,5 +35,7 @@ pub use memory_stores::*;
 pub use memory_versions::*;
 pub use sessions::*;
 pub use shared::*;
+pub use threads::*;
+pub use webhooks::*;
 
 pub(crate) use union::open_union;

@@ -31,7 +31,6 @@ pub async fn list(
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
     let p = Params::parse(q.as_deref());
-    let limit = p.limit(20, 1000)?;
     let range = TimeRange::parse(&p, "created_at", &["gt", "gte", "lt", "lte"])?;
     let desc = p.desc(false)?;
     let types: Vec<String> = p.all("types").into_iter().map(str::to_string).collect();
@@ -43,13 +42,39 @@ pub async fn list(
             "types: unknown event type {bad:?}"
         )));
     }
-    let scope = format!("{}#{id}", p.scope("events"));
+    let filter = LogFilter { range, desc, types };
+    page_of_log(&st, id, &p, "events", filter, |_| Ok(())).await
+}
+
+/// Which events of a log a list returns, and in which order (the default: all, oldest first).
+#[derive(Debug, Default)]
+pub struct LogFilter {
+    pub range: TimeRange,
+    pub desc: bool,
+    /// Event types to keep; empty keeps every type.
+    pub types: Vec<String>,
+}
+
+/// A page of session `id`'s log, once `check` accepts the session. Shared by the session's and
+/// its threads' event lists, which page the same log.
+pub async fn page_of_log(
+    st: &AppState,
+    id: String,
+    p: &Params,
+    list: &str,
+    filter: LogFilter,
+    check: impl FnOnce(&crate::store::Model) -> ApiResult<()> + Send + 'static,
+) -> ApiResult<Response> {
+    let LogFilter { range, desc, types } = filter;
+    let limit = p.limit(20, 1000)?;
+    let scope = format!("{}#{id}", p.scope(list));
     let cursor = p
         .get("page")
         .map(|c| Cursor::decode(c, &scope))
         .transpose()?;
-    let page = read(&st, move |m| {
+    let page = read(st, move |m| {
         let log = m.session(&id)?.rt.log.clone();
+        check(m)?;
         let mut items: Vec<_> = log
             .snapshot()
             .into_iter()

@@ -11,6 +11,7 @@ mod memory_stores;
 mod memory_versions;
 mod session_resources;
 mod sessions;
+mod threads;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -154,6 +155,23 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/sessions/{session_id}/events/stream",
             get(crate::sse::stream),
+        )
+        .route("/v1/sessions/{session_id}/threads", get(threads::list))
+        .route(
+            "/v1/sessions/{session_id}/threads/{thread_id}",
+            get(threads::retrieve),
+        )
+        .route(
+            "/v1/sessions/{session_id}/threads/{thread_id}/archive",
+            post(threads::archive),
+        )
+        .route(
+            "/v1/sessions/{session_id}/threads/{thread_id}/events",
+            get(threads::events),
+        )
+        .route(
+            "/v1/sessions/{session_id}/threads/{thread_id}/stream",
+            get(threads::stream),
         )
         // Emulator-only, outside /v1: the rendered system prompt of a session, for debugging.
         .route(

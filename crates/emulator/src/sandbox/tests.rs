@@ -511,9 +511,11 @@ async fn ask_policy_waits_for_a_confirmation() {
         kinds,
         [
             "agent.tool_use",
+            "session.thread_status_idle",
             "session.status_idle",
             "user.tool_confirmation",
             "session.status_running",
+            "session.thread_status_running",
             "agent.tool_result"
         ]
     );

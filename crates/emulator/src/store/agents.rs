@@ -391,6 +391,7 @@ impl Model {
             },
         );
         self.persist_agent(&id);
+        self.webhook("agent.created", &id);
         Ok(agent)
     }
 
@@ -464,6 +465,7 @@ impl Model {
             rec.versions.push(next.clone());
         }
         self.persist_agent(id);
+        self.webhook("agent.updated", id);
         Ok(next)
     }
 
@@ -478,6 +480,7 @@ impl Model {
                 }
             }
             self.persist_agent(id);
+            self.webhook("agent.archived", id);
         }
         self.agent(id)?
             .latest()

@@ -154,6 +154,7 @@ impl Model {
             },
         );
         self.persist_env(&id);
+        self.webhook("environment.created", &id);
         Ok(env)
     }
 
@@ -199,6 +200,7 @@ impl Model {
             rec.env = env.clone();
         }
         self.persist_env(id);
+        self.webhook("environment.updated", id);
         Ok(env)
     }
 
@@ -217,6 +219,7 @@ impl Model {
             None => return Err(ApiError::not_found(format!("environment {id:?} not found"))),
         };
         self.persist_env(id);
+        self.webhook("environment.archived", id);
         Ok(env)
     }
 
@@ -224,6 +227,7 @@ impl Model {
         self.environment(id)?;
         self.environments.remove(id);
         self.record::<EnvRec>(KIND_ENVIRONMENT, id, None);
+        self.webhook("environment.deleted", id);
         Ok(())
     }
 }

@@ -135,6 +135,7 @@ impl Model {
             },
         );
         self.persist_store(&id);
+        self.webhook("memory_store.created", &id);
         Ok(store)
     }
 
@@ -182,6 +183,7 @@ impl Model {
             None => return Err(store_not_found(id)),
         };
         self.persist_store(id);
+        self.webhook("memory_store.archived", id);
         Ok(store)
     }
 
@@ -203,6 +205,7 @@ impl Model {
             self.versions.remove(&vid);
             self.record::<VersionRec>(KIND_VERSION, &vid, None);
         }
+        self.webhook("memory_store.deleted", id);
         Ok(())
     }
 

@@ -14,6 +14,7 @@ pub mod journal;
 pub mod log;
 pub mod memory;
 pub mod sessions;
+pub mod threads;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -46,6 +47,8 @@ pub(crate) enum Effect {
     Confirm(mpsc::Sender<Confirmation>, Confirmation),
     /// Closes a deleted session's log, ending its streams.
     Close(Arc<EventLog>),
+    /// Queues a webhook (never waits).
+    Webhook(crate::webhooks::Notifier, cma_types::WebhookEventData),
 }
 
 impl Effect {
@@ -57,6 +60,7 @@ impl Effect {
                 let _ = tx.send(confirmation);
             }
             Effect::Close(log) => log.close(),
+            Effect::Webhook(notifier, data) => notifier.send(data),
         }
     }
 }
@@ -80,6 +84,8 @@ pub struct Model {
     pub(crate) notify: Vec<Arc<EventLog>>,
     /// What the current write does outside the model once it is committed.
     pub(crate) effects: Vec<Effect>,
+    /// Where committed changes are announced (`cma serve --webhook`).
+    pub(crate) webhooks: crate::webhooks::Notifier,
 }
 
 impl Undo for StoreRec {
@@ -136,6 +142,7 @@ impl Undo for SessionRec {
             queue: self.queue.clone(),
             stalled: self.stalled,
             pending_tool_uses: self.pending_tool_uses.clone(),
+            thread_archived_at: self.thread_archived_at,
             rt: Runtime {
                 log: self.rt.log.clone(),
                 runner_active: self.rt.runner_active,
@@ -301,6 +308,11 @@ impl Db {
             log.notify();
         }
         Ok(value)
+    }
+
+    /// Announces committed changes through `notifier` from now on.
+    pub(crate) fn set_webhooks(&self, notifier: crate::webhooks::Notifier) {
+        self.lock().webhooks = notifier;
     }
 
     /// The switch that makes this database's commits fail (it has no effect without a data

@@ -68,6 +68,9 @@ pub struct SessionRec {
     /// `agent.tool_use` ids waiting for a `user.tool_confirmation`.
     #[serde(default)]
     pub pending_tool_uses: Vec<String>,
+    /// When the primary thread was archived (see [`super::threads`]).
+    #[serde(default)]
+    pub thread_archived_at: Option<Timestamp>,
     #[serde(skip)]
     pub rt: Runtime,
 }
@@ -201,11 +204,21 @@ impl Model {
         session_id: &str,
         stamp: impl FnOnce(String, Timestamp) -> SessionEvent,
     ) -> Option<Arc<StoredEvent>> {
+        self.append_stamped_at(session_id, clock::now(), stamp)
+    }
+
+    /// [`Self::append_stamped`] at time `now`.
+    pub(crate) fn append_stamped_at(
+        &mut self,
+        session_id: &str,
+        now: Timestamp,
+        stamp: impl FnOnce(String, Timestamp) -> SessionEvent,
+    ) -> Option<Arc<StoredEvent>> {
         let rec = self.sessions.get(session_id)?;
         let log = rec.rt.log.clone();
-        let now = clock::now();
         let id = ids::new_id(ids::EVENT);
         let event = stamp(id.clone(), now);
+        self.before_event(session_id, &event);
         let kind = event.type_name().to_string();
         let json = match serde_json::to_value(&event) {
             Ok(json) => json,
@@ -214,6 +227,7 @@ impl Model {
                 return None;
             }
         };
+        let typed = event;
         let event = Arc::new(StoredEvent {
             id,
             kind,
@@ -230,6 +244,7 @@ impl Model {
             json: event.json.to_string(),
         });
         self.notify.push(log);
+        self.after_event(session_id, &typed);
         Some(event)
     }
 
@@ -454,9 +469,11 @@ impl Model {
                 queue: VecDeque::new(),
                 stalled: false,
                 pending_tool_uses: Vec::new(),
+                thread_archived_at: None,
                 rt: Runtime::default(),
             },
         );
+        self.webhook("session.created", &id);
         let (_, start) = self.accept_events(&id, initial)?;
         self.persist_session(&id);
         let session = self.session(&id)?.session.clone();
@@ -555,6 +572,7 @@ impl Model {
             self.after_commit(Effect::SetFlag(flag, true));
         }
         self.persist_session(id);
+        self.webhook("session.archived", id);
         Ok(self.session(id)?.session.clone())
     }
 
@@ -612,6 +630,7 @@ impl Model {
     ) -> ApiResult<(Vec<SessionEvent>, bool)> {
         let mut echoes = Vec::new();
         let mut start = false;
+        let thread = super::threads::primary_thread_id(id);
         for mut event in events {
             if let ClientEvent::UserDefineOutcome(o) = &mut event {
                 o.outcome_id = Some(ids::new_id(ids::OUTCOME));
@@ -619,7 +638,10 @@ impl Model {
             let mut echo = None;
             let stored = self
                 .append_stamped(id, |event_id, at| {
-                    let stamped = event.clone().into_session_event(event_id, at);
+                    let stamped = super::threads::routed(
+                        event.clone().into_session_event(event_id, at),
+                        &thread,
+                    );
                     echo = Some(stamped.clone());
                     stamped
                 })

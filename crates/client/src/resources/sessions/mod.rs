@@ -2,6 +2,7 @@
 
 pub mod events;
 pub mod resources;
+pub mod threads;
 
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,11 @@ impl<'c> Sessions<'c> {
     /// `/v1/sessions/{id}/resources`.
     pub fn resources(&self) -> resources::Resources<'c> {
         resources::Resources::new(self.client)
+    }
+
+    /// `/v1/sessions/{id}/threads`.
+    pub fn threads(&self) -> threads::Threads<'c> {
+        threads::Threads::new(self.client)
     }
 
     pub async fn create(&self, params: &CreateSession) -> Result<Session> {
