@@ -77,6 +77,10 @@ pub struct Model {
     pub(crate) notify: Vec<Arc<EventLog>>,
     /// What the current write does outside the model once it is committed.
     pub(crate) effects: Vec<Effect>,
+    /// Whether [`Db::write`] stores `changes` (a data directory is configured). Without one
+    /// nothing reads them, and serializing a session (its whole history) on every write of
+    /// every turn was the largest cost of an emulated turn, growing with the session.
+    pub(crate) persisting: bool,
 }
 
 impl Undo for StoreRec {
@@ -179,6 +183,9 @@ impl Model {
     }
 
     pub(crate) fn record<T: Serialize>(&mut self, kind: &'static str, id: &str, rec: Option<&T>) {
+        if !self.persisting {
+            return;
+        }
         let change = match rec {
             Some(rec) => match serde_json::to_string(rec) {
                 Ok(json) => Change::Put {
@@ -223,6 +230,7 @@ impl Db {
         model.changes.clear();
         model.notify.clear();
         model.effects.clear();
+        model.persisting = persist.is_some();
         Self {
             model: Mutex::new(model),
             commit_faults: persist

@@ -156,6 +156,9 @@ impl Model {
     }
 
     pub(crate) fn persist_session(&mut self, id: &str) {
+        if !self.persisting {
+            return;
+        }
         if let Some(rec) = self.sessions.get(id) {
             let json = rec.persisted().to_string();
             self.changes.push(Change::Put {
@@ -224,11 +227,13 @@ impl Model {
         if !log.push(event.clone()) {
             return None;
         }
-        self.changes.push(Change::Event {
-            session_id: session_id.to_string(),
-            seq,
-            json: event.json.to_string(),
-        });
+        if self.persisting {
+            self.changes.push(Change::Event {
+                session_id: session_id.to_string(),
+                seq,
+                json: event.json.to_string(),
+            });
+        }
         self.notify.push(log);
         Some(event)
     }
