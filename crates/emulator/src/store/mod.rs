@@ -9,6 +9,7 @@
 
 pub mod agents;
 pub mod environments;
+pub mod history;
 pub mod journal;
 pub mod log;
 pub mod memory;
@@ -26,6 +27,7 @@ use crate::persist::{Change, Persist};
 
 pub use agents::AgentRec;
 pub use environments::EnvRec;
+pub use history::History;
 pub use journal::{Table, Undo};
 pub use log::{EventLog, StoredEvent};
 pub use memory::{MemoryRec, StoreRec, VersionRec};

@@ -59,7 +59,7 @@ pub struct SessionRec {
     pub session: Session,
     /// Earlier exchanges `(user, agent)`, oldest first.
     #[serde(default)]
-    pub history: Vec<(String, String)>,
+    pub history: super::History,
     #[serde(default)]
     pub queue: VecDeque<Queued>,
     /// `running` with no runner: the `emulator:stall` behaviour (or a turn cut by a restart).
@@ -474,7 +474,7 @@ impl Model {
             SessionRec {
                 seq,
                 session,
-                history: Vec::new(),
+                history: Default::default(),
                 queue: VecDeque::new(),
                 stalled: false,
                 pending_tool_uses: Vec::new(),
