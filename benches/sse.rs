@@ -4,7 +4,7 @@
 
 use std::hint::black_box;
 
-use cma_client::resources::sessions::events::dispatch;
+use cma_client::resources::sessions::events::dispatch_kind;
 use cma_client::sse::SseDecoder;
 use cma_client::testing::{mixed_line_endings, one_long_line, sample_event_stream};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -87,8 +87,9 @@ fn typed(c: &mut Criterion) {
             let mut events = 0;
             for piece in stream.chunks(65536) {
                 decoder.feed(piece);
-                while let Some(frame) = decoder.next_frame() {
-                    if let Some(Ok(event)) = dispatch(&frame) {
+                // As `EventStream` reads a live stream: frames lent, not allocated.
+                while let Some(frame) = decoder.next_frame_ref() {
+                    if let Some(Ok(event)) = dispatch_kind(frame.kind()) {
                         black_box(event);
                         events += 1;
                     }

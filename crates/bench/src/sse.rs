@@ -2,8 +2,8 @@
 
 use std::time::Instant;
 
-use cma_client::resources::sessions::events::dispatch;
-use cma_client::sse::SseDecoder;
+use cma_client::resources::sessions::events::dispatch_kind;
+use cma_client::sse::{FrameKind, SseDecoder};
 use serde::Serialize;
 
 use crate::BenchError;
@@ -62,23 +62,24 @@ pub fn measure_sse(bytes: &[u8], config: &SseConfig) -> Result<SseReport, BenchE
 
 /// One pass: (frames, typed events decoded).
 fn decode_once(bytes: &[u8], chunk: usize, typed: bool) -> (usize, usize) {
+    // As `EventStream` reads a live stream: frames lent by the decoder, not allocated.
     let mut decoder = SseDecoder::new();
     let (mut frames, mut events) = (0, 0);
-    let mut take = |frame: cma_client::sse::SseFrame| {
+    let mut take = |kind: FrameKind<'_>| {
         frames += 1;
-        if typed && let Some(Ok(event)) = dispatch(&frame) {
+        if typed && let Some(Ok(event)) = dispatch_kind(kind) {
             std::hint::black_box(event);
             events += 1;
         }
     };
     for piece in bytes.chunks(chunk) {
         decoder.feed(piece);
-        while let Some(frame) = decoder.next_frame() {
-            take(frame);
+        while let Some(frame) = decoder.next_frame_ref() {
+            take(frame.kind());
         }
     }
     while let Some(frame) = decoder.finish() {
-        take(frame);
+        take(frame.kind());
     }
     (frames, events)
 }

@@ -121,17 +121,44 @@ impl SseFrame {
     /// Classify the frame with the SDK's dispatch rules, in order: ping → no event name → error →
     /// empty data → event.
     pub fn kind(&self) -> FrameKind<'_> {
-        match self.event.as_deref() {
-            Some("ping") => FrameKind::Ping,
-            // The SDK's `ServerSentEvent` stores `event or None`, so an empty name counts as none.
-            None | Some("") => FrameKind::NoEventName,
-            Some("error") => FrameKind::Error(&self.data),
-            Some(_) if self.data.is_empty() => FrameKind::EmptyData,
-            Some(name) => FrameKind::Event {
-                name,
-                data: &self.data,
-            },
+        classify(self.event.as_deref(), &self.data)
+    }
+}
+
+/// A decoded frame borrowed from the decoder ([`SseDecoder::next_frame_ref`]): the same fields as
+/// [`SseFrame`], without allocating them for every frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SseFrameRef<'a> {
+    pub event: Option<&'a str>,
+    pub data: &'a str,
+    pub id: Option<&'a str>,
+    pub retry: Option<u64>,
+}
+
+impl<'a> SseFrameRef<'a> {
+    /// See [`SseFrame::kind`].
+    pub fn kind(&self) -> FrameKind<'a> {
+        classify(self.event, self.data)
+    }
+
+    pub fn to_owned(&self) -> SseFrame {
+        SseFrame {
+            event: self.event.map(str::to_owned),
+            data: self.data.to_owned(),
+            id: self.id.map(str::to_owned),
+            retry: self.retry,
         }
+    }
+}
+
+fn classify<'a>(event: Option<&'a str>, data: &'a str) -> FrameKind<'a> {
+    match event {
+        Some("ping") => FrameKind::Ping,
+        // The SDK's `ServerSentEvent` stores `event or None`, so an empty name counts as none.
+        None | Some("") => FrameKind::NoEventName,
+        Some("error") => FrameKind::Error(data),
+        Some(_) if data.is_empty() => FrameKind::EmptyData,
+        Some(name) => FrameKind::Event { name, data },
     }
 }
 
@@ -170,10 +197,22 @@ pub struct SseDecoder {
 }
 
 /// Per-stream field state: the frame under construction plus the sticky last event id.
+///
+/// Once a blank line dispatches, the frame's fields stay here (`ready`) until the decoder takes
+/// them ([`FrameBuilder::take_frame`]) or lends them ([`SseDecoder::next_frame_ref`]) and moves
+/// on; a lent frame's buffers are cleared and reused, so a stream read by reference allocates
+/// nothing per frame.
 #[derive(Debug, Default)]
 struct FrameBuilder {
-    event: Option<String>,
+    /// The `event:` name; meaningful only when `has_event`.
+    event: String,
+    has_event: bool,
     data: String,
+    /// A block's first `data` value, left where it is in the decoder's buffer instead of copied
+    /// into `data` (most frames have one `data` line): copied only when a second line follows or
+    /// the buffer is about to move. While set, `data` is empty and the bytes are not yet checked
+    /// as UTF-8.
+    data_in_buf: Option<(usize, usize)>,
     /// At least one `data` line was seen in this block (so the next one is preceded by `\n`).
     has_data: bool,
     retry: Option<u64>,
@@ -182,48 +221,56 @@ struct FrameBuilder {
     last_event_id: Option<String>,
     /// The first line of the stream has been processed (a BOM is only stripped from that one).
     started: bool,
+    /// A dispatched frame's fields are still held.
+    ready: bool,
 }
 
 impl FrameBuilder {
-    /// Interpret one complete line (without its line ending). Returns a frame on a dispatching
-    /// blank line.
-    fn line(&mut self, mut line: &[u8]) -> Option<SseFrame> {
+    /// Interpret one complete line, `buf[start..end]` (without its line ending). Returns whether
+    /// it was a blank line that dispatched a frame.
+    fn line(&mut self, buf: &[u8], mut start: usize, end: usize) -> bool {
         if !self.started {
             self.started = true;
-            if let Some(rest) = line.strip_prefix(BOM) {
-                line = rest;
+            if buf[start..end].starts_with(BOM) {
+                start += BOM.len();
             }
         }
-        let (name, value) = match line.first() {
+        let line = &buf[start..end];
+        let (name, value_start) = match line.first() {
             None => return self.dispatch(),
-            Some(b':') => return None, // comment
-            Some(_) => match line.iter().position(|&b| b == b':') {
+            Some(b':') => return false, // comment
+            Some(_) => match memchr::memchr(b':', line) {
                 Some(colon) => {
-                    let value = &line[colon + 1..];
-                    (&line[..colon], value.strip_prefix(b" ").unwrap_or(value))
+                    let space = usize::from(line.get(colon + 1) == Some(&b' '));
+                    (&line[..colon], start + colon + 1 + space)
                 }
-                None => (line, &[][..]),
+                None => (line, end),
             },
         };
+        let value = &buf[value_start..end];
         match name {
             b"event" => {
-                self.event = Some(lossy(value));
+                self.event.clear();
+                push_lossy(&mut self.event, value);
+                self.has_event = true;
                 self.dirty = true;
             }
             b"data" => {
                 if self.has_data {
+                    self.keep_data(buf);
                     self.data.push('\n');
-                }
-                match std::str::from_utf8(value) {
-                    Ok(text) => self.data.push_str(text),
-                    Err(_) => self.data.push_str(&String::from_utf8_lossy(value)),
+                    push_lossy(&mut self.data, value);
+                } else {
+                    self.data_in_buf = Some((value_start, end));
                 }
                 self.has_data = true;
                 self.dirty = true;
             }
             // An id containing U+0000 is ignored (falls through to the catch-all arm).
             b"id" if !value.contains(&0) => {
-                self.last_event_id = Some(lossy(value));
+                let id = self.last_event_id.get_or_insert_default();
+                id.clear();
+                push_lossy(id, value);
                 self.dirty = true;
             }
             b"retry" => {
@@ -234,35 +281,89 @@ impl FrameBuilder {
             }
             _ => {} // unknown field: ignored
         }
-        None
+        false
     }
 
-    /// End of block: emit the frame if the block set any field, and reset for the next block.
-    fn dispatch(&mut self) -> Option<SseFrame> {
+    /// End of block: if the block set any field, its frame is ready; returns whether it is.
+    fn dispatch(&mut self) -> bool {
         if !mem::take(&mut self.dirty) {
-            return None;
+            return false;
         }
         self.has_data = false;
-        Some(SseFrame {
-            event: self.event.take(),
+        self.ready = true;
+        true
+    }
+
+    /// Copies a `data` value still in the decoder's buffer into `data`: before the buffer moves,
+    /// or when more data follows.
+    fn keep_data(&mut self, buf: &[u8]) {
+        if let Some((start, end)) = self.data_in_buf.take() {
+            push_lossy(&mut self.data, &buf[start..end]);
+        }
+    }
+
+    /// The ready frame, handed over (its buffers go with it).
+    fn take_frame(&mut self, buf: &[u8]) -> SseFrame {
+        self.keep_data(buf);
+        self.ready = false;
+        SseFrame {
+            event: mem::take(&mut self.has_event).then(|| mem::take(&mut self.event)),
             data: mem::take(&mut self.data),
             id: self.last_event_id.clone(),
             retry: self.retry.take(),
-        })
+        }
+    }
+
+    /// The ready frame, lent; its data straight from the decoder's buffer `buf` when it is one
+    /// valid UTF-8 line there.
+    fn frame_ref<'a>(&'a mut self, buf: &'a [u8]) -> SseFrameRef<'a> {
+        let in_buf = self
+            .data_in_buf
+            .and_then(|(start, end)| std::str::from_utf8(&buf[start..end]).ok());
+        if in_buf.is_none() {
+            self.keep_data(buf);
+        }
+        SseFrameRef {
+            event: self.has_event.then_some(self.event.as_str()),
+            data: in_buf.unwrap_or(&self.data),
+            id: self.last_event_id.as_deref(),
+            retry: self.retry,
+        }
+    }
+
+    /// Forgets a lent frame, keeping its buffers for the next one (unless a huge line grew them).
+    fn release(&mut self) {
+        if !mem::take(&mut self.ready) {
+            return;
+        }
+        self.has_event = false;
+        self.event.clear();
+        self.retry = None;
+        self.data_in_buf = None;
+        if self.data.capacity() > SHRINK_ABOVE {
+            self.data = String::new();
+        } else {
+            self.data.clear();
+        }
     }
 
     /// Bytes held for the frame under construction.
     fn pending_len(&self) -> usize {
-        self.data.len() + self.event.as_ref().map_or(0, String::len)
+        if self.ready {
+            return 0;
+        }
+        let in_buf = self.data_in_buf.map_or(0, |(start, end)| end - start);
+        self.data.len() + in_buf + if self.has_event { self.event.len() } else { 0 }
     }
 }
 
-/// The bytes as text, invalid UTF-8 replaced by U+FFFD. `from_utf8` first: its validation is
-/// several times faster than `from_utf8_lossy`'s on the valid text streams nearly always carry.
-fn lossy(bytes: &[u8]) -> String {
+/// Appends the bytes as text, invalid UTF-8 replaced by U+FFFD. `from_utf8` first: its
+/// validation is several times faster than `from_utf8_lossy`'s on the valid text streams nearly
+/// always carry.
+fn push_lossy(out: &mut String, bytes: &[u8]) {
     match std::str::from_utf8(bytes) {
-        Ok(text) => text.to_owned(),
-        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+        Ok(text) => out.push_str(text),
+        Err(_) => out.push_str(&String::from_utf8_lossy(bytes)),
     }
 }
 
@@ -280,31 +381,10 @@ fn parse_retry(value: &[u8]) -> Option<u64> {
     })
 }
 
-#[inline]
-fn is_eol(b: u8) -> bool {
-    b == b'\n' || b == b'\r'
-}
-
-/// Index of the first `\r` or `\n` in `hay`.
-///
-/// Blocks of 32 bytes are tested with a branch-free OR-fold that the compiler vectorises; only the
-/// block containing a hit is searched byte by byte.
+/// Index of the first `\r` or `\n` in `hay` (memchr's SIMD search).
 #[inline]
 fn find_eol(hay: &[u8]) -> Option<usize> {
-    const BLOCK: usize = 32;
-    let mut blocks = hay.chunks_exact(BLOCK);
-    let mut base = 0;
-    for block in &mut blocks {
-        if block.iter().fold(false, |hit, &b| hit | is_eol(b)) {
-            return block.iter().position(|&b| is_eol(b)).map(|i| base + i);
-        }
-        base += BLOCK;
-    }
-    blocks
-        .remainder()
-        .iter()
-        .position(|&b| is_eol(b))
-        .map(|i| base + i)
+    memchr::memchr2(b'\n', b'\r', hay)
 }
 
 impl SseDecoder {
@@ -330,7 +410,17 @@ impl SseDecoder {
     /// Call it repeatedly after each [`feed`](Self::feed) until it returns `None`: one chunk may
     /// complete many frames.
     pub fn next_frame(&mut self) -> Option<SseFrame> {
-        self.step(false)
+        self.step(false).then(|| self.builder.take_frame(&self.buf))
+    }
+
+    /// [`next_frame`](Self::next_frame) without allocating: the frame is lent until the next call
+    /// on the decoder, and its buffers are reused for the next frame.
+    pub fn next_frame_ref(&mut self) -> Option<SseFrameRef<'_>> {
+        if self.step(false) {
+            Some(self.builder.frame_ref(&self.buf))
+        } else {
+            None
+        }
     }
 
     /// End of stream: flush a final frame that had data/event but no terminating blank line.
@@ -349,10 +439,10 @@ impl SseDecoder {
     /// After `finish` has returned `None`, the decoder holds no data; feeding it more continues the
     /// same stream (the last event id is kept).
     pub fn finish(&mut self) -> Option<SseFrame> {
-        if let Some(frame) = self.step(true) {
-            return Some(frame);
+        if self.step(true) || self.builder.dispatch() {
+            return Some(self.builder.take_frame(&self.buf));
         }
-        self.builder.dispatch()
+        None
     }
 
     /// Bytes buffered but not yet decoded into a frame (for memory-bound checks): raw bytes not yet
@@ -368,14 +458,16 @@ impl SseDecoder {
         self.bytes_scanned
     }
 
-    /// Hand complete lines to the builder until one dispatches a frame.
-    fn step(&mut self, eof: bool) -> Option<SseFrame> {
+    /// Hand complete lines to the builder until one dispatches a frame; returns whether one did
+    /// (it is then ready in the builder).
+    fn step(&mut self, eof: bool) -> bool {
+        self.builder.release();
         while let Some((start, end)) = self.next_line(eof) {
-            if let Some(frame) = self.builder.line(&self.buf[start..end]) {
-                return Some(frame);
+            if self.builder.line(&self.buf, start, end) {
+                return true;
             }
         }
-        None
+        false
     }
 
     /// The next complete line as a range of `buf` (line ending excluded), consuming it. At EOF the
@@ -435,12 +527,15 @@ impl SseDecoder {
             return;
         }
         let live = self.buf.len() - self.pos;
+        if live > self.pos {
+            return;
+        }
+        // The consumed prefix goes: a `data` value must not point into it any more.
+        self.builder.keep_data(&self.buf);
         if live == 0 {
             self.buf.clear();
-        } else if live <= self.pos {
-            self.buf.drain(..self.pos);
         } else {
-            return;
+            self.buf.drain(..self.pos);
         }
         self.scan -= self.pos;
         self.pos = 0;

@@ -25,6 +25,30 @@ fn decode_chunks<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> Vec<SseFrame
     out
 }
 
+/// As [`decode_chunks`], but frames read by reference (`next_frame_ref`, as `EventStream` reads
+/// them), every other one taken owned, so lent and owned frames interleave on one decoder.
+fn decode_chunks_by_ref<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> Vec<SseFrame> {
+    let mut dec = SseDecoder::new();
+    let mut out = Vec::new();
+    for chunk in chunks {
+        dec.feed(chunk);
+        loop {
+            let next = if out.len() % 2 == 0 {
+                dec.next_frame_ref().map(|f| f.to_owned())
+            } else {
+                dec.next_frame()
+            };
+            let Some(frame) = next else { break };
+            out.push(frame);
+        }
+    }
+    while let Some(frame) = dec.finish() {
+        out.push(frame);
+    }
+    assert_eq!(dec.buffered_len(), 0, "finish must leave nothing buffered");
+    out
+}
+
 /// Feed all chunks first and only then pull frames (frames must not depend on when they are pulled).
 fn decode_chunks_lazily<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> Vec<SseFrame> {
     let mut dec = SseDecoder::new();
@@ -102,8 +126,15 @@ fn assert_chunk_invariant(input: &[u8]) -> Vec<SseFrame> {
     let whole = decode_whole(input);
     for at in 0..=input.len() {
         assert_eq!(decode_split(input, at), whole, "split at byte {at}");
+        let split = [&input[..at], &input[at..]];
+        assert_eq!(decode_chunks_by_ref(split), whole, "by ref, split at {at}");
     }
     assert_eq!(decode_bytewise(input), whole, "1-byte chunks");
+    assert_eq!(
+        decode_chunks_by_ref(input.chunks(1)),
+        whole,
+        "by ref, 1-byte chunks"
+    );
     assert_eq!(
         decode_chunks_lazily(input.chunks(1)),
         whole,
@@ -124,6 +155,11 @@ fn assert_chunk_invariant(input: &[u8]) -> Vec<SseFrame> {
             decode_chunks(chunks.iter().copied()),
             whole,
             "random chunking round {round} (max {max})"
+        );
+        assert_eq!(
+            decode_chunks_by_ref(chunks.iter().copied()),
+            whole,
+            "by ref, random chunking round {round} (max {max})"
         );
     }
     whole
@@ -478,6 +514,12 @@ fn invalid_utf8_is_replaced_not_panicking() {
     let input = b"event: e\ndata: a\xFFb\xC3\ndata: \xF0\x9F\x98\n\n";
     let got = assert_chunk_invariant(input);
     assert_eq!(got, vec![named("e", "a\u{FFFD}b\u{FFFD}\n\u{FFFD}")]);
+    // One invalid data line: a frame read by reference (its data left in the decoder's buffer)
+    // is replaced the same way.
+    assert_eq!(
+        assert_chunk_invariant(b"event: e\ndata: a\xFFb\n\nevent: f\ndata: ok\n\n"),
+        vec![named("e", "a\u{FFFD}b"), named("f", "ok")]
+    );
     // A truncated multi-byte sequence at EOF is also replaced.
     assert_eq!(
         decode_whole(b"event: e\ndata: \xE2\x82"),

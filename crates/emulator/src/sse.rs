@@ -71,7 +71,7 @@ fn frames(event: &StoredEvent, deltas: &[String]) -> Vec<Bytes> {
             }
         }
     }
-    out.push(frame(&event.kind, &event.json));
+    out.push(frame(&event.kind, &event.wire()));
     out
 }
 

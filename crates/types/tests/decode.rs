@@ -213,3 +213,46 @@ fn processed_at_accepts_offsets_and_refuses_garbage() {
     assert!(at("yesterday").is_err());
     assert!(at("2026-13-24T12:00:00Z").is_err());
 }
+
+/// The hand-written fast path for the API's fixed `…Z` form must read every stamp exactly as
+/// chrono does, and leave whatever it does not handle (leap seconds, offsets, odd fractions,
+/// impossible dates) to chrono's answer. Break it: drop the fraction scaling in
+/// `parse_utc_fixed`, or accept month 13 there.
+#[test]
+fn processed_at_reads_as_chrono_reads_it() {
+    let stamps = [
+        "2026-11-24T12:00:00Z",
+        "2026-11-24T12:00:00.1Z",
+        "2026-11-24T12:00:00.12Z",
+        "2026-11-24T12:00:00.000001Z",
+        "2026-11-24T12:00:00.123456789Z",
+        "2026-11-24T12:00:00.1234567891Z",
+        "2024-02-29T23:59:59.999Z",
+        "2023-02-29T00:00:00Z",
+        "2026-12-31T23:59:60Z",
+        "2026-12-31T23:59:60.5Z",
+        "2026-00-10T00:00:00Z",
+        "2026-11-31T00:00:00Z",
+        "2026-11-24T24:00:00Z",
+        "2026-11-24T12:60:00Z",
+        "2026-11-24T12:00:00.Z",
+        "2026-11-24T12:00:00+00:00",
+        "2026-11-24 12:00:00Z",
+        "2026-11-24T12:00:00.00000aZ",
+        "+2026-11-24T12:00:00Z",
+        "0000-01-01T00:00:00Z",
+        "9999-12-31T23:59:59.999999999Z",
+    ];
+    for stamp in stamps {
+        let text = format!(r#"{{"type":"agent.thinking","id":"e1","processed_at":"{stamp}"}}"#);
+        let ours = serde_json::from_str::<SessionEvent>(&text).map(|e| e.processed_at());
+        let chrono = chrono::DateTime::parse_from_rfc3339(stamp)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .or_else(|_| stamp.parse::<chrono::DateTime<chrono::Utc>>());
+        match (ours, chrono) {
+            (Ok(ours), Ok(chrono)) => assert_eq!(ours, Some(chrono), "{stamp}"),
+            (Err(_), Err(_)) => {}
+            (ours, chrono) => panic!("{stamp}: ours {ours:?}, chrono {chrono:?}"),
+        }
+    }
+}

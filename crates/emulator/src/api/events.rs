@@ -8,7 +8,7 @@ use cma_types::{SendEvents, SentEvents, SessionEvent};
 use super::extract::{Params, TimeRange, json_body};
 use super::{AppState, ok_json, page_json, read, write};
 use crate::error::{ApiError, ApiResult};
-use crate::pagination::{Cursor, Key, paginate};
+use crate::pagination::{Cursor, Key, Paged, paginate};
 use crate::runner;
 
 pub async fn send(
@@ -81,7 +81,7 @@ pub async fn page_of_log(
             .enumerate()
             .filter(|(_, e)| types.is_empty() || types.contains(&e.kind))
             .filter(|(_, e)| range.contains(e.processed_at))
-            .map(|(i, e)| (Key::Seq(i as u64), e.json.clone()))
+            .map(|(i, e)| (Key::Seq(i as u64), e))
             .collect();
         if desc {
             items.reverse();
@@ -89,5 +89,10 @@ pub async fn page_of_log(
         Ok(paginate(items, desc, limit, cursor.as_ref(), &scope))
     })
     .await?;
-    Ok(page_json(page))
+    let data: Vec<_> = page.data.iter().map(|e| e.wire()).collect();
+    Ok(page_json(Paged {
+        data,
+        next_page: page.next_page,
+        prev_page: page.prev_page,
+    }))
 }

@@ -7,6 +7,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 use tokio::sync::watch;
 
@@ -19,6 +20,38 @@ pub struct StoredEvent {
     pub kind: String,
     pub processed_at: Timestamp,
     pub json: Value,
+}
+
+impl StoredEvent {
+    /// The event as it goes on the wire: its JSON with `type` first in every object.
+    pub fn wire(&self) -> TypeFirst<'_> {
+        TypeFirst(&self.json)
+    }
+}
+
+/// JSON with each object's `type` key written first, as the API and the SDKs write it (the
+/// stored `Value`'s keys are sorted, which puts `type` last). Decoders stream an object straight
+/// into its variant only when `type` comes first; otherwise they buffer the whole object, which
+/// made decoding the emulator's streams several times slower than the real API's.
+pub struct TypeFirst<'a>(pub &'a Value);
+
+impl Serialize for TypeFirst<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Object(map) => {
+                let mut out = serializer.serialize_map(Some(map.len()))?;
+                if let Some(tag) = map.get("type") {
+                    out.serialize_entry("type", tag)?;
+                }
+                for (key, value) in map.iter().filter(|(key, _)| *key != "type") {
+                    out.serialize_entry(key, &TypeFirst(value))?;
+                }
+                out.end()
+            }
+            Value::Array(items) => serializer.collect_seq(items.iter().map(TypeFirst)),
+            other => other.serialize(serializer),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -164,6 +197,29 @@ mod tests {
             EventLog::from_events(vec![(*event("x")).clone()]).committed_len(),
             1
         );
+    }
+
+    /// `type` goes first in every object, nested ones included, and nothing else changes.
+    #[test]
+    fn wire_json_puts_type_first() {
+        let json = serde_json::json!({
+            "id": "sevt_1",
+            "processed_at": "2026-12-01T00:00:00Z",
+            "type": "agent.message",
+            "content": [{"text": "hi", "type": "text"}, 3, null],
+        });
+        let event = StoredEvent {
+            id: "sevt_1".into(),
+            kind: "agent.message".into(),
+            processed_at: crate::clock::now(),
+            json: json.clone(),
+        };
+        let wire = serde_json::to_string(&event.wire()).unwrap();
+        assert_eq!(
+            wire,
+            r#"{"type":"agent.message","content":[{"type":"text","text":"hi"},3,null],"id":"sevt_1","processed_at":"2026-12-01T00:00:00Z"}"#
+        );
+        assert_eq!(serde_json::from_str::<Value>(&wire).unwrap(), json);
     }
 
     /// A failed write's events leave the log, and the next append takes their place.

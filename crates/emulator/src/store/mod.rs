@@ -10,6 +10,7 @@
 pub mod agents;
 pub mod environments;
 pub mod files;
+pub mod history;
 pub mod journal;
 pub mod log;
 pub mod memory;
@@ -29,6 +30,7 @@ use crate::persist::{Change, Persist};
 pub use agents::AgentRec;
 pub use environments::EnvRec;
 pub use files::FileRec;
+pub use history::History;
 pub use journal::{Table, Undo};
 pub use log::{EventLog, StoredEvent};
 pub use memory::{MemoryRec, StoreRec, VersionRec};
@@ -86,6 +88,10 @@ pub struct Model {
     pub(crate) effects: Vec<Effect>,
     /// Where committed changes are announced (`cma serve --webhook`).
     pub(crate) webhooks: crate::webhooks::Notifier,
+    /// Whether [`Db::write`] stores `changes` (a data directory is configured). Without one
+    /// nothing reads them, and serializing a session (its whole history) on every write of
+    /// every turn was the largest cost of an emulated turn, growing with the session.
+    pub(crate) persisting: bool,
 }
 
 impl Undo for StoreRec {
@@ -198,6 +204,9 @@ impl Model {
     }
 
     pub(crate) fn record<T: Serialize>(&mut self, kind: &'static str, id: &str, rec: Option<&T>) {
+        if !self.persisting {
+            return;
+        }
         let change = match rec {
             Some(rec) => match serde_json::to_string(rec) {
                 Ok(json) => Change::Put {
@@ -242,6 +251,7 @@ impl Db {
         model.changes.clear();
         model.notify.clear();
         model.effects.clear();
+        model.persisting = persist.is_some();
         Self {
             model: Mutex::new(model),
             commit_faults: persist

@@ -59,7 +59,7 @@ pub struct SessionRec {
     pub session: Session,
     /// Earlier exchanges `(user, agent)`, oldest first.
     #[serde(default)]
-    pub history: Vec<(String, String)>,
+    pub history: super::History,
     #[serde(default)]
     pub queue: VecDeque<Queued>,
     /// `running` with no runner: the `emulator:stall` behaviour (or a turn cut by a restart).
@@ -159,6 +159,9 @@ impl Model {
     }
 
     pub(crate) fn persist_session(&mut self, id: &str) {
+        if !self.persisting {
+            return;
+        }
         if let Some(rec) = self.sessions.get(id) {
             let json = rec.persisted().to_string();
             self.changes.push(Change::Put {
@@ -238,11 +241,13 @@ impl Model {
         if !log.push(event.clone()) {
             return None;
         }
-        self.changes.push(Change::Event {
-            session_id: session_id.to_string(),
-            seq,
-            json: event.json.to_string(),
-        });
+        if self.persisting {
+            self.changes.push(Change::Event {
+                session_id: session_id.to_string(),
+                seq,
+                json: event.json.to_string(),
+            });
+        }
         self.notify.push(log);
         self.after_event(session_id, &typed);
         Some(event)
@@ -465,7 +470,7 @@ impl Model {
             SessionRec {
                 seq,
                 session,
-                history: Vec::new(),
+                history: Default::default(),
                 queue: VecDeque::new(),
                 stalled: false,
                 pending_tool_uses: Vec::new(),

@@ -124,8 +124,8 @@ impl EventStream {
     /// The next event, or `None` once the server has closed the stream.
     pub async fn next_event(&mut self) -> Option<Result<SessionEvent>> {
         loop {
-            while let Some(frame) = self.decoder.next_frame() {
-                if let Some(item) = dispatch(&frame) {
+            while let Some(frame) = self.decoder.next_frame_ref() {
+                if let Some(item) = dispatch_kind(frame.kind()) {
                     return Some(item);
                 }
             }
@@ -160,7 +160,13 @@ impl EventStream {
 
 /// Applies the SDK's dispatch rules to one frame; `None` means the frame is skipped.
 pub fn dispatch(frame: &SseFrame) -> Option<Result<SessionEvent>> {
-    match frame.kind() {
+    dispatch_kind(frame.kind())
+}
+
+/// [`dispatch`] for a frame already classified (as [`crate::sse::SseFrameRef::kind`] does, for a
+/// frame read without allocating).
+pub fn dispatch_kind(kind: FrameKind<'_>) -> Option<Result<SessionEvent>> {
+    match kind {
         FrameKind::Ping | FrameKind::NoEventName | FrameKind::EmptyData => None,
         FrameKind::Error(data) => {
             let status = reqwest::StatusCode::OK;

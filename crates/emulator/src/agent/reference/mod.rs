@@ -201,11 +201,17 @@ impl ReferenceAgent {
         }
         // ... and, when memory cannot carry them, what was said earlier in this session.
         let replay = !(reads && writes && has_rw);
-        let history: Vec<Intent> = input
-            .history
-            .iter()
-            .map(|e| intent::understand(&e.user))
-            .collect();
+        // Only replaying and the amnesiac write read the earlier messages; understanding them
+        // all costs a turn time that grows with the session, so the usual agent skips it.
+        let history: Vec<Intent> = if replay || (writes && !reads) {
+            input
+                .history
+                .iter()
+                .map(|e| intent::understand(&e.user))
+                .collect()
+        } else {
+            Vec::new()
+        };
         if replay {
             for past in &history {
                 apply(&mut known, past);
