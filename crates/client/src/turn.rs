@@ -58,7 +58,19 @@ pub enum TurnEnd {
     TurnTimeout,
     /// No event arrived within the gap timeout.
     GapTimeout,
+    /// The session went idle with `requires_action` and the turn's answerer could not answer
+    /// (see [`SessionTurns::run_turn_answering`]); the session is left waiting.
+    Unanswered {
+        reason: String,
+    },
 }
+
+/// Answers the calls a session is blocked on: given the events an idle `requires_action` names
+/// that are not answered yet (`agent.custom_tool_use`s, and `agent.tool_use`s awaiting
+/// confirmation), the events to send — `user.custom_tool_result`s and `user.tool_confirmation`s.
+/// `Err` ends the turn with [`TurnEnd::Unanswered`] and the reason.
+pub type Answerer<'a> =
+    dyn FnMut(&[SessionEvent]) -> std::result::Result<Vec<ClientEvent>, String> + Send + 'a;
 
 /// One tool call the agent made during the turn.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -206,7 +218,29 @@ impl SessionTurns {
         message: UserMessage,
         options: &TurnOptions,
     ) -> Result<Turn> {
-        let result = self.turn(message, options).await;
+        self.run(message, options, None).await
+    }
+
+    /// Runs one turn, answering every `requires_action` idle with `answer` until the session
+    /// goes idle for another reason. The turn's events, reply and timings span the whole
+    /// exchange; an idle re-emitted for calls already answered is waited through. Under
+    /// [`TurnOptions::turn_timeout`] like any turn.
+    pub async fn run_turn_answering(
+        &mut self,
+        message: UserMessage,
+        options: &TurnOptions,
+        answer: &mut Answerer<'_>,
+    ) -> Result<Turn> {
+        self.run(message, options, Some(answer)).await
+    }
+
+    async fn run(
+        &mut self,
+        message: UserMessage,
+        options: &TurnOptions,
+        answer: Option<&mut Answerer<'_>>,
+    ) -> Result<Turn> {
+        let result = self.turn(message, options, answer).await;
         if !matches!(&result, Ok(turn) if turn.end == TurnEnd::Idle) {
             // Whatever the session does next is unknown: start the next turn on a fresh stream.
             self.stream = None;
@@ -253,7 +287,12 @@ impl SessionTurns {
         self.open_stream(deadline, limit).await
     }
 
-    async fn turn(&mut self, message: UserMessage, options: &TurnOptions) -> Result<Turn> {
+    async fn turn(
+        &mut self,
+        message: UserMessage,
+        options: &TurnOptions,
+        mut answer: Option<&mut Answerer<'_>>,
+    ) -> Result<Turn> {
         let deadline = tokio::time::Instant::now() + options.turn_timeout;
         let limit = options.turn_timeout;
         let mut stream = self.ready_stream(deadline, limit).await?;
@@ -279,26 +318,50 @@ impl SessionTurns {
         let mut first_byte = None;
 
         let end = loop {
+            if let Some(end) = collector.end() {
+                let Some(answer) = answer.as_deref_mut() else {
+                    break end;
+                };
+                let Some(calls) = collector.unanswered() else {
+                    break end;
+                };
+                match calls {
+                    // An idle re-emitted for calls already answered: their resolution follows.
+                    Ok(calls) if calls.is_empty() => continue,
+                    Ok(calls) => match answer(&calls) {
+                        Ok(events) => {
+                            let echoes = tokio::time::timeout_at(
+                                deadline,
+                                events_api.send(session_id, events),
+                            )
+                            .await
+                            .map_err(|_| Error::Timeout(limit))??;
+                            for e in echoes.data {
+                                collector.push(e, started);
+                            }
+                            continue;
+                        }
+                        Err(reason) => break TurnEnd::Unanswered { reason },
+                    },
+                    Err(reason) => break TurnEnd::Unanswered { reason },
+                }
+            }
             let now = tokio::time::Instant::now();
             if now >= deadline {
                 break TurnEnd::TurnTimeout;
             }
             let gap_deadline = (now + options.gap_timeout).min(deadline);
             tokio::select! {
-                answer = &mut send, if !sent => {
+                echo = &mut send, if !sent => {
                     sent = true;
-                    collector.take_echo(answer?);
-                    if let Some(end) = collector.end() { break end; }
+                    collector.take_echo(echo?);
                 }
                 next = tokio::time::timeout_at(gap_deadline, stream.next_event()) => {
                     if first_byte.is_none() { first_byte = stream.first_byte_since_mark(); }
                     match next {
                         Err(_) if gap_deadline == deadline => break TurnEnd::TurnTimeout,
                         Err(_) => break TurnEnd::GapTimeout,
-                        Ok(Some(Ok(event))) => {
-                            collector.push(event, started);
-                            if let Some(end) = collector.end() { break end; }
-                        }
+                        Ok(Some(Ok(event))) => collector.push(event, started),
                         Ok(Some(Err(Error::Decode { message, .. }))) => collector.decode_errors.push(message),
                         Ok(Some(Err(e @ Error::Api(_)))) => return Err(e),
                         Ok(Some(Err(_))) | Ok(None) => {
@@ -310,10 +373,10 @@ impl SessionTurns {
                             reconnects += 1;
                             tracing::info!(session_id, reconnects, "event stream dropped mid-turn; reconnecting");
                             if !sent {
-                                let answer = tokio::time::timeout_at(deadline, &mut send).await
+                                let echo = tokio::time::timeout_at(deadline, &mut send).await
                                     .map_err(|_| Error::Timeout(limit))??;
                                 sent = true;
-                                collector.take_echo(answer);
+                                collector.take_echo(echo);
                             }
                             stream = tokio::time::timeout_at(deadline, events_api.stream(session_id, &StreamEvents::default()))
                                 .await.map_err(|_| Error::Timeout(limit))??;
@@ -322,7 +385,6 @@ impl SessionTurns {
                             let history: Vec<SessionEvent> = tokio::time::timeout_at(deadline, events_api.list_all(session_id, &params).try_collect())
                                 .await.map_err(|_| Error::Timeout(limit))??;
                             collector.backfill(history, started);
-                            if let Some(end) = collector.end() { break end; }
                         }
                     }
                 }
@@ -369,6 +431,11 @@ struct Collector {
     /// opened before the send, so that message is this turn's.
     adopt_echo: bool,
     decode_errors: Vec<String>,
+    /// Terminal events before this index of `events` were `requires_action` idles already
+    /// handled: the turn goes on past them.
+    resume_at: usize,
+    /// The calls answered so far.
+    answered: HashSet<String>,
 }
 
 impl Collector {
@@ -467,33 +534,74 @@ impl Collector {
 
     /// When the event that ended the turn arrived.
     fn end_arrival(&self) -> Option<Duration> {
-        self.end()?;
-        let start = self.turn_start();
-        self.events[start..]
-            .iter()
-            .position(is_terminal)
-            .map(|i| self.arrivals[start + i])
+        self.end_index().map(|i| self.arrivals[i])
     }
 
     fn turn_events(&self) -> Vec<SessionEvent> {
         self.turn_slice().to_vec()
     }
 
-    /// The turn is over once the echo has been seen and a terminal event follows it.
-    fn end(&self) -> Option<TurnEnd> {
+    /// Where the terminal event that ends the turn is in `events`, once the echo has been seen
+    /// and a terminal event (not one already handled) follows it.
+    fn end_index(&self) -> Option<usize> {
         let echo = self.echo_id.as_deref()?;
-        let slice = self.turn_slice();
-        if slice.first().and_then(SessionEvent::id) != Some(echo) {
+        let start = self.turn_start();
+        if self.events.get(start).and_then(SessionEvent::id) != Some(echo) {
             return None;
         }
-        slice.iter().find_map(terminal)
+        let from = start.max(self.resume_at);
+        self.events[from..]
+            .iter()
+            .position(is_terminal)
+            .map(|i| from + i)
+    }
+
+    fn end(&self) -> Option<TurnEnd> {
+        self.end_index().and_then(|i| terminal(&self.events[i]))
+    }
+
+    /// At an idle with `requires_action`: marks it handled and returns the calls it names that
+    /// are not answered yet (marking them answered), or why one cannot be found. `None` at any
+    /// other end.
+    fn unanswered(&mut self) -> Option<std::result::Result<Vec<SessionEvent>, String>> {
+        let at = self.end_index()?;
+        let SessionEvent::SessionStatusIdle(idle) = &self.events[at] else {
+            return None;
+        };
+        let StopReason::RequiresAction(action) = &idle.body.stop_reason else {
+            return None;
+        };
+        let ids: Vec<String> = action
+            .event_ids
+            .iter()
+            .filter(|id| !self.answered.contains(*id))
+            .cloned()
+            .collect();
+        self.resume_at = at + 1;
+        let mut calls = Vec::new();
+        for id in ids {
+            match self.events.iter().find(|e| e.id() == Some(id.as_str())) {
+                Some(e) => calls.push(e.clone()),
+                None => {
+                    return Some(Err(format!(
+                        "the session waits on event {id}, which this turn did not see"
+                    )));
+                }
+            }
+            self.answered.insert(id);
+        }
+        Some(Ok(calls))
     }
 
     fn stop_reason(&self) -> Option<StopReason> {
-        self.turn_slice().iter().find_map(|e| match e {
+        let idle = |e: &SessionEvent| match e {
             SessionEvent::SessionStatusIdle(idle) => Some(idle.body.stop_reason.clone()),
             _ => None,
-        })
+        };
+        match self.end_index() {
+            Some(i) => idle(&self.events[i]),
+            None => self.turn_slice().iter().find_map(idle),
+        }
     }
 }
 

@@ -13,6 +13,8 @@ use super::{Check, CountRange, TextMatch};
 use crate::error::LoadError;
 use crate::spec::{RawCheck, Str};
 use crate::template::{TemplateError, render};
+use crate::tools::BUILT_IN_TOOLS;
+use crate::tools::load::render_table;
 
 pub const STOP_REASONS: &[&str] = &[
     "end_turn",
@@ -35,6 +37,8 @@ pub(crate) struct Ctx<'a> {
     pub path: &'a Path,
     pub source: &'a str,
     pub stores: &'a [StoreRef],
+    /// The agent's custom tools' names.
+    pub tools: &'a [String],
     /// The customers file's columns, when there is one.
     pub columns: Option<&'a [String]>,
     /// The customer's values (empty without a customers file).
@@ -436,8 +440,71 @@ impl Fields<'_> {
     }
 }
 
+impl Fields<'_> {
+    /// `tool`: a custom tool of the agent, or (with `built_in`) a tool of the agent toolset.
+    fn tool_named(&self, name: &Str, built_in: bool) -> Result<String, LoadError> {
+        let written = name.get_ref();
+        let mut known: Vec<&str> = self.ctx.tools.iter().map(String::as_str).collect();
+        if built_in {
+            known.extend(BUILT_IN_TOOLS);
+        }
+        if known.contains(&written.as_str()) {
+            return Ok(written.clone());
+        }
+        let custom = if self.ctx.tools.is_empty() {
+            "none".to_string()
+        } else {
+            self.ctx.tools.join(", ")
+        };
+        let also = if built_in {
+            format!("; toolset tools: {}", BUILT_IN_TOOLS.join(", "))
+        } else {
+            " (only custom tool calls are answered)".to_string()
+        };
+        Err(self.err(
+            name.span().start,
+            "tool",
+            format!(
+                "no tool `{written}`{} (custom tools: {custom}{also})",
+                suggest(written, &known)
+            ),
+        ))
+    }
+
+    /// `called_tool`'s `tool`: required; a custom or toolset tool.
+    pub fn called_tool(&self) -> Result<String, LoadError> {
+        match &self.raw.tool {
+            Some(t) => self.tool_named(t, true),
+            None => Err(self.err(
+                self.start,
+                "tool",
+                format!("`{}` needs `tool` (the tool's name)", self.written),
+            )),
+        }
+    }
+
+    /// `tool_answered`'s `tool`: optional; a custom tool.
+    pub fn answered_tool(&self) -> Result<Option<String>, LoadError> {
+        self.raw
+            .tool
+            .as_ref()
+            .map(|t| self.tool_named(t, false))
+            .transpose()
+    }
+
+    pub fn input_contains(
+        &self,
+    ) -> Result<Option<serde_json::Map<String, serde_json::Value>>, LoadError> {
+        self.raw
+            .input_contains
+            .as_ref()
+            .map(|t| render_table(t, &format!("{}.input_contains", self.field), self.ctx))
+            .transpose()
+    }
+}
+
 /// The byte offset of each field a check may carry, by name, when present.
-fn present_fields(r: &RawCheck) -> [(&'static str, Option<usize>); 10] {
+fn present_fields(r: &RawCheck) -> [(&'static str, Option<usize>); 12] {
     [
         ("value", r.value.as_ref().map(|v| v.span().start)),
         ("values", r.values.as_ref().map(|v| v.span().start)),
@@ -452,6 +519,11 @@ fn present_fields(r: &RawCheck) -> [(&'static str, Option<usize>); 10] {
         ("max", r.max.as_ref().map(|v| v.span().start)),
         ("columns", r.columns.as_ref().map(|v| v.span().start)),
         ("rubric", r.rubric.as_ref().map(|v| v.span().start)),
+        ("tool", r.tool.as_ref().map(|v| v.span().start)),
+        (
+            "input_contains",
+            r.input_contains.as_ref().map(|v| v.span().start),
+        ),
     ]
 }
 
