@@ -122,6 +122,14 @@ async fn the_vet_clinic_scenario_passes_in_process_and_over_http() {
             "{:?}",
             report.cleanup.failures
         );
+        // The run page shows each custom call with the answer it got.
+        let page = cma_scenario::report::html_page(&report);
+        assert!(
+            page.contains("<code>lookup_appointment</code>")
+                && page.contains("Biscuit: Tuesday 14 April at 10:30")
+                && page.contains("error: No appointment is booked for Mochi."),
+            "{target}: the page lists the custom calls"
+        );
     }
 }
 
