@@ -12,7 +12,10 @@ pub mod environments;
 pub mod journal;
 pub mod log;
 pub mod memory;
+pub mod pending;
+pub mod session_events;
 pub mod sessions;
+pub mod usage;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,8 +32,8 @@ pub use environments::EnvRec;
 pub use journal::{Table, Undo};
 pub use log::{EventLog, StoredEvent};
 pub use memory::{MemoryRec, StoreRec, VersionRec};
+use sessions::Runtime;
 pub use sessions::SessionRec;
-use sessions::{Confirmation, Runtime};
 
 /// The answer to a write whose commit failed: nothing of it was kept.
 pub const NOT_STORED: &str = "the write could not be stored durably (is the disk full?); nothing was changed, and the same request can be retried";
@@ -40,8 +43,8 @@ pub const NOT_STORED: &str = "the write could not be stored durably (is the disk
 pub(crate) enum Effect {
     /// Sets a turn's interrupt flag (read by its runner outside the model's lock).
     SetFlag(Arc<AtomicBool>, bool),
-    /// Hands a user's answer to the runner waiting on it.
-    Confirm(mpsc::Sender<Confirmation>, Confirmation),
+    /// Wakes the runner waiting on pending calls: all are answered.
+    Wake(mpsc::Sender<()>),
     /// Closes a deleted session's log, ending its streams.
     Close(Arc<EventLog>),
 }
@@ -50,9 +53,9 @@ impl Effect {
     fn run(self) {
         match self {
             Effect::SetFlag(flag, value) => flag.store(value, Ordering::SeqCst),
-            Effect::Confirm(tx, confirmation) => {
+            Effect::Wake(tx) => {
                 // The runner may be gone (interrupted, shut down); nothing waits any more then.
-                let _ = tx.send(confirmation);
+                let _ = tx.send(());
             }
             Effect::Close(log) => log.close(),
         }
@@ -125,11 +128,13 @@ impl Undo for SessionRec {
             history: self.history.clone(),
             queue: self.queue.clone(),
             stalled: self.stalled,
-            pending_tool_uses: self.pending_tool_uses.clone(),
+            pending: self.pending.clone(),
+            usage: self.usage,
+            turn_usage: self.turn_usage,
             rt: Runtime {
                 log: self.rt.log.clone(),
                 runner_active: self.rt.runner_active,
-                confirm: self.rt.confirm.clone(),
+                wake: self.rt.wake.clone(),
                 interrupted: self.rt.interrupted.clone(),
             },
         }
