@@ -133,7 +133,6 @@ impl Undo for SessionRec {
             stalled: self.stalled,
             pending: self.pending.clone(),
             usage: self.usage,
-            turn_usage: self.turn_usage,
             rt: Runtime {
                 log: self.rt.log.clone(),
                 runner_active: self.rt.runner_active,
