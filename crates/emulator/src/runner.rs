@@ -234,6 +234,12 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                     end_span(m, &sid, &span_id, usage, is_error);
                 };
                 match outcome {
+                    _ if sandbox.budget_reached => {
+                        // Stopped between model requests: the budget is spent.
+                        answer_unanswered(m, &sid);
+                        finish(m, &sid, StopReason::BudgetReached(Marker {}));
+                        Ok(false)
+                    }
                     _ if interrupted || sandbox.aborted() => {
                         // The interrupt (or a deletion, an archive) ended the turn.
                         let running = m.sessions.get(&sid).is_some_and(|r| r.rt.runner_active);
@@ -289,6 +295,10 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                             }
                             None => false,
                         };
+                        if m.budget_reached(&sid) {
+                            finish(m, &sid, StopReason::BudgetReached(Marker {}));
+                            return Ok(false);
+                        }
                         if more {
                             m.persist_session(&sid);
                         } else {
@@ -348,6 +358,11 @@ fn end_interrupted(m: &mut crate::store::Model, sid: &str) -> bool {
 
 /// Pops the next queued message and opens its model-request span.
 fn next_turn(m: &mut crate::store::Model, sid: &str, transcript: bool) -> Option<TurnSetup> {
+    if m.budget_reached(sid) {
+        // The budget is spent: queued messages wait for a raised budget (they are flushed).
+        finish(m, sid, StopReason::BudgetReached(Marker {}));
+        return None;
+    }
     let rec = m.sessions.get_mut(sid)?;
     let Some(q) = rec.queue.pop_front() else {
         finish(m, sid, StopReason::EndTurn(Marker {}));
@@ -380,6 +395,7 @@ fn next_turn(m: &mut crate::store::Model, sid: &str, transcript: bool) -> Option
     } else {
         Vec::new()
     };
+    m.mark_processed(sid, &q.event_id);
     let span = m.append_event(sid, SessionEvent::SpanModelRequestStart, Marker {})?;
     m.persist_session(sid);
     Some(TurnSetup {

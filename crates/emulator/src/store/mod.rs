@@ -47,6 +47,8 @@ pub(crate) enum Effect {
     Wake(mpsc::Sender<()>),
     /// Closes a deleted session's log, ending its streams.
     Close(Arc<EventLog>),
+    /// Replaces an event of a log (its stored copy is replaced in the same commit).
+    Replace(Arc<EventLog>, usize, Arc<StoredEvent>),
 }
 
 impl Effect {
@@ -58,6 +60,7 @@ impl Effect {
                 let _ = tx.send(());
             }
             Effect::Close(log) => log.close(),
+            Effect::Replace(log, index, event) => log.replace(index, event),
         }
     }
 }
@@ -130,7 +133,6 @@ impl Undo for SessionRec {
             stalled: self.stalled,
             pending: self.pending.clone(),
             usage: self.usage,
-            turn_usage: self.turn_usage,
             rt: Runtime {
                 log: self.rt.log.clone(),
                 runner_active: self.rt.runner_active,

@@ -112,10 +112,19 @@ impl Model {
             if let ClientEvent::UserDefineOutcome(o) = &mut event {
                 o.outcome_id = Some(ids::new_id(ids::OUTCOME));
             }
+            // A message that waits behind a running turn is not processed yet.
+            let queued = matches!(event, ClientEvent::UserMessage(_))
+                && self
+                    .sessions
+                    .get(id)
+                    .is_some_and(|r| r.rt.runner_active || r.stalled || !r.pending.is_empty());
             let mut echo = None;
             let stored = self
                 .append_stamped(id, |event_id, at| {
-                    let stamped = event.clone().into_session_event(event_id, at);
+                    let mut stamped = event.clone().into_session_event(event_id, at);
+                    if queued && let SessionEvent::UserMessage(m) = &mut stamped {
+                        m.processed_at = None;
+                    }
                     echo = Some(stamped.clone());
                     stamped
                 })

@@ -65,11 +65,9 @@ pub struct SessionRec {
     /// The calls the current turn waits on (see [`super::pending`]).
     #[serde(default)]
     pub pending: Vec<PendingCall>,
-    /// The session's usage so far, and the current turn's (see [`super::usage`]).
+    /// The session's usage so far (see [`super::usage`]).
     #[serde(default)]
     pub usage: Tally,
-    #[serde(default)]
-    pub turn_usage: Tally,
     #[serde(skip)]
     pub rt: Runtime,
 }
@@ -442,7 +440,6 @@ impl Model {
                 stalled: false,
                 pending: Vec::new(),
                 usage: Tally::default(),
-                turn_usage: Tally::default(),
                 rt: Runtime::default(),
             },
         );
