@@ -358,3 +358,101 @@ impl Sandbox {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+
+    use cma_types::*;
+    use serde_json::json;
+
+    use super::*;
+    use crate::sandbox::Fs;
+    use crate::store::{Db, Model};
+
+    /// An answer that arrives between the `agent.custom_tool_use` and the wait (the client
+    /// answered from the stream before the idle) is taken as is: no idle, no status change.
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn an_answer_before_the_idle_resumes_without_idling() {
+        let db = Arc::new(Db::new(Model::default(), None));
+        let agent = db
+            .write(|m| {
+                let mut p = CreateAgent::new("a", "claude-sonnet-4-6");
+                p.tools = Some(vec![Tool::Custom(CustomTool {
+                    name: "lookup_order".into(),
+                    description: "Look up".into(),
+                    input_schema: json!({"type": "object"}),
+                })]);
+                m.create_agent(p)
+            })
+            .unwrap();
+        let env = db
+            .write(|m| {
+                m.create_environment(CreateEnvironment {
+                    name: "e".into(),
+                    ..Default::default()
+                })
+            })
+            .unwrap();
+        let (session, _) = db
+            .write(|m| m.create_session(CreateSession::new(AgentRef::Id(agent.id), env.id)))
+            .unwrap();
+        let sid = session.id.clone();
+        let actor = Actor::Session(SessionActor {
+            session_id: sid.clone(),
+        });
+        let fs = Fs::new(db.clone(), actor, Vec::new());
+        let tools = session.agent.tools.clone();
+        let mut sb = Sandbox::new(
+            db.clone(),
+            sid.clone(),
+            fs,
+            tools,
+            Arc::new(AtomicBool::new(false)),
+        );
+        sb.span_open = true;
+        let call = ToolCall::new("lookup_order", json!({"order_id": "A1"}));
+        let Plan::Wait(id) = sb.plan(&call) else {
+            panic!("a custom call waits for its result");
+        };
+        let answer = ClientEvent::UserCustomToolResult(UserCustomToolResult {
+            custom_tool_use_id: id.clone(),
+            content: Some(vec![ContentBlock::text("shipped")]),
+            is_error: None,
+            session_thread_id: None,
+        });
+        db.write(|m| m.send_events(&sid, vec![answer])).unwrap();
+        let Waited::Answered(calls) = sb.await_answers() else {
+            panic!("answered already");
+        };
+        assert_eq!(calls.len(), 1);
+        assert_eq!(
+            sb.resolve(&call, &id, calls[0].answer.as_ref()),
+            ToolOutput {
+                is_error: false,
+                text: "shipped".into()
+            }
+        );
+        assert!(sb.span_open, "the model request goes on");
+        let kinds: Vec<String> = db.read(|m| {
+            m.sessions[&sid]
+                .rt
+                .log
+                .snapshot()
+                .iter()
+                .map(|e| e.kind.clone())
+                .collect()
+        });
+        assert_eq!(kinds, ["agent.custom_tool_use", "user.custom_tool_result"]);
+        // Answered and taken: a second answer is refused.
+        let again = ClientEvent::UserCustomToolResult(UserCustomToolResult {
+            custom_tool_use_id: id,
+            content: None,
+            is_error: None,
+            session_thread_id: None,
+        });
+        assert!(db.write(|m| m.send_events(&sid, vec![again])).is_err());
+    }
+}
