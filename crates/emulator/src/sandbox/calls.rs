@@ -1,11 +1,12 @@
 //! The [`Tools`] of a sandbox: how the calls of one model response become events, run, and
 //! wait for the client's answers (custom tools, confirmations).
 //!
-//! Event order for one batch: every `agent.tool_use` / `agent.custom_tool_use` (a call that
-//! needs an answer is registered pending in the same write, so the client may answer at once),
-//! then the results of the calls that run at once; then, if answers are still missing, the
-//! model-request span ends and the session idles `requires_action`; the last answer brings
-//! `session.status_running`, then the confirmed calls' `agent.tool_result`s.
+//! Event order for one batch, call by call: the `agent.tool_use` / `agent.custom_tool_use` (a
+//! call that needs an answer is registered pending in the same write, so the client may answer
+//! at once), followed by its `agent.tool_result` when it runs at once. Then, if answers are
+//! still missing, the model-request span ends and the session idles `requires_action` with
+//! every one of them; the last answer brings `session.status_running`, then the confirmed
+//! calls' `agent.tool_result`s, then a new model-request span.
 
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
@@ -250,10 +251,13 @@ impl Tools for Sandbox {
             self.aborted = true;
             return calls.iter().map(|_| interrupted()).collect();
         }
-        let plans: Vec<Plan> = calls.iter().map(|c| self.plan(c)).collect();
+        // Each call that runs at once is answered right after its tool use; the calls that
+        // need an answer wait together.
+        let mut plans = Vec::with_capacity(calls.len());
         let mut outputs: Vec<Option<ToolOutput>> = Vec::with_capacity(calls.len());
-        for (call, plan) in calls.iter().zip(&plans) {
-            outputs.push(match plan {
+        for call in &calls {
+            let plan = self.plan(call);
+            outputs.push(match &plan {
                 Plan::Done(output) => Some(output.clone()),
                 Plan::Run(id) if self.aborted() => {
                     self.answer(id, interrupted());
@@ -267,6 +271,7 @@ impl Tools for Sandbox {
                 }
                 Plan::Wait(_) => None,
             });
+            plans.push(plan);
         }
         if plans.iter().any(|p| matches!(p, Plan::Wait(_))) {
             let answered = match self.await_answers() {
