@@ -33,6 +33,8 @@ struct TurnSetup {
     /// The session's earlier turns for a model backend (empty for the reference agent).
     transcript: Vec<Message>,
     custom_tools: Vec<String>,
+    /// The outcome this turn works toward.
+    outcome: Option<String>,
 }
 
 /// Starts the runner thread for a session whose queue just got its first message.
@@ -148,8 +150,28 @@ pub(crate) fn end_span(
     m.add_usage(sid, &usage);
 }
 
+/// Every outcome still being worked on ends with `result` (the turn that would serve it ended).
+fn end_outcomes(m: &mut crate::store::Model, sid: &str, result: &str, why: &str) {
+    let active: Vec<String> = m
+        .sessions
+        .get(sid)
+        .map(|r| {
+            r.session
+                .outcome_evaluations
+                .iter()
+                .filter(|o| o.is_active())
+                .map(|o| o.outcome_id.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    for id in active {
+        m.outcome_ended(sid, &id, result, why);
+    }
+}
+
 /// The failure of a turn: `session.error`, then idle with `retries_exhausted`.
 fn fail(m: &mut crate::store::Model, sid: &str, message: &str) {
+    end_outcomes(m, sid, "failed", message);
     let error = SessionErrorDetail {
         kind: "unknown_error".into(),
         message: message.into(),
@@ -236,6 +258,7 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                 match outcome {
                     _ if sandbox.budget_reached => {
                         // Stopped between model requests: the budget is spent.
+                        end_outcomes(m, &sid, "failed", "the session's budget was reached");
                         answer_unanswered(m, &sid);
                         finish(m, &sid, StopReason::BudgetReached(Marker {}));
                         Ok(false)
@@ -255,6 +278,7 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                             end_span(m, &sid, &span_id, usage, false);
                         }
                         answer_unanswered(m, &sid);
+                        end_outcomes(m, &sid, "interrupted", "the turn was interrupted");
                         Ok(end_interrupted(m, &sid))
                     }
                     Err(_) => {
@@ -288,6 +312,9 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                             );
                         }
                         span_end(m, sandbox.output_chars + text.len(), false);
+                        if let Some(outcome) = &setup.outcome {
+                            m.evaluate_outcome(&sid, outcome, &text);
+                        }
                         let more = match m.sessions.get_mut(&sid) {
                             Some(rec) => {
                                 rec.history.push((setup.message.clone(), text));
@@ -296,6 +323,7 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                             None => false,
                         };
                         if m.budget_reached(&sid) {
+                            end_outcomes(m, &sid, "failed", "the session's budget was reached");
                             finish(m, &sid, StopReason::BudgetReached(Marker {}));
                             return Ok(false);
                         }
@@ -360,6 +388,7 @@ fn end_interrupted(m: &mut crate::store::Model, sid: &str) -> bool {
 fn next_turn(m: &mut crate::store::Model, sid: &str, transcript: bool) -> Option<TurnSetup> {
     if m.budget_reached(sid) {
         // The budget is spent: queued messages wait for a raised budget (they are flushed).
+        end_outcomes(m, sid, "failed", "the session's budget was reached");
         finish(m, sid, StopReason::BudgetReached(Marker {}));
         return None;
     }
@@ -396,6 +425,9 @@ fn next_turn(m: &mut crate::store::Model, sid: &str, transcript: bool) -> Option
         Vec::new()
     };
     m.mark_processed(sid, &q.event_id);
+    if let Some(outcome) = &q.outcome {
+        m.outcome_running(sid, outcome);
+    }
     let span = m.append_event(sid, SessionEvent::SpanModelRequestStart, Marker {})?;
     m.persist_session(sid);
     Some(TurnSetup {
@@ -410,6 +442,7 @@ fn next_turn(m: &mut crate::store::Model, sid: &str, transcript: bool) -> Option
         span_id: span.id.clone(),
         transcript,
         custom_tools,
+        outcome: q.outcome,
     })
 }
 

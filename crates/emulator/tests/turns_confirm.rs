@@ -101,7 +101,10 @@ async fn always_ask_holds_every_read_at_once_and_a_denied_read_is_not_recalled()
             "session.status_idle(requires_action)"
         ]
     );
-    assert_eq!(requires(partial.last().unwrap()), [read_ids[1].clone()]);
+    assert_eq!(
+        requires(partial.last().unwrap()),
+        std::slice::from_ref(&read_ids[1])
+    );
 
     send(
         &env,
@@ -190,7 +193,10 @@ async fn auto_allows_reads_and_asks_before_deleting_with_its_reason() {
         serde_json::json!({"type": "ask", "reason_code": "high_risk"})
     );
     let rm_id = uses[2]["id"].as_str().unwrap().to_string();
-    assert_eq!(requires(first.last().unwrap()), [rm_id.clone()]);
+    assert_eq!(
+        requires(first.last().unwrap()),
+        std::slice::from_ref(&rm_id)
+    );
 
     send(&env, &session.id, vec![confirmation(&rm_id, false, None)]).await;
     let last = until_idle(&mut stream).await;

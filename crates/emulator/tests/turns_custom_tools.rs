@@ -39,7 +39,10 @@ async fn a_custom_call_idles_until_answered_then_the_turn_goes_on() {
     };
     assert_eq!(call.body.name, "lookup_order");
     assert_eq!(call.body.input, json!({"order_id": "A17", "rush": true}));
-    assert_eq!(requires(first.last().unwrap()), [call.id.clone()]);
+    assert_eq!(
+        requires(first.last().unwrap()),
+        std::slice::from_ref(&call.id)
+    );
     let retrieved = t(env.client.sessions().retrieve(&session.id))
         .await
         .unwrap();
@@ -171,7 +174,10 @@ async fn every_call_of_a_turn_is_pending_at_once_and_partial_answers_reidle() {
             "session.status_idle(requires_action)"
         ]
     );
-    assert_eq!(requires(partial.last().unwrap()), [calls[0].clone()]);
+    assert_eq!(
+        requires(partial.last().unwrap()),
+        std::slice::from_ref(&calls[0])
+    );
     assert_eq!(
         t(env.client.sessions().retrieve(&session.id))
             .await

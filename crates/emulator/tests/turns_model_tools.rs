@@ -10,7 +10,6 @@ mod fake_models;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cma_client::types::*;
 use cma_emulator::{AgentConfig, ApiKey, Backend, EmulatorConfig};
 use common::turns::*;
 use common::*;

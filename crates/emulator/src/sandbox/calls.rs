@@ -1,11 +1,12 @@
 //! The [`Tools`] of a sandbox: how the calls of one model response become events, run, and
 //! wait for the client's answers (custom tools, confirmations).
 //!
-//! Event order for one batch: every `agent.tool_use` / `agent.custom_tool_use` (a call that
-//! needs an answer is registered pending in the same write, so the client may answer at once),
-//! then the results of the calls that run at once; then, if answers are still missing, the
-//! model-request span ends and the session idles `requires_action`; the last answer brings
-//! `session.status_running`, then the confirmed calls' `agent.tool_result`s.
+//! Event order for one batch, call by call: the `agent.tool_use` / `agent.custom_tool_use` (a
+//! call that needs an answer is registered pending in the same write, so the client may answer
+//! at once), followed by its `agent.tool_result` when it runs at once. Then, if answers are
+//! still missing, the model-request span ends and the session idles `requires_action` with
+//! every one of them; the last answer brings `session.status_running`, then the confirmed
+//! calls' `agent.tool_result`s, then a new model-request span.
 
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
@@ -250,10 +251,13 @@ impl Tools for Sandbox {
             self.aborted = true;
             return calls.iter().map(|_| interrupted()).collect();
         }
-        let plans: Vec<Plan> = calls.iter().map(|c| self.plan(c)).collect();
+        // Each call that runs at once is answered right after its tool use; the calls that
+        // need an answer wait together.
+        let mut plans = Vec::with_capacity(calls.len());
         let mut outputs: Vec<Option<ToolOutput>> = Vec::with_capacity(calls.len());
-        for (call, plan) in calls.iter().zip(&plans) {
-            outputs.push(match plan {
+        for call in &calls {
+            let plan = self.plan(call);
+            outputs.push(match &plan {
                 Plan::Done(output) => Some(output.clone()),
                 Plan::Run(id) if self.aborted() => {
                     self.answer(id, interrupted());
@@ -267,6 +271,7 @@ impl Tools for Sandbox {
                 }
                 Plan::Wait(_) => None,
             });
+            plans.push(plan);
         }
         if plans.iter().any(|p| matches!(p, Plan::Wait(_))) {
             let answered = match self.await_answers() {
@@ -356,5 +361,103 @@ impl Sandbox {
             }
             _ => self.aborted = true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+
+    use cma_types::*;
+    use serde_json::json;
+
+    use super::*;
+    use crate::sandbox::Fs;
+    use crate::store::{Db, Model};
+
+    /// An answer that arrives between the `agent.custom_tool_use` and the wait (the client
+    /// answered from the stream before the idle) is taken as is: no idle, no status change.
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn an_answer_before_the_idle_resumes_without_idling() {
+        let db = Arc::new(Db::new(Model::default(), None));
+        let agent = db
+            .write(|m| {
+                let mut p = CreateAgent::new("a", "claude-sonnet-4-6");
+                p.tools = Some(vec![Tool::Custom(CustomTool {
+                    name: "lookup_order".into(),
+                    description: "Look up".into(),
+                    input_schema: json!({"type": "object"}),
+                })]);
+                m.create_agent(p)
+            })
+            .unwrap();
+        let env = db
+            .write(|m| {
+                m.create_environment(CreateEnvironment {
+                    name: "e".into(),
+                    ..Default::default()
+                })
+            })
+            .unwrap();
+        let (session, _) = db
+            .write(|m| m.create_session(CreateSession::new(AgentRef::Id(agent.id), env.id)))
+            .unwrap();
+        let sid = session.id.clone();
+        let actor = Actor::Session(SessionActor {
+            session_id: sid.clone(),
+        });
+        let fs = Fs::new(db.clone(), actor, Vec::new());
+        let tools = session.agent.tools.clone();
+        let mut sb = Sandbox::new(
+            db.clone(),
+            sid.clone(),
+            fs,
+            tools,
+            Arc::new(AtomicBool::new(false)),
+        );
+        sb.span_open = true;
+        let call = ToolCall::new("lookup_order", json!({"order_id": "A1"}));
+        let Plan::Wait(id) = sb.plan(&call) else {
+            panic!("a custom call waits for its result");
+        };
+        let answer = ClientEvent::UserCustomToolResult(UserCustomToolResult {
+            custom_tool_use_id: id.clone(),
+            content: Some(vec![ContentBlock::text("shipped")]),
+            is_error: None,
+            session_thread_id: None,
+        });
+        db.write(|m| m.send_events(&sid, vec![answer])).unwrap();
+        let Waited::Answered(calls) = sb.await_answers() else {
+            panic!("answered already");
+        };
+        assert_eq!(calls.len(), 1);
+        assert_eq!(
+            sb.resolve(&call, &id, calls[0].answer.as_ref()),
+            ToolOutput {
+                is_error: false,
+                text: "shipped".into()
+            }
+        );
+        assert!(sb.span_open, "the model request goes on");
+        let kinds: Vec<String> = db.read(|m| {
+            m.sessions[&sid]
+                .rt
+                .log
+                .snapshot()
+                .iter()
+                .map(|e| e.kind.clone())
+                .collect()
+        });
+        assert_eq!(kinds, ["agent.custom_tool_use", "user.custom_tool_result"]);
+        // Answered and taken: a second answer is refused.
+        let again = ClientEvent::UserCustomToolResult(UserCustomToolResult {
+            custom_tool_use_id: id,
+            content: None,
+            is_error: None,
+            session_thread_id: None,
+        });
+        assert!(db.write(|m| m.send_events(&sid, vec![again])).is_err());
     }
 }

@@ -133,6 +133,7 @@ impl Undo for SessionRec {
             stalled: self.stalled,
             pending: self.pending.clone(),
             usage: self.usage,
+            outcomes: self.outcomes.clone(),
             rt: Runtime {
                 log: self.rt.log.clone(),
                 runner_active: self.rt.runner_active,
