@@ -1,9 +1,12 @@
 //! The official SDKs, pointed at the embedded emulator with `ANTHROPIC_BASE_URL`, run the
 //! cookbook's flow unchanged:
 //! - Python (`anthropic==2.10.0`) with strict response validation (`tests/sdk/seed_flow.py`),
-//! - TypeScript (`@anthropic-ai/sdk@1.13.0`) on node from `PATH` (`tests/sdk/seed_flow.mjs`).
+//! - TypeScript (`@anthropic-ai/sdk@1.13.0`) on node from `PATH` (`tests/sdk/seed_flow.mjs`);
 //!
-//! and, in Python, list a session's primary thread, stream its events and verify the emulator's
+//! and the Python SDK's session tool runner answers custom and confirmed calls
+//! (`tests/sdk/tool_runner.py`),
+//!
+//! and, in Python, they list a session's primary thread, stream its events and verify the emulator's
 //! webhooks with `client.beta.webhooks.unwrap` (`tests/sdk/threads_webhooks.py`).
 //!
 //! `tests/sdk/setup.sh` installs them into `target/sdk-venv` and `tests/sdk/node_modules`;
@@ -90,6 +93,25 @@ async fn official_python_sdk_runs_the_seed_flow() {
         return;
     }
     run_seed_flow(&python, "tests/sdk/seed_flow.py").await;
+}
+
+/// The SDK's session tool runner (`client.beta.sessions.events.tool_runner`), unchanged, answers
+/// a custom tool call and sees an `always_ask` call held until confirmed
+/// (`tests/sdk/tool_runner.py`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_python_sdk_tool_runner_answers_custom_and_confirmed_calls() {
+    let python = repo_path("target/sdk-venv/bin/python");
+    if !sdk_installed(&python, "Python") {
+        return;
+    }
+    run_script(
+        &python,
+        "tests/sdk/tool_runner.py",
+        cma_emulator::EmulatorConfig::default(),
+        &[],
+        "tool runner OK",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

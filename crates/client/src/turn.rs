@@ -8,7 +8,6 @@
 //! * if the stream drops mid-turn it reconnects, backfills through the events list and
 //!   de-duplicates by event id, so the caller sees every event exactly once and in order.
 
-use std::collections::HashSet;
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
@@ -16,12 +15,16 @@ use futures::{FutureExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+mod collector;
+
+use collector::Collector;
+
 use crate::Client;
 use crate::error::{Error, Result};
 use crate::resources::sessions::events::EventStream;
 use crate::types::{
-    ClientEvent, ContentBlock, ListEvents, SentEvents, SessionEvent, StopReason, StreamEvents,
-    Timestamp, UserMessage, joined_text,
+    ClientEvent, ContentBlock, ListEvents, SessionEvent, StopReason, StreamEvents, UserMessage,
+    joined_text,
 };
 
 /// Limits for one turn.
@@ -58,7 +61,19 @@ pub enum TurnEnd {
     TurnTimeout,
     /// No event arrived within the gap timeout.
     GapTimeout,
+    /// The session went idle with `requires_action` and the turn's answerer could not answer
+    /// (see [`SessionTurns::run_turn_answering`]); the session is left waiting.
+    Unanswered {
+        reason: String,
+    },
 }
+
+/// Answers the calls a session is blocked on: given the events an idle `requires_action` names
+/// that are not answered yet (`agent.custom_tool_use`s, and `agent.tool_use`s awaiting
+/// confirmation), the events to send — `user.custom_tool_result`s and `user.tool_confirmation`s.
+/// `Err` ends the turn with [`TurnEnd::Unanswered`] and the reason.
+pub type Answerer<'a> =
+    dyn FnMut(&[SessionEvent]) -> std::result::Result<Vec<ClientEvent>, String> + Send + 'a;
 
 /// One tool call the agent made during the turn.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -206,7 +221,29 @@ impl SessionTurns {
         message: UserMessage,
         options: &TurnOptions,
     ) -> Result<Turn> {
-        let result = self.turn(message, options).await;
+        self.run(message, options, None).await
+    }
+
+    /// Runs one turn, answering every `requires_action` idle with `answer` until the session
+    /// goes idle for another reason. The turn's events, reply and timings span the whole
+    /// exchange; an idle re-emitted for calls already answered is waited through. Under
+    /// [`TurnOptions::turn_timeout`] like any turn.
+    pub async fn run_turn_answering(
+        &mut self,
+        message: UserMessage,
+        options: &TurnOptions,
+        answer: &mut Answerer<'_>,
+    ) -> Result<Turn> {
+        self.run(message, options, Some(answer)).await
+    }
+
+    async fn run(
+        &mut self,
+        message: UserMessage,
+        options: &TurnOptions,
+        answer: Option<&mut Answerer<'_>>,
+    ) -> Result<Turn> {
+        let result = self.turn(message, options, answer).await;
         if !matches!(&result, Ok(turn) if turn.end == TurnEnd::Idle) {
             // Whatever the session does next is unknown: start the next turn on a fresh stream.
             self.stream = None;
@@ -253,7 +290,12 @@ impl SessionTurns {
         self.open_stream(deadline, limit).await
     }
 
-    async fn turn(&mut self, message: UserMessage, options: &TurnOptions) -> Result<Turn> {
+    async fn turn(
+        &mut self,
+        message: UserMessage,
+        options: &TurnOptions,
+        mut answer: Option<&mut Answerer<'_>>,
+    ) -> Result<Turn> {
         let deadline = tokio::time::Instant::now() + options.turn_timeout;
         let limit = options.turn_timeout;
         let mut stream = self.ready_stream(deadline, limit).await?;
@@ -279,26 +321,50 @@ impl SessionTurns {
         let mut first_byte = None;
 
         let end = loop {
+            if let Some(end) = collector.end() {
+                let Some(answer) = answer.as_deref_mut() else {
+                    break end;
+                };
+                let Some(calls) = collector.unanswered() else {
+                    break end;
+                };
+                match calls {
+                    // An idle re-emitted for calls already answered: their resolution follows.
+                    Ok(calls) if calls.is_empty() => continue,
+                    Ok(calls) => match answer(&calls) {
+                        Ok(events) => {
+                            let echoes = tokio::time::timeout_at(
+                                deadline,
+                                events_api.send(session_id, events),
+                            )
+                            .await
+                            .map_err(|_| Error::Timeout(limit))??;
+                            for e in echoes.data {
+                                collector.push(e, started);
+                            }
+                            continue;
+                        }
+                        Err(reason) => break TurnEnd::Unanswered { reason },
+                    },
+                    Err(reason) => break TurnEnd::Unanswered { reason },
+                }
+            }
             let now = tokio::time::Instant::now();
             if now >= deadline {
                 break TurnEnd::TurnTimeout;
             }
             let gap_deadline = (now + options.gap_timeout).min(deadline);
             tokio::select! {
-                answer = &mut send, if !sent => {
+                echo = &mut send, if !sent => {
                     sent = true;
-                    collector.take_echo(answer?);
-                    if let Some(end) = collector.end() { break end; }
+                    collector.take_echo(echo?);
                 }
                 next = tokio::time::timeout_at(gap_deadline, stream.next_event()) => {
                     if first_byte.is_none() { first_byte = stream.first_byte_since_mark(); }
                     match next {
                         Err(_) if gap_deadline == deadline => break TurnEnd::TurnTimeout,
                         Err(_) => break TurnEnd::GapTimeout,
-                        Ok(Some(Ok(event))) => {
-                            collector.push(event, started);
-                            if let Some(end) = collector.end() { break end; }
-                        }
+                        Ok(Some(Ok(event))) => collector.push(event, started),
                         Ok(Some(Err(Error::Decode { message, .. }))) => collector.decode_errors.push(message),
                         Ok(Some(Err(e @ Error::Api(_)))) => return Err(e),
                         Ok(Some(Err(_))) | Ok(None) => {
@@ -310,10 +376,10 @@ impl SessionTurns {
                             reconnects += 1;
                             tracing::info!(session_id, reconnects, "event stream dropped mid-turn; reconnecting");
                             if !sent {
-                                let answer = tokio::time::timeout_at(deadline, &mut send).await
+                                let echo = tokio::time::timeout_at(deadline, &mut send).await
                                     .map_err(|_| Error::Timeout(limit))??;
                                 sent = true;
-                                collector.take_echo(answer);
+                                collector.take_echo(echo);
                             }
                             stream = tokio::time::timeout_at(deadline, events_api.stream(session_id, &StreamEvents::default()))
                                 .await.map_err(|_| Error::Timeout(limit))??;
@@ -322,7 +388,6 @@ impl SessionTurns {
                             let history: Vec<SessionEvent> = tokio::time::timeout_at(deadline, events_api.list_all(session_id, &params).try_collect())
                                 .await.map_err(|_| Error::Timeout(limit))??;
                             collector.backfill(history, started);
-                            if let Some(end) = collector.end() { break end; }
                         }
                     }
                 }
@@ -351,164 +416,6 @@ impl SessionTurns {
             decode_errors: collector.decode_errors,
         })
     }
-}
-
-/// Orders, de-duplicates and scopes a turn's events.
-#[derive(Default)]
-struct Collector {
-    seen: HashSet<String>,
-    /// Everything received, in order; the turn starts at the echo once it is known.
-    events: Vec<SessionEvent>,
-    /// When each of `events` arrived, since the message was sent. Timings are read from these
-    /// once the turn's slice is known, so they are right even when events arrive before the echo.
-    arrivals: Vec<Duration>,
-    echo_id: Option<String>,
-    echo_at: Option<Timestamp>,
-    /// The send's answer carried no `user.message` echo (its `data` is optional): take the first
-    /// `user.message` the stream delivers as the echo. The stream carries only live events and was
-    /// opened before the send, so that message is this turn's.
-    adopt_echo: bool,
-    decode_errors: Vec<String>,
-}
-
-impl Collector {
-    /// Takes the `user.message` echo from the send's answer.
-    fn take_echo(&mut self, answer: SentEvents) {
-        let echo = answer
-            .data
-            .into_iter()
-            .find(|e| e.type_name() == "user.message");
-        self.set_echo(
-            echo.as_ref().and_then(SessionEvent::id).map(str::to_string),
-            echo.as_ref().and_then(SessionEvent::processed_at),
-        );
-    }
-
-    fn set_echo(&mut self, id: Option<String>, at: Option<Timestamp>) {
-        self.adopt_echo = id.is_none();
-        self.echo_id = id;
-        self.echo_at = at;
-        self.adopt_from_stream();
-    }
-
-    fn adopt_from_stream(&mut self) {
-        if self.adopt_echo && self.echo_id.is_none() {
-            self.adopt(
-                self.events
-                    .iter()
-                    .find(|e| matches!(e, SessionEvent::UserMessage(_)))
-                    .cloned(),
-            );
-        }
-    }
-
-    fn adopt(&mut self, echo: Option<SessionEvent>) {
-        if let Some(echo) = echo {
-            self.echo_id = echo.id().map(str::to_string);
-            self.echo_at = echo.processed_at();
-        }
-    }
-
-    fn push(&mut self, event: SessionEvent, started: Instant) {
-        if let Some(id) = event.id()
-            && !self.seen.insert(id.to_string())
-        {
-            return;
-        }
-        self.events.push(event);
-        self.arrivals.push(started.elapsed());
-        self.adopt_from_stream();
-    }
-
-    /// Adds listed events after the echo that the stream did not deliver, in list order.
-    fn backfill(&mut self, history: Vec<SessionEvent>, started: Instant) {
-        if self.adopt_echo && self.echo_id.is_none() {
-            // No echo id and none on the stream yet: this turn's message is the newest one listed.
-            self.adopt(
-                history
-                    .iter()
-                    .rev()
-                    .find(|e| matches!(e, SessionEvent::UserMessage(_)))
-                    .cloned(),
-            );
-        }
-        let mut after_echo = self.echo_id.is_none();
-        for event in history {
-            if !after_echo {
-                after_echo = event.id() == self.echo_id.as_deref();
-            }
-            if after_echo {
-                self.push(event, started);
-            }
-        }
-    }
-
-    /// Where the turn starts in `events`: at the echo (at 0 while the echo id is unknown).
-    fn turn_start(&self) -> usize {
-        self.echo_id
-            .as_deref()
-            .and_then(|id| self.events.iter().position(|e| e.id() == Some(id)))
-            .unwrap_or(0)
-    }
-
-    /// The events from the echo on (all of them while the echo id is unknown).
-    fn turn_slice(&self) -> &[SessionEvent] {
-        &self.events[self.turn_start()..]
-    }
-
-    /// When the turn's first `agent.message` arrived.
-    fn first_message(&self) -> Option<Duration> {
-        let start = self.turn_start();
-        self.events[start..]
-            .iter()
-            .position(|e| matches!(e, SessionEvent::AgentMessage(_)))
-            .map(|i| self.arrivals[start + i])
-    }
-
-    /// When the event that ended the turn arrived.
-    fn end_arrival(&self) -> Option<Duration> {
-        self.end()?;
-        let start = self.turn_start();
-        self.events[start..]
-            .iter()
-            .position(is_terminal)
-            .map(|i| self.arrivals[start + i])
-    }
-
-    fn turn_events(&self) -> Vec<SessionEvent> {
-        self.turn_slice().to_vec()
-    }
-
-    /// The turn is over once the echo has been seen and a terminal event follows it.
-    fn end(&self) -> Option<TurnEnd> {
-        let echo = self.echo_id.as_deref()?;
-        let slice = self.turn_slice();
-        if slice.first().and_then(SessionEvent::id) != Some(echo) {
-            return None;
-        }
-        slice.iter().find_map(terminal)
-    }
-
-    fn stop_reason(&self) -> Option<StopReason> {
-        self.turn_slice().iter().find_map(|e| match e {
-            SessionEvent::SessionStatusIdle(idle) => Some(idle.body.stop_reason.clone()),
-            _ => None,
-        })
-    }
-}
-
-/// How an event ends a turn, if it does.
-fn terminal(event: &SessionEvent) -> Option<TurnEnd> {
-    match event {
-        SessionEvent::SessionStatusIdle(_) => Some(TurnEnd::Idle),
-        SessionEvent::SessionStatusTerminated(_) => Some(TurnEnd::Terminated),
-        SessionEvent::SessionDeleted(_) => Some(TurnEnd::Deleted),
-        _ => None,
-    }
-}
-
-fn is_terminal(event: &SessionEvent) -> bool {
-    terminal(event).is_some()
 }
 
 fn reply_text(events: &[SessionEvent]) -> String {

@@ -15,7 +15,10 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::routing::get;
 use cma_client::turn::{SessionTurns, ToolUse, TurnEnd, memory_paths, run_turn};
-use cma_client::types::{SessionEvent, SessionStatus, StopReason};
+use cma_client::types::{
+    ClientEvent, ContentBlock, SessionEvent, SessionStatus, StopReason, UserCustomToolResult,
+    UserMessage,
+};
 use cma_client::{Client, Error, Turn, TurnOptions};
 use common::{MockServer, Reply, decode_query, session_json, within};
 use futures::channel::mpsc as fmpsc;
@@ -1210,4 +1213,157 @@ async fn after_a_turn_that_did_not_end_idle_the_next_turn_opens_a_new_stream() {
     assert_eq!(h.order(), ["stream", "send", "stream", "send"]);
     assert_eq!(turns.streams_opened(), 2);
     drop(s1);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Answering requires_action
+// ------------------------------------------------------------------------------------------------
+
+/// Starts `run_turn_answering` on its own task; the answerer answers every custom call with
+/// "found", refuses everything else, and reports each batch of calls it was given.
+fn spawn_answering(
+    h: &Harness,
+    batches: mpsc::UnboundedSender<Vec<String>>,
+) -> tokio::task::JoinHandle<cma_client::Result<Turn>> {
+    let client = h.client();
+    tokio::spawn(async move {
+        let mut answer = move |calls: &[SessionEvent]| {
+            let ids = calls
+                .iter()
+                .filter_map(|c| c.id().map(str::to_string))
+                .collect();
+            batches.send(ids).expect("test is listening for batches");
+            calls
+                .iter()
+                .map(|c| match c {
+                    SessionEvent::AgentCustomToolUse(u) => {
+                        Ok(ClientEvent::UserCustomToolResult(UserCustomToolResult {
+                            custom_tool_use_id: u.id.clone(),
+                            content: Some(vec![ContentBlock::text("found")]),
+                            is_error: None,
+                            session_thread_id: None,
+                        }))
+                    }
+                    other => Err(format!("cannot answer {}", other.type_name())),
+                })
+                .collect()
+        };
+        SessionTurns::new(&client, SESSION)
+            .run_turn_answering(UserMessage::text("hello"), &fast(), &mut answer)
+            .await
+    })
+}
+
+fn custom_call(id: &str) -> Value {
+    ev(
+        id,
+        "agent.custom_tool_use",
+        json!({"name": "lookup", "input": {"order_id": id}}),
+    )
+}
+
+fn requires_action(id: &str, ids: &[&str]) -> Value {
+    idle(id, json!({"type": "requires_action", "event_ids": ids}))
+}
+
+#[tokio::test]
+async fn requires_action_is_answered_and_the_turn_runs_to_end_turn() {
+    let mut h = Harness::start().await;
+    let (batches_tx, mut batches) = mpsc::unbounded_channel();
+    let task = spawn_answering(&h, batches_tx);
+    let s = h.begin().await;
+    s.emit(&h, &ev("e1", "session.status_running", json!({})));
+    s.emit(&h, &custom_call("c1"));
+    s.emit(&h, &custom_call("c2"));
+    s.emit(&h, &requires_action("i1", &["c1", "c2"]));
+    // Both calls are answered in one send.
+    let post = h.next_post().await;
+    assert_eq!(
+        post,
+        json!({"events": [
+            {"type": "user.custom_tool_result", "custom_tool_use_id": "c1", "content": [{"type": "text", "text": "found"}]},
+            {"type": "user.custom_tool_result", "custom_tool_use_id": "c2", "content": [{"type": "text", "text": "found"}]},
+        ]})
+    );
+    // The server resolves them one at a time: the idle re-emitted for c2 is waited through.
+    s.emit(&h, &requires_action("i2", &["c2"]));
+    s.emit(&h, &ev("e2", "session.status_running", json!({})));
+    s.emit(&h, &message("m1", "Order c1 is found."));
+    s.emit(&h, &end_turn("i3"));
+    let turn = finish(task).await.expect("turn");
+    assert_eq!(turn.end, TurnEnd::Idle);
+    assert!(turn.ended_normally(), "{:?}", turn.stop_reason);
+    assert_eq!(turn.reply, "Order c1 is found.");
+    assert_eq!(
+        ids(&turn),
+        [
+            ECHO_ID,
+            "e1",
+            "c1",
+            "c2",
+            "i1",
+            "sevt_echo_2",
+            "i2",
+            "e2",
+            "m1",
+            "i3"
+        ],
+        "the answer's echo is part of the turn, once"
+    );
+    assert!(turn.timings.idle_ms.is_some());
+    assert_eq!(
+        batches.recv().await,
+        Some(vec!["c1".to_string(), "c2".to_string()])
+    );
+    assert!(batches.try_recv().is_err(), "asked once");
+    assert!(h.posts.try_recv().is_err(), "nothing else was sent");
+    drop(s);
+}
+
+#[tokio::test]
+async fn a_call_the_answerer_refuses_ends_the_turn_with_its_reason() {
+    let mut h = Harness::start().await;
+    let (batches_tx, _batches) = mpsc::unbounded_channel();
+    let task = spawn_answering(&h, batches_tx);
+    let s = h.begin().await;
+    s.emit(
+        &h,
+        &ev(
+            "t1",
+            "agent.tool_use",
+            json!({"name": "bash", "input": {"command": "ls"}, "evaluated_permission": "ask"}),
+        ),
+    );
+    s.emit(&h, &requires_action("i1", &["t1"]));
+    // The stream stays open: the turn must end on the refusal alone.
+    let turn = finish(task).await.expect("turn");
+    assert_eq!(
+        turn.end,
+        TurnEnd::Unanswered {
+            reason: "cannot answer agent.tool_use".into()
+        }
+    );
+    assert!(matches!(
+        turn.stop_reason,
+        Some(StopReason::RequiresAction(_))
+    ));
+    assert!(h.posts.try_recv().is_err(), "nothing was sent");
+    drop(s);
+}
+
+#[tokio::test]
+async fn an_idle_naming_an_unseen_event_ends_the_turn() {
+    let mut h = Harness::start().await;
+    let (batches_tx, _batches) = mpsc::unbounded_channel();
+    let task = spawn_answering(&h, batches_tx);
+    let s = h.begin().await;
+    s.emit(&h, &requires_action("i1", &["sevt_elsewhere"]));
+    let turn = finish(task).await.expect("turn");
+    assert_eq!(
+        turn.end,
+        TurnEnd::Unanswered {
+            reason: "the session waits on event sevt_elsewhere, which this turn did not see".into()
+        }
+    );
+    drop(s);
 }

@@ -521,18 +521,19 @@ async fn turn_event_order_and_stream_ids_match_the_list() {
         [
             "agent.message",
             "span.model_request_end",
+            "session.usage",
             "session.thread_status_idle",
             "session.status_idle"
         ]
     );
     assert_eq!(frames[0].1["id"], echo_id.as_str());
     let start_id = frames[3].1["id"].clone();
-    let end = &frames[frames.len() - 3].1;
+    let end = &frames[frames.len() - 4].1;
     assert_eq!(end["model_request_start_id"], start_id);
     assert!(end["model_usage"]["input_tokens"].as_u64().unwrap() > 0);
     assert_eq!(frames.last().unwrap().1["stop_reason"]["type"], "end_turn");
     // Every tool use is answered by its result before anything else of the agent's.
-    let middle = &frames[4..frames.len() - 4];
+    let middle = &frames[4..frames.len() - 5];
     let mut i = 0;
     while i < middle.len() {
         match middle[i].0.as_str() {
@@ -711,12 +712,13 @@ async fn stall_interrupt_archive_and_delete() {
         [
             "user.message",
             "user.interrupt",
+            "session.usage",
             "session.thread_status_idle",
             "session.status_idle"
         ]
     );
-    assert_eq!(frames[2].1["stop_reason"]["type"], "end_turn");
     assert_eq!(frames[3].1["stop_reason"]["type"], "end_turn");
+    assert_eq!(frames[4].1["stop_reason"]["type"], "end_turn");
     assert_eq!(
         t(s.retrieve(&session.id)).await.unwrap().status,
         SessionStatus::Idle

@@ -18,6 +18,7 @@ pub mod run;
 pub mod scenario;
 mod spec;
 pub mod template;
+pub mod tools;
 pub mod usage;
 
 pub use check::{
@@ -33,4 +34,5 @@ pub use run::target::Connection;
 pub use run::{ProgressMode, RunOptions, Shard, Target, run};
 pub use scenario::{AgentSpec, Scenario, Script, SeedMemory, StoreSpec, TurnSpec, VisitSpec};
 pub use template::{Customer, Customers, read_customers};
+pub use tools::{Confirm, CustomToolSpec, ToolAnswer};
 pub use usage::{TokenUsage, TurnUsage, UnitUsage};

@@ -18,6 +18,10 @@
 //! Negated checks (`not_…`, `memory_not_contains`) assert an absence and are never flagged, nor
 //! are tool-use, history, count, outcome and isolation checks. `portable = false` on a check
 //! silences it. A templated check is reported once, for the first customer it fails for.
+//!
+//! Canned tool answers count as inputs (the agent receives them as tool results). A custom
+//! tool with no canned answer for some customer is flagged at its name, unless a
+//! `not_called_tool` check names it.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -40,6 +44,8 @@ pub enum Problem {
     Wording,
     /// A memory path nothing seeded.
     Layout,
+    /// A custom tool with no canned answer: any agent that calls it fails the turn.
+    Unanswered,
 }
 
 /// One non-portable check, located at the offending value.
@@ -61,6 +67,9 @@ impl fmt::Display for Finding {
             Problem::Wording => "asserts text the customer never gave (agent-specific wording)",
             Problem::Layout => {
                 "names a memory path the script never seeded (agent-specific notes layout)"
+            }
+            Problem::Unanswered => {
+                "has no `[[tool_answers]]`: an agent that calls it fails the turn"
             }
         };
         write!(
@@ -125,8 +134,45 @@ pub fn lint_scenario(scenario: &Scenario, source: &str) -> Result<Vec<Finding>, 
             }
         }
     }
+    findings.extend(unanswered_tools(scenario, &raw, source));
     findings.sort_by_key(|f| (f.line, f.column));
     Ok(findings)
+}
+
+/// Custom tools no visit of some customer's script has a canned answer for — unless a
+/// `not_called_tool` check names the tool: then a call failing the turn is the point.
+fn unanswered_tools(scenario: &Scenario, raw: &RawScenario, source: &str) -> Vec<Finding> {
+    let Some(agent) = &raw.agent else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for t in &agent.get_ref().custom_tools {
+        let name = t.get_ref().name.get_ref();
+        let unanswered = scenario.scripts.iter().any(|script| {
+            let forbidden = script.all_checks().any(|c| {
+                matches!(&c.check, Check::CalledTool { tool, negate: true, .. } if tool == name)
+            });
+            let answered = script
+                .visits
+                .iter()
+                .flat_map(|v| &v.tool_answers)
+                .chain(&script.tool_answers)
+                .any(|a| a.tool == *name);
+            !answered && !forbidden
+        });
+        if unanswered {
+            let (line, column) = line_column(source, t.get_ref().name.span().start);
+            out.push(Finding {
+                path: scenario.path.clone(),
+                line,
+                column,
+                check: format!("custom tool `{name}`"),
+                text: name.clone(),
+                problem: Problem::Unanswered,
+            });
+        }
+    }
+    out
 }
 
 /// The file's checks in [`Script::all_checks`] order: each visit's turns' checks, the visit's
@@ -143,7 +189,8 @@ fn raw_checks_in_order(raw: &RawScenario) -> Vec<&Spanned<RawCheck>> {
     out
 }
 
-/// What the script gives the agent, lowercased.
+/// What the script gives the agent (turns, seeded memories, CSV values, canned tool answers),
+/// lowercased.
 struct Inputs {
     text: String,
     seeded_paths: Vec<String>,
@@ -163,6 +210,15 @@ impl Inputs {
                 .flat_map(|s| s.memories.iter().map(|m| m.content.as_str())),
         );
         parts.extend(script.customer.values.values().map(String::as_str));
+        // Canned tool answers are given to the agent as tool results.
+        parts.extend(
+            script
+                .visits
+                .iter()
+                .flat_map(|v| &v.tool_answers)
+                .chain(&script.tool_answers)
+                .map(|a| a.content.as_str()),
+        );
         Inputs {
             text: parts.join("\n").to_lowercase(),
             seeded_paths: script

@@ -15,6 +15,7 @@ use crate::scenario::{
 };
 use crate::spec::{RawCheck, RawScenario, Str};
 use crate::template::{Customer, Customers, placeholders, read_customers};
+use crate::tools::load as tools;
 
 /// The API's limit on memory stores attached to one session.
 pub const MAX_STORES: usize = 8;
@@ -315,12 +316,14 @@ fn build(path: &Path, source: &str, raw: RawScenario) -> Result<Scenario, LoadEr
         .into());
     }
 
+    let tool_names = crate::tools::load::names(&raw);
     let mut scripts = Vec::new();
     for row in &rows {
         let ctx = Ctx {
             path,
             source,
             stores: &store_refs,
+            tools: &tool_names,
             columns: columns.as_deref(),
             values: &row.values,
             customer: customers.as_ref().map(|_| row.id.as_str()),
@@ -374,6 +377,7 @@ fn script(
             system: None,
             description: None,
             permission_policy: "always_allow".into(),
+            custom_tools: Vec::new(),
         },
         Some(a) => {
             let a = a.get_ref();
@@ -386,6 +390,7 @@ fn script(
                     .permission_policy
                     .as_ref()
                     .map_or("always_allow".into(), |p| p.get_ref().clone()),
+                custom_tools: tools::custom_tools(&a.custom_tools, ctx)?,
             }
         }
     };
@@ -505,11 +510,23 @@ fn script(
             name: opt(&v.name, &format!("{vf}.name"))?,
             turns,
             checks: checks(&v.checks, &format!("{vf}."), Some(vi + 1), None)?,
+            tool_answers: tools::answers(
+                &v.tool_answers,
+                &format!("{vf}."),
+                &agent.custom_tools,
+                ctx,
+            )?,
         });
     }
     let end = checks(&raw.checks, "", None, None)?;
+    let policy = raw
+        .agent
+        .as_ref()
+        .and_then(|a| a.get_ref().permission_policy.clone());
     Ok(Script {
         customer: row.clone(),
+        tool_answers: tools::answers(&raw.tool_answers, "", &agent.custom_tools, ctx)?,
+        confirm: tools::confirm(&raw.confirm, &policy, ctx)?,
         agent,
         stores,
         visits,

@@ -6,6 +6,7 @@ use cma_client::types::Access;
 
 use crate::check::CheckSpec;
 use crate::template::Customer;
+use crate::tools::{Confirm, CustomToolSpec, ToolAnswer};
 
 /// The model a scenario's agent gets when the file names none.
 pub const DEFAULT_MODEL: &str = "claude-sonnet-4-6";
@@ -50,6 +51,10 @@ pub struct Script {
     pub visits: Vec<VisitSpec>,
     /// End-of-script checks.
     pub checks: Vec<CheckSpec>,
+    /// Canned answers to custom tool calls, for every visit (after the visit's own).
+    pub tool_answers: Vec<ToolAnswer>,
+    /// How tool uses awaiting confirmation are answered; `None`: such a call fails the turn.
+    pub confirm: Option<Confirm>,
 }
 
 impl Script {
@@ -80,6 +85,8 @@ pub struct AgentSpec {
     pub description: Option<String>,
     /// The agent toolset's permission policy: `always_allow`, `always_ask` or `auto`.
     pub permission_policy: String,
+    /// Tools the application runs; the runner answers their calls from canned answers.
+    pub custom_tools: Vec<CustomToolSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +113,8 @@ pub struct VisitSpec {
     pub name: Option<String>,
     pub turns: Vec<TurnSpec>,
     pub checks: Vec<CheckSpec>,
+    /// Canned answers tried before the scenario's.
+    pub tool_answers: Vec<ToolAnswer>,
 }
 
 #[derive(Debug, Clone)]

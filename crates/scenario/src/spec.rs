@@ -24,6 +24,11 @@ pub(crate) struct RawScenario {
     pub visits: Vec<Spanned<RawVisit>>,
     #[serde(default)]
     pub checks: Vec<Spanned<RawCheck>>,
+    /// Canned answers to the agent's custom tool calls, for every visit (after the visit's own).
+    #[serde(default)]
+    pub tool_answers: Vec<Spanned<RawToolAnswer>>,
+    /// How the runner answers tool uses awaiting confirmation: `allow` or `deny`.
+    pub confirm: Option<Str>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -35,6 +40,28 @@ pub(crate) struct RawAgent {
     pub description: Option<Str>,
     /// The agent toolset's permission policy: `always_allow` (default), `always_ask` or `auto`.
     pub permission_policy: Option<Str>,
+    #[serde(default)]
+    pub custom_tools: Vec<Spanned<RawCustomTool>>,
+}
+
+/// A tool the application runs: the agent calls it, the runner answers from `tool_answers`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCustomTool {
+    pub name: Str,
+    pub description: Option<Str>,
+    pub input_schema: Option<Spanned<toml::Table>>,
+}
+
+/// A canned answer: the result the runner sends for a matching custom tool call.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawToolAnswer {
+    pub tool: Str,
+    /// A subset of the call's input that must match for this answer to be used.
+    pub when_input_contains: Option<Spanned<toml::Table>>,
+    pub content: Str,
+    pub is_error: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -65,6 +92,9 @@ pub(crate) struct RawVisit {
     pub turns: Vec<Spanned<RawTurn>>,
     #[serde(default)]
     pub checks: Vec<Spanned<RawCheck>>,
+    /// Canned answers for this visit, tried before the scenario's.
+    #[serde(default)]
+    pub tool_answers: Vec<Spanned<RawToolAnswer>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,4 +123,8 @@ pub(crate) struct RawCheck {
     pub max: Option<Spanned<u64>>,
     pub columns: Option<Spanned<Vec<Str>>>,
     pub rubric: Option<Str>,
+    /// A tool's name (`called_tool`, `tool_answered`).
+    pub tool: Option<Str>,
+    /// A subset of a call's input (`called_tool`).
+    pub input_contains: Option<Spanned<toml::Table>>,
 }

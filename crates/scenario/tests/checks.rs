@@ -648,3 +648,122 @@ fn kinds_and_labels() {
         "session_wrote [prefs] at least 1"
     );
 }
+
+/// A turn that called a custom tool twice (answered both, one as an error) and a toolset tool.
+fn custom_tool_turn() -> TurnRecord {
+    turn(
+        1,
+        1,
+        vec![
+            event(
+                json!({"type": "agent.custom_tool_use", "id": "c1", "name": "lookup_appointment", "input": {"pet": "Biscuit", "clinic": {"city": "Leeds"}}}),
+            ),
+            event(
+                json!({"type": "agent.custom_tool_use", "id": "c2", "name": "lookup_appointment", "input": {"pet": "Rex"}}),
+            ),
+            idle_for(&["c1", "c2"]),
+            event(
+                json!({"type": "user.custom_tool_result", "id": "r1", "custom_tool_use_id": "c1", "content": [{"type": "text", "text": "Tuesday 10:30"}]}),
+            ),
+            event(
+                json!({"type": "user.custom_tool_result", "id": "r2", "custom_tool_use_id": "c2", "is_error": true}),
+            ),
+            tool(
+                "t1",
+                "read",
+                json!({"file_path": format!("{PREFS}/notes.md")}),
+            ),
+            say("m1", "Biscuit's appointment is on Tuesday 10:30."),
+            idle("i2", "end_turn"),
+        ],
+        50.0,
+    )
+}
+
+fn idle_for(ids: &[&str]) -> SessionEvent {
+    event(
+        json!({"type": "session.status_idle", "id": "i1", "stop_reason": {"type": "requires_action", "event_ids": ids}}),
+    )
+}
+
+fn object(v: Value) -> Option<serde_json::Map<String, Value>> {
+    v.as_object().cloned()
+}
+
+#[test]
+fn called_tool() {
+    let called = |tool: &str, input: Option<Value>, negate: bool| {
+        Case::new(Check::CalledTool {
+            tool: tool.into(),
+            input: input.and_then(object),
+            negate,
+        })
+        .turns(vec![custom_tool_turn()])
+    };
+    called("lookup_appointment", None, false).passes();
+    called("lookup_appointment", Some(json!({"pet": "Rex"})), false).passes();
+    called(
+        "lookup_appointment",
+        Some(json!({"clinic": {"city": "Leeds"}})),
+        false,
+    )
+    .passes();
+    // Toolset tools count as calls too.
+    called("read", None, false).passes();
+    let seen = called("lookup_appointment", Some(json!({"pet": "Tom"})), false).fails();
+    assert!(
+        seen.contains(r#"lookup_appointment {"pet":"Rex"}"#) && seen.contains("read "),
+        "the calls made are listed: {seen}"
+    );
+    called("cancel_appointment", None, false).fails();
+    called("cancel_appointment", None, true).passes();
+    called("lookup_appointment", None, true).fails();
+    // A turn without calls.
+    let seen = Case::new(Check::CalledTool {
+        tool: "lookup_appointment".into(),
+        input: None,
+        negate: false,
+    })
+    .turns(vec![turn(
+        1,
+        1,
+        vec![say("m", "hi"), idle("i", "end_turn")],
+        1.0,
+    )])
+    .fails();
+    assert_eq!(seen, "no tool calls");
+}
+
+#[test]
+fn tool_answered() {
+    let answered = |tool: Option<&str>, range: CountRange| {
+        Case::new(Check::ToolAnswered {
+            tool: tool.map(str::to_string),
+            range,
+        })
+        .turns(vec![custom_tool_turn()])
+    };
+    answered(None, CountRange::exactly(2)).passes();
+    answered(Some("lookup_appointment"), CountRange::at_least(1)).passes();
+    let seen = answered(None, CountRange::exactly(1)).fails();
+    assert!(
+        seen.starts_with("2: ") && seen.contains("(as an error)"),
+        "{seen}"
+    );
+    answered(Some("cancel_appointment"), CountRange::at_least(1)).fails();
+    answered(
+        Some("cancel_appointment"),
+        CountRange {
+            min: None,
+            max: Some(0),
+        },
+    )
+    .passes();
+    // The recall turn answered nothing.
+    let seen = Case::new(Check::ToolAnswered {
+        tool: None,
+        range: CountRange::at_least(1),
+    })
+    .fails();
+    assert_eq!(seen, "0: none answered");
+}

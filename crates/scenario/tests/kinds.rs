@@ -23,6 +23,9 @@ fn sample(kind: &str, field: &str) -> Option<String> {
         "min" | "max" => return None,
         "columns" => "[\"name\"]".into(),
         "rubric" => "\"Names the size.\"".into(),
+        // The custom tool every sample scenario declares.
+        "tool" => "\"lookup\"".into(),
+        "input_contains" => "{ id = \"x\" }".into(),
         other => panic!("no sample for field `{other}`: add one"),
     })
 }
@@ -47,7 +50,7 @@ fn every_kind_in_the_table_loads_as_itself() {
             std::fs::write(
                 &file,
                 format!(
-                    "name = \"t\"\ncustomers = \"c.csv\"\n[[stores]]\nkey = \"prefs\"\n[[stores]]\nkey = \"catalog\"\naccess = \"read_only\"\n[[visits]]\n[[visits.turns]]\nuser = \"hi\"\n{check}"
+                    "name = \"t\"\ncustomers = \"c.csv\"\n[agent]\n[[agent.custom_tools]]\nname = \"lookup\"\ndescription = \"Looks something up.\"\n[[stores]]\nkey = \"prefs\"\n[[stores]]\nkey = \"catalog\"\naccess = \"read_only\"\n[[visits]]\n[[visits.turns]]\nuser = \"hi\"\n{check}"
                 ),
             )
             .expect("write");

@@ -158,3 +158,57 @@ fn the_shipped_scenarios_are_portable() {
     let lines: Vec<String> = findings.iter().map(ToString::to_string).collect();
     assert!(lines.is_empty(), "{}", lines.join("\n"));
 }
+
+const TOOLS: &str = r#"name = "t"
+[agent]
+[[agent.custom_tools]]
+name = "lookup_appointment"
+description = "Looks up a pet's next appointment."
+[[agent.custom_tools]]
+name = "cancel_appointment"
+description = "Cancels an appointment."
+[[agent.custom_tools]]
+name = "bill"
+description = "Bills the owner."
+[[visits]]
+[[visits.turns]]
+user = "When is Biscuit's next appointment?"
+[[visits.turns.checks]]
+kind = "icontains"
+value = "Tuesday 10:30"
+[[visits.turns.checks]]
+kind = "not_called_tool"
+tool = "cancel_appointment"
+[[visits.tool_answers]]
+tool = "lookup_appointment"
+content = "Biscuit: Tuesday 10:30 with Dr. Okafor"
+"#;
+
+#[test]
+fn canned_answers_are_inputs_and_unanswered_tools_are_flagged() {
+    let findings = lint_text(TOOLS);
+    // "Tuesday 10:30" comes from a canned answer, so the reply check is portable; the
+    // cancel tool is meant never to be called; the billing tool would fail any turn calling it.
+    assert_eq!(places(&findings), [(10, 8)], "{findings:#?}");
+    assert_eq!(findings[0].problem, Problem::Unanswered);
+    assert_eq!(findings[0].text, "bill");
+    assert!(
+        findings[0].to_string().ends_with(
+            "custom tool `bill`: has no `[[tool_answers]]`: an agent that calls it fails the turn"
+        ),
+        "{}",
+        findings[0]
+    );
+    // Without the answer, its text is an agent's invention and the tool is unanswered.
+    let without = TOOLS.replace(
+        "[[visits.tool_answers]]\ntool = \"lookup_appointment\"\ncontent = \"Biscuit: Tuesday 10:30 with Dr. Okafor\"\n",
+        "",
+    );
+    let findings = lint_text(&without);
+    assert_eq!(
+        places(&findings),
+        [(4, 8), (10, 8), (17, 9)],
+        "{findings:#?}"
+    );
+    assert_eq!(findings[2].problem, Problem::Wording);
+}

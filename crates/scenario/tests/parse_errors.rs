@@ -46,6 +46,75 @@ fn cases() -> Vec<(
     ]
 }
 
+/// A scenario whose agent has one custom tool, `lookup_order` (lines 1-8), then `extra`.
+fn with_tool(schema: &str, extra: &str) -> String {
+    format!(
+        "name = \"t\"\n[agent]\npermission_policy = \"always_ask\"\n[[agent.custom_tools]]\nname = \"lookup_order\"\ndescription = \"Looks up an order.\"\n{schema}\n[[visits]]\n[[visits.turns]]\nuser = \"hi\"\n{extra}"
+    )
+}
+
+const ORDER_SCHEMA: &str = "input_schema = { type = \"object\", properties = { order_id = { type = \"string\" } }, required = [\"order_id\"] }";
+
+/// Bad custom tools, canned answers, `confirm` and tool checks.
+fn tool_cases() -> Vec<(
+    &'static str,
+    String,
+    usize,
+    usize,
+    &'static str,
+    &'static str,
+)> {
+    vec![
+        ("answer for an unknown tool", with_tool(ORDER_SCHEMA, "[[visits.tool_answers]]\ntool = \"lookup_ordr\"\ncontent = \"x\"\n"), 12, 8, "visits[1].tool_answers[1].tool", "no custom tool `lookup_ordr` (did you mean `lookup_order`?)"),
+        ("answer without custom tools", "name = \"t\"\n[[tool_answers]]\ntool = \"lookup\"\ncontent = \"x\"\n[[visits]]\n[[visits.turns]]\nuser = \"hi\"\n".to_string(), 3, 8, "tool_answers[1].tool", "the agent has none"),
+        ("answer keyed on a property the schema lacks", with_tool(ORDER_SCHEMA, "[[visits.tool_answers]]\ntool = \"lookup_order\"\nwhen_input_contains = { order = \"A-1\" }\ncontent = \"x\"\n"), 13, 23, "visits[1].tool_answers[1].when_input_contains.order", "not a property of `lookup_order`'s input_schema (order_id)"),
+        ("answer without content", with_tool(ORDER_SCHEMA, "[[visits.tool_answers]]\ntool = \"lookup_order\"\n"), 11, 1, "visits[1].tool_answers[1]", "missing field `content`"),
+        ("bad confirm", format!("confirm = \"yes\"\n{}", with_tool(ORDER_SCHEMA, "")), 1, 11, "confirm", "confirm is `allow` or `deny`, not `yes`"),
+        ("confirm that never applies", "confirm = \"allow\"\nname = \"t\"\n[[visits]]\n[[visits.turns]]\nuser = \"hi\"\n".to_string(), 1, 11, "confirm", "no tool use awaits confirmation"),
+        ("schema of another type", with_tool("input_schema = { type = \"array\" }", ""), 7, 16, "agent.custom_tools[1].input_schema.type", "`type` is \"object\""),
+        ("schema without a type", with_tool("input_schema = { properties = {} }", ""), 7, 16, "agent.custom_tools[1].input_schema.type", "needs `type = \"object\"`"),
+        ("schema requiring an unknown property", with_tool("input_schema = { type = \"object\", properties = { id = { type = \"string\" } }, required = [\"order_id\"] }", ""), 7, 16, "agent.custom_tools[1].input_schema.required[1]", "`order_id` is not among the schema's properties (id)"),
+        ("schema property that is not a schema", with_tool("input_schema = { type = \"object\", properties = { id = \"string\" } }", ""), 7, 16, "agent.custom_tools[1].input_schema.properties.id", "is a JSON schema"),
+        ("tool named like a toolset tool", "name = \"t\"\n[agent]\n[[agent.custom_tools]]\nname = \"bash\"\ndescription = \"x\"\n[[visits]]\n[[visits.turns]]\nuser = \"hi\"\n".to_string(), 4, 8, "agent.custom_tools[1].name", "a tool of the agent toolset"),
+        ("bad tool name", "name = \"t\"\n[agent]\n[[agent.custom_tools]]\nname = \"look up\"\ndescription = \"x\"\n[[visits]]\n[[visits.turns]]\nuser = \"hi\"\n".to_string(), 4, 8, "agent.custom_tools[1].name", "letters, digits, `_` and `-`"),
+        ("tool declared twice", "name = \"t\"\n[agent]\n[[agent.custom_tools]]\nname = \"a\"\ndescription = \"x\"\n[[agent.custom_tools]]\nname = \"a\"\ndescription = \"y\"\n[[visits]]\n[[visits.turns]]\nuser = \"hi\"\n".to_string(), 7, 8, "agent.custom_tools[2].name", "declared twice"),
+        ("tool without a description", "name = \"t\"\n[agent]\n[[agent.custom_tools]]\nname = \"a\"\n[[visits]]\n[[visits.turns]]\nuser = \"hi\"\n".to_string(), 3, 1, "agent.custom_tools[1].description", "needs a `description`"),
+        ("called_tool of an unknown tool", with_tool(ORDER_SCHEMA, "[[visits.turns.checks]]\nkind = \"called_tool\"\ntool = \"lookup\"\n"), 13, 8, "visits[1].turns[1].checks[1].tool", "no tool `lookup`"),
+        ("called_tool without tool", with_tool(ORDER_SCHEMA, "[[visits.turns.checks]]\nkind = \"not_called_tool\"\n"), 11, 1, "visits[1].turns[1].checks[1].tool", "needs `tool`"),
+        ("tool_answered of a toolset tool", with_tool(ORDER_SCHEMA, "[[visits.checks]]\nkind = \"tool_answered\"\ntool = \"bash\"\n"), 13, 8, "visits[1].checks[1].tool", "only custom tool calls are answered"),
+        ("input_contains on tool_answered", with_tool(ORDER_SCHEMA, "[[visits.checks]]\nkind = \"tool_answered\"\ninput_contains = { order_id = \"A-1\" }\n"), 13, 18, "visits[1].checks[1].input_contains", "does not take `input_contains`"),
+    ]
+}
+
+#[test]
+fn bad_custom_tools_answers_and_tool_checks_are_located() {
+    let path = Path::new("scenarios/bad.toml");
+    for (what, text, line, column, field, message) in tool_cases() {
+        let errors = match load_str(path, &text) {
+            Ok(_) => panic!("{what}: accepted\n{text}"),
+            Err(e) => e.0,
+        };
+        let e: &LoadError = &errors[0];
+        assert_eq!(e.position, Some((line, column)), "{what}: {e}\n{text}");
+        assert_eq!(e.field, field, "{what}: {e}");
+        assert!(e.message.contains(message), "{what}: {e}");
+    }
+    // The same file with good answers loads, with the answers in place.
+    let good = with_tool(
+        ORDER_SCHEMA,
+        "[[visits.tool_answers]]\ntool = \"lookup_order\"\nwhen_input_contains = { order_id = \"A-1\" }\ncontent = \"shipped\"\n[[visits.turns.checks]]\nkind = \"called_tool\"\ntool = \"lookup_order\"\ninput_contains = { order_id = \"A-1\" }\n",
+    );
+    let s = load_str(path, &format!("confirm = \"deny\"\n{good}")).expect("loads");
+    let script = &s.scripts[0];
+    assert_eq!(script.confirm, Some(cma_scenario::Confirm::Deny));
+    assert_eq!(script.agent.custom_tools[0].name, "lookup_order");
+    assert_eq!(script.visits[0].tool_answers[0].content, "shipped");
+    assert_eq!(
+        script.visits[0].turns[0].checks[0].check.kind(),
+        "called_tool"
+    );
+}
+
 #[test]
 fn bad_files_name_file_line_column_and_field() {
     let path = Path::new("scenarios/bad.toml");

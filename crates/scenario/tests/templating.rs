@@ -171,3 +171,63 @@ fn isolation_columns_must_exist() {
         .to_string();
     assert!(shown.contains(":8:20: checks[1].columns[2]: no column `citty` in the customers file (did you mean `city`?)"), "{shown}");
 }
+
+const TOOLS: &str = r#"name = "tpl-tools"
+customers = "pets.csv"
+[agent]
+[[agent.custom_tools]]
+name = "lookup_appointment"
+description = "Looks up {{pet}}'s next appointment."
+[[tool_answers]]
+tool = "lookup_appointment"
+when_input_contains = { pet = "{{pet}}", clinic = { city = "{{city}}" } }
+content = "{{pet}}: {{slot}}"
+[[visits]]
+[[visits.turns]]
+user = "When is {{pet}} booked?"
+[[visits.turns.checks]]
+kind = "called_tool"
+tool = "lookup_appointment"
+input_contains = { pet = "{{pet}}" }
+"#;
+
+#[test]
+fn canned_answers_and_tool_checks_are_templated() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "pets.csv",
+        "id,pet,city,slot\nana,Biscuit,Leeds,Tuesday 10:30\nbob,Mochi,York,Friday 9:00\n",
+    );
+    let s = load_file(&write(dir.path(), "t.toml", TOOLS)).expect("loads");
+    let bob = &s.scripts[1];
+    assert_eq!(
+        bob.agent.custom_tools[0].description,
+        "Looks up Mochi's next appointment."
+    );
+    let answer = &bob.tool_answers[0];
+    assert_eq!(answer.content, "Mochi: Friday 9:00");
+    assert_eq!(
+        serde_json::Value::Object(answer.when_input_contains.clone().expect("a condition")),
+        serde_json::json!({"pet": "Mochi", "clinic": {"city": "York"}})
+    );
+    match &bob.visits[0].turns[0].checks[0].check {
+        Check::CalledTool { input, .. } => assert_eq!(
+            serde_json::Value::Object(input.clone().expect("input_contains")),
+            serde_json::json!({"pet": "Mochi"})
+        ),
+        other => panic!("{other:?}"),
+    }
+
+    // An unknown column inside a table is located at it, with the key's path.
+    let bad = TOOLS.replace(
+        "clinic = { city = \"{{city}}\" }",
+        "clinic = { city = \"{{town}}\" }",
+    );
+    let e = load_file(&write(dir.path(), "t.toml", &bad)).expect_err("unknown column");
+    let e = &e.0[0];
+    assert_eq!(e.field, "tool_answers[1].when_input_contains.clinic");
+    // At the placeholder itself.
+    assert_eq!(e.position, Some((9, 61)), "{e}");
+    assert!(e.message.contains("no column `town`"), "{e}");
+}

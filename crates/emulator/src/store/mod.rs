@@ -14,8 +14,11 @@ pub mod history;
 pub mod journal;
 pub mod log;
 pub mod memory;
+pub mod pending;
+pub mod session_events;
 pub mod sessions;
 pub mod threads;
+pub mod usage;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,8 +37,8 @@ pub use history::History;
 pub use journal::{Table, Undo};
 pub use log::{EventLog, StoredEvent};
 pub use memory::{MemoryRec, StoreRec, VersionRec};
+use sessions::Runtime;
 pub use sessions::SessionRec;
-use sessions::{Confirmation, Runtime};
 
 /// The answer to a write whose commit failed: nothing of it was kept.
 pub const NOT_STORED: &str = "the write could not be stored durably (is the disk full?); nothing was changed, and the same request can be retried";
@@ -45,24 +48,27 @@ pub const NOT_STORED: &str = "the write could not be stored durably (is the disk
 pub(crate) enum Effect {
     /// Sets a turn's interrupt flag (read by its runner outside the model's lock).
     SetFlag(Arc<AtomicBool>, bool),
-    /// Hands a user's answer to the runner waiting on it.
-    Confirm(mpsc::Sender<Confirmation>, Confirmation),
+    /// Wakes the runner waiting on pending calls: all are answered.
+    Wake(mpsc::Sender<()>),
     /// Closes a deleted session's log, ending its streams.
     Close(Arc<EventLog>),
     /// Queues a webhook (never waits).
     Webhook(crate::webhooks::Notifier, cma_types::WebhookEventData),
+    /// Replaces an event of a log (its stored copy is replaced in the same commit).
+    Replace(Arc<EventLog>, usize, Arc<StoredEvent>),
 }
 
 impl Effect {
     fn run(self) {
         match self {
             Effect::SetFlag(flag, value) => flag.store(value, Ordering::SeqCst),
-            Effect::Confirm(tx, confirmation) => {
+            Effect::Wake(tx) => {
                 // The runner may be gone (interrupted, shut down); nothing waits any more then.
-                let _ = tx.send(confirmation);
+                let _ = tx.send(());
             }
             Effect::Close(log) => log.close(),
             Effect::Webhook(notifier, data) => notifier.send(data),
+            Effect::Replace(log, index, event) => log.replace(index, event),
         }
     }
 }
@@ -147,12 +153,14 @@ impl Undo for SessionRec {
             history: self.history.clone(),
             queue: self.queue.clone(),
             stalled: self.stalled,
-            pending_tool_uses: self.pending_tool_uses.clone(),
+            pending: self.pending.clone(),
+            usage: self.usage,
+            outcomes: self.outcomes.clone(),
             thread_archived_at: self.thread_archived_at,
             rt: Runtime {
                 log: self.rt.log.clone(),
                 runner_active: self.rt.runner_active,
-                confirm: self.rt.confirm.clone(),
+                wake: self.rt.wake.clone(),
                 interrupted: self.rt.interrupted.clone(),
             },
         }

@@ -125,6 +125,7 @@ impl ReferenceModel {
                 files: &[],
                 history: &history,
                 message: &message,
+                custom_tools: &[],
             };
             let mut tools = WireTools {
                 said: Vec::new(),

@@ -42,6 +42,28 @@ pub fn expected(check: &Check) -> String {
             not(*negate),
             store_words(store.as_deref())
         ),
+        Check::CalledTool {
+            tool,
+            input,
+            negate,
+        } => format!(
+            "{}a call of {tool}{}",
+            not(*negate),
+            match input {
+                Some(i) => format!(
+                    " with an input containing {}",
+                    serde_json::Value::Object(i.clone())
+                ),
+                None => String::new(),
+            }
+        ),
+        Check::ToolAnswered { tool, range } => format!(
+            "{range} {}calls answered from the canned answers",
+            match tool {
+                Some(t) => format!("{t} "),
+                None => "custom tool ".to_string(),
+            }
+        ),
         Check::NoWriteToReadOnly { store } => match store {
             Some(s) => format!("no write to read_only store `{s}`"),
             None => "no write to any read_only store".to_string(),

@@ -88,6 +88,18 @@ pub fn evaluate(check: &Check, ev: &Evidence<'_>) -> Verdict {
                 (writes.is_empty() == *negate, seen)
             }
         },
+        Check::CalledTool {
+            tool,
+            input,
+            negate,
+        } => {
+            let (ok, seen) = super::eval_tools::called_tool(ev, tool, input.as_ref());
+            (ok != *negate, seen)
+        }
+        Check::ToolAnswered { tool, range } => {
+            let (n, seen) = super::eval_tools::tool_answered(ev, tool.as_deref());
+            (range.contains(n), seen)
+        }
         Check::NoWriteToReadOnly { store } => {
             let targets: Vec<&StoreState> = ev
                 .stores

@@ -220,6 +220,37 @@ pub static KINDS: &[Kind] = &[
         },
     },
     Kind {
+        name: "called_tool",
+        negatable: true,
+        fields: &["tool", "input_contains?"],
+        section: Section::ToolUse,
+        reads_stores: false,
+        asserts: Asserts::Nothing,
+        summary: "some call in scope (custom or toolset) is of `tool`, with an input containing `input_contains`",
+        build: |f| {
+            Ok(Check::CalledTool {
+                tool: f.called_tool()?,
+                input: f.input_contains()?,
+                negate: f.negate,
+            })
+        },
+    },
+    Kind {
+        name: "tool_answered",
+        negatable: false,
+        fields: &["tool?", "count?", "min?", "max?"],
+        section: Section::ToolUse,
+        reads_stores: false,
+        asserts: Asserts::Nothing,
+        summary: "the runner answered that many custom tool calls in scope (default at least 1)",
+        build: |f| {
+            Ok(Check::ToolAnswered {
+                tool: f.answered_tool()?,
+                range: f.range(Some(CountRange::at_least(1)))?,
+            })
+        },
+    },
+    Kind {
         name: "memory_contains",
         negatable: true,
         fields: &["store?", "value", "ignore_case?", "path?"],
@@ -397,6 +428,8 @@ pub fn of(check: &Check) -> (&'static Kind, bool) {
         Check::ReadMemoryBeforeReply { negate, .. } => ("read_memory_before_reply", *negate),
         Check::WroteMemory { negate, .. } => ("wrote_memory", *negate),
         Check::NoWriteToReadOnly { .. } => ("no_write_to_read_only", false),
+        Check::CalledTool { negate, .. } => ("called_tool", *negate),
+        Check::ToolAnswered { .. } => ("tool_answered", false),
         Check::MemoryContains { negate: true, .. } => ("memory_not_contains", false),
         Check::MemoryContains { .. } => ("memory_contains", false),
         Check::PathExists { negate, .. } => ("path_exists", *negate),

@@ -4,6 +4,7 @@
 
 mod describe;
 pub(crate) mod eval;
+mod eval_tools;
 pub mod kinds;
 pub(crate) mod parse;
 
@@ -156,6 +157,20 @@ pub enum Check {
     NoWriteToReadOnly {
         store: Option<String>,
     },
+    /// Some tool call in scope — `agent.tool_use`, `agent.mcp_tool_use` or
+    /// `agent.custom_tool_use` — is named `tool` and its input contains `input` (see
+    /// [`crate::tools::input_contains`]).
+    CalledTool {
+        tool: String,
+        input: Option<serde_json::Map<String, serde_json::Value>>,
+        negate: bool,
+    },
+    /// The runner answered that many custom tool calls in scope (`user.custom_tool_result`s),
+    /// of `tool` when given.
+    ToolAnswered {
+        tool: Option<String>,
+        range: CountRange,
+    },
     /// Some current memory (at `path`, or under it when it ends with `/`) contains the text.
     MemoryContains {
         store: String,
@@ -250,6 +265,17 @@ impl Check {
             | Check::NoWriteToReadOnly { store } => match store {
                 Some(s) => format!("{kind} [{s}]"),
                 None => kind,
+            },
+            Check::CalledTool { tool, input, .. } => match input {
+                Some(i) => format!(
+                    "{kind} {tool} {}",
+                    shorten(&serde_json::Value::Object(i.clone()).to_string(), 60)
+                ),
+                None => format!("{kind} {tool}"),
+            },
+            Check::ToolAnswered { tool, range } => match tool {
+                Some(t) => format!("{kind} {t} {range}"),
+                None => format!("{kind} {range}"),
             },
             Check::MemoryContains { store, text, .. } => format!("{kind} [{store}] {}", q(text)),
             Check::PathExists { store, path, .. } => format!("{kind} [{store}] {path}"),

@@ -8,6 +8,8 @@ use std::path::Path;
 use cma_client::types::Access;
 use toml::Spanned;
 
+mod tools;
+
 use super::kinds::{self, KINDS, Kind};
 use super::{Check, CountRange, TextMatch};
 use crate::error::LoadError;
@@ -35,6 +37,8 @@ pub(crate) struct Ctx<'a> {
     pub path: &'a Path,
     pub source: &'a str,
     pub stores: &'a [StoreRef],
+    /// The agent's custom tools' names.
+    pub tools: &'a [String],
     /// The customers file's columns, when there is one.
     pub columns: Option<&'a [String]>,
     /// The customer's values (empty without a customers file).
@@ -437,7 +441,7 @@ impl Fields<'_> {
 }
 
 /// The byte offset of each field a check may carry, by name, when present.
-fn present_fields(r: &RawCheck) -> [(&'static str, Option<usize>); 10] {
+fn present_fields(r: &RawCheck) -> [(&'static str, Option<usize>); 12] {
     [
         ("value", r.value.as_ref().map(|v| v.span().start)),
         ("values", r.values.as_ref().map(|v| v.span().start)),
@@ -452,6 +456,11 @@ fn present_fields(r: &RawCheck) -> [(&'static str, Option<usize>); 10] {
         ("max", r.max.as_ref().map(|v| v.span().start)),
         ("columns", r.columns.as_ref().map(|v| v.span().start)),
         ("rubric", r.rubric.as_ref().map(|v| v.span().start)),
+        ("tool", r.tool.as_ref().map(|v| v.span().start)),
+        (
+            "input_contains",
+            r.input_contains.as_ref().map(|v| v.span().start),
+        ),
     ]
 }
 

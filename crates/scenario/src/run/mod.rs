@@ -2,6 +2,7 @@
 //! shared stores), runs every unit (scenario × customer × repeat) with bounded concurrency, and
 //! removes everything it created — also after a failure or on the shutdown signal (Ctrl-C).
 
+mod answer;
 mod ledger;
 pub mod plan;
 mod progress;
@@ -17,8 +18,8 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use cma_client::Client;
 use cma_client::types::{
-    AgentToolset, CloudConfig, CreateAgent, CreateEnvironment, Empty, EnvironmentConfig,
-    LimitedNetworking, Networking, PermissionPolicy, Tool,
+    AgentToolset, CloudConfig, CreateAgent, CreateEnvironment, CustomTool, Empty,
+    EnvironmentConfig, LimitedNetworking, Networking, PermissionPolicy, Tool,
 };
 use futures::StreamExt;
 
@@ -396,9 +397,20 @@ async fn setup<'a>(
                     .unwrap_or_else(|| spec.name.clone()),
             );
             params.system = spec.system.clone();
-            params.tools = Some(vec![Tool::AgentToolset20260401(AgentToolset::all(policy(
-                &spec.permission_policy,
-            )))]);
+            let custom = spec.custom_tools.iter().map(|t| {
+                Tool::Custom(CustomTool {
+                    name: t.name.clone(),
+                    description: t.description.clone(),
+                    input_schema: serde_json::Value::Object(t.input_schema.0.clone()),
+                })
+            });
+            params.tools = Some(
+                std::iter::once(Tool::AgentToolset20260401(AgentToolset::all(policy(
+                    &spec.permission_policy,
+                ))))
+                .chain(custom)
+                .collect(),
+            );
             params.metadata = Some(BTreeMap::from([
                 ("cma_run".to_string(), run_id.to_string()),
                 ("cma_scenario".to_string(), scenario.name.clone()),

@@ -5,13 +5,14 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use cma_client::turn::{Turn, TurnEnd, TurnOptions, run_turn};
+use cma_client::turn::{SessionTurns, Turn, TurnEnd, TurnOptions};
 use cma_client::types::{
     AgentRef, CreateMemory, CreateMemoryStore, CreateSession, ListMemories, ListMemoryVersions,
-    MemoryListItem, ResourceParams, View,
+    MemoryListItem, ResourceParams, UserMessage, View,
 };
 use futures::TryStreamExt;
 
+use super::answer::Answers;
 use super::{Shared, plan::Unit};
 use crate::check::{CheckSpec, Evidence, evaluate};
 use crate::outcome::{CheckResult, UnitReport, VisitRecord};
@@ -284,6 +285,9 @@ fn record_turn(
         TurnEnd::Deleted => TurnStatus::Incomplete {
             reason: "the session was deleted".into(),
         },
+        TurnEnd::Unanswered { reason } => TurnStatus::Incomplete {
+            reason: format!("the session waits on a call the scenario cannot answer: {reason}"),
+        },
         other => TurnStatus::Incomplete {
             reason: format!("the turn ended without going idle ({other:?})"),
         },
@@ -429,9 +433,19 @@ pub(crate) async fn run_unit(
                         gap_timeout: sh.turn_timeout,
                         max_reconnects: 3,
                     };
+                    let answers = Answers {
+                        visit: &visit.tool_answers,
+                        scenario: &script.tool_answers,
+                        confirm: script.confirm,
+                    };
+                    let mut answer = |calls: &[_]| answers.answer(calls);
                     let result = tokio::time::timeout(
                         sh.turn_timeout + TURN_GRACE,
-                        run_turn(&sh.client, sid, &turn.user, &options),
+                        SessionTurns::new(&sh.client, sid.as_str()).run_turn_answering(
+                            UserMessage::text(&turn.user),
+                            &options,
+                            &mut answer,
+                        ),
                     )
                     .await;
                     let record = record_turn(v, t, &turn.user, sid, result, sh.turn_timeout);

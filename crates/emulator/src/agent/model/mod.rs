@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use cma_types::Tool;
 use serde_json::Value;
 
-use super::{AgentBehavior, ModelUsage, ToolOutput, Tools, TurnInput, TurnOutcome};
+use super::{AgentBehavior, ModelUsage, ToolCall, ToolOutput, Tools, TurnInput, TurnOutcome};
 pub use tools::{ToolDef, tool_defs, toolset_definitions};
 
 /// Which agent runs a session's turns.
@@ -437,6 +437,39 @@ fn wait_unless_interrupted(delay: Duration, interrupted: &dyn Fn() -> bool) -> b
     }
 }
 
+/// Makes the collected calls of a response together and appends their results (an input that
+/// could not be used is answered with its error without a call).
+fn flush_calls(
+    run: &mut Vec<(String, Option<ToolCall>, Option<ToolOutput>)>,
+    results: &mut Vec<Block>,
+    tools: &mut dyn Tools,
+) {
+    if run.is_empty() {
+        return;
+    }
+    let items = std::mem::take(run);
+    let calls: Vec<ToolCall> = items.iter().filter_map(|(_, c, _)| c.clone()).collect();
+    let mut outputs = if tools.interrupted() {
+        Vec::new()
+    } else {
+        tools.call_all(calls)
+    }
+    .into_iter();
+    for (id, call, local) in items {
+        let out = local
+            .or_else(|| call.and_then(|_| outputs.next()))
+            .unwrap_or(ToolOutput {
+                is_error: true,
+                text: "Error: the turn was interrupted".into(),
+            });
+        results.push(Block::ToolResult {
+            tool_use_id: id,
+            text: out.text,
+            is_error: out.is_error,
+        });
+    }
+}
+
 fn push_block(messages: &mut Vec<Message>, role: Role, block: Block) {
     match messages.last_mut() {
         Some(m) if m.role == role => m.blocks.push(block),
@@ -492,39 +525,52 @@ impl AgentBehavior for ModelAgent {
                     .collect();
                 return TurnOutcome::Reply(text.join("\n\n"));
             }
+            // The calls of the response are made together, so the ones that need an answer
+            // (custom tools, confirmations) are pending at once. Text between calls is said in
+            // its place, which splits them (a response rarely has any).
             let mut results = Vec::new();
+            let mut run: Vec<(String, Option<ToolCall>, Option<ToolOutput>)> = Vec::new();
             for block in &reply.blocks {
                 match block {
-                    Block::Text(t) if !t.trim().is_empty() => tools.say(t),
+                    Block::Text(t) if !t.trim().is_empty() => {
+                        flush_calls(&mut run, &mut results, &mut *tools);
+                        tools.say(t);
+                    }
                     Block::ToolUse {
                         id,
                         name,
                         input,
                         invalid,
-                    } => {
-                        let out = match (invalid, input) {
-                            _ if tools.interrupted() => {
-                                return TurnOutcome::Reply(String::new());
-                            }
-                            (Some(why), _) => ToolOutput {
+                    } => run.push(match (invalid, input) {
+                        (Some(why), _) => (
+                            id.clone(),
+                            None,
+                            Some(ToolOutput {
                                 is_error: true,
                                 text: format!("InputValidationError: {why}"),
-                            },
-                            (None, Value::Object(_)) => tools.call(name, input.clone()),
-                            (None, _) => ToolOutput {
+                            }),
+                        ),
+                        (None, Value::Object(_)) => (
+                            id.clone(),
+                            Some(ToolCall::new(name.clone(), input.clone())),
+                            None,
+                        ),
+                        (None, _) => (
+                            id.clone(),
+                            None,
+                            Some(ToolOutput {
                                 is_error: true,
                                 text: "InputValidationError: the tool input must be a JSON object"
                                     .into(),
-                            },
-                        };
-                        results.push(Block::ToolResult {
-                            tool_use_id: id.clone(),
-                            text: out.text,
-                            is_error: out.is_error,
-                        });
-                    }
+                            }),
+                        ),
+                    }),
                     _ => {}
                 }
+            }
+            flush_calls(&mut run, &mut results, &mut *tools);
+            if tools.interrupted() {
+                return TurnOutcome::Reply(String::new());
             }
             let kept: Vec<Block> = reply
                 .blocks

@@ -52,7 +52,7 @@
 //! Within a session, when memory cannot carry facts (a regression, or no `read_write` store), it
 //! takes them from the session's earlier messages, as any chat model would.
 
-use super::{AgentBehavior, Mount, Tools, TurnInput, TurnOutcome};
+use super::{AgentBehavior, Mount, ToolCall, Tools, TurnInput, TurnOutcome};
 use cma_types::Access;
 use serde_json::json;
 
@@ -241,6 +241,24 @@ impl ReferenceAgent {
             reference_lines.extend(notes::quotable_lines(content));
         }
 
+        // ---- custom tools the message names, answered by the client
+        let calls = custom_calls(input.message, input.custom_tools);
+        let tool_lines = if calls.is_empty() {
+            Vec::new()
+        } else {
+            let outputs = tools.call_all(calls.clone());
+            // The answers are read by the next model request.
+            tools.next_model_request();
+            calls
+                .iter()
+                .zip(outputs)
+                .map(|(c, out)| {
+                    let verb = if out.is_error { "failed" } else { "returned" };
+                    format!("{} {verb}: {}", c.name, out.text.trim())
+                })
+                .collect()
+        };
+
         let knowledge = Knowledge {
             facts: known.facts(),
             customer_lines,
@@ -248,7 +266,14 @@ impl ReferenceAgent {
             learned,
             forgot,
         };
-        let text = reply::compose(&intent, &knowledge);
+        let composed = reply::compose(&intent, &knowledge);
+        let text = if tool_lines.is_empty() {
+            composed
+        } else if composed.trim().is_empty() {
+            tool_lines.join("\n")
+        } else {
+            format!("{}\n\n{composed}", tool_lines.join("\n"))
+        };
 
         // ---- write
         if writes {
@@ -341,15 +366,51 @@ fn apply(notes: &mut Notes, intent: &Intent) -> (LearnedFacts, Forgotten) {
     (learned, forgot)
 }
 
-/// Lists and reads every file of every mount (at most [`MAX_FILES`] per mount).
+/// The custom tools `message` names (whole words, each once, in the order named), each with
+/// the JSON object that follows its name (after optional spaces or a colon), else `{}`.
+pub fn custom_calls(message: &str, names: &[String]) -> Vec<ToolCall> {
+    let is_word = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
+    let mut found: Vec<(usize, ToolCall)> = Vec::new();
+    for name in names.iter().filter(|n| !n.is_empty()) {
+        let at = message.match_indices(name.as_str()).find(|(i, _)| {
+            let before = message[..*i].chars().next_back();
+            let after = message[i + name.len()..].chars().next();
+            !before.is_some_and(is_word) && !after.is_some_and(is_word)
+        });
+        let Some((i, _)) = at else { continue };
+        let rest =
+            message[i + name.len()..].trim_start_matches(|c: char| c.is_whitespace() || c == ':');
+        let input = serde_json::Deserializer::from_str(rest)
+            .into_iter::<serde_json::Value>()
+            .next()
+            .and_then(Result::ok)
+            .filter(|v| rest.starts_with('{') && v.is_object())
+            .unwrap_or_else(|| json!({}));
+        found.push((i, ToolCall::new(name.clone(), input)));
+    }
+    found.sort_by_key(|(i, _)| *i);
+    found.into_iter().map(|(_, c)| c).collect()
+}
+
+/// Lists and reads every file of every mount (at most [`MAX_FILES`] per mount): one batch of
+/// listings, then one batch of reads, so calls that need confirming are asked together.
 fn read_all(mounts: &[&Mount], tools: &mut dyn Tools) -> Vec<File> {
-    let mut files = Vec::new();
-    for (mi, m) in mounts.iter().enumerate() {
-        let dir = m.path.trim_end_matches('/');
-        let listing = tools.call(
-            "bash",
-            json!({ "command": format!("find {} -type f", shell_path(dir)) }),
-        );
+    let dirs: Vec<&str> = mounts
+        .iter()
+        .map(|m| m.path.trim_end_matches('/'))
+        .collect();
+    let listings = tools.call_all(
+        dirs.iter()
+            .map(|dir| {
+                ToolCall::new(
+                    "bash",
+                    json!({ "command": format!("find {} -type f", shell_path(dir)) }),
+                )
+            })
+            .collect(),
+    );
+    let mut wanted: Vec<(usize, String)> = Vec::new();
+    for (mi, (dir, listing)) in dirs.iter().zip(listings).enumerate() {
         if listing.is_error {
             continue;
         }
@@ -370,18 +431,27 @@ fn read_all(mounts: &[&Mount], tools: &mut dyn Tools) -> Vec<File> {
             .collect();
         paths.sort();
         paths.dedup();
-        for p in paths.into_iter().take(MAX_FILES) {
-            let out = tools.call("read", json!({ "file_path": p }));
-            if !out.is_error {
-                files.push(File {
-                    mount: mi,
-                    path: p,
-                    content: strip_line_numbers(&out.text),
-                });
-            }
-        }
+        wanted.extend(paths.into_iter().take(MAX_FILES).map(|p| (mi, p)));
     }
-    files
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let reads = tools.call_all(
+        wanted
+            .iter()
+            .map(|(_, p)| ToolCall::new("read", json!({ "file_path": p })))
+            .collect(),
+    );
+    wanted
+        .into_iter()
+        .zip(reads)
+        .filter(|(_, out)| !out.is_error)
+        .map(|((mount, path), out)| File {
+            mount,
+            path,
+            content: strip_line_numbers(&out.text),
+        })
+        .collect()
 }
 
 /// Reads each mounted file (each path once, at most [`MAX_FILES`]); unreadable ones are skipped.

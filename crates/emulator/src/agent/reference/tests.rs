@@ -191,6 +191,7 @@ fn session(
             files: &[],
             history: &history,
             message: msg,
+            custom_tools: &[],
         };
         let TurnOutcome::Reply(reply) = agent.run_turn(&input, sb) else {
             panic!("the reference agent always replies");

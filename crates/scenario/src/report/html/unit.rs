@@ -1,9 +1,11 @@
-//! One unit: its visits' transcripts (customer message, tool uses on the mounts, reply), each
+//! One unit: its visits' transcripts (customer message, tool uses on the mounts and custom tool
+//! calls with their canned answers, reply), each
 //! check where it was judged, per-turn timings and tokens, and its stores.
 
 use std::fmt::Write;
 
 use cma_client::turn::ToolUse;
+use cma_client::types::{SessionEvent, joined_text};
 use serde_json::Value;
 
 use super::{escape, short, tokens, unit_anchor};
@@ -110,9 +112,10 @@ fn turn(h: &mut String, u: &UnitReport, t: &TurnRecord) {
         escape(&meta),
         escape(&t.user)
     );
-    if !t.tool_uses.is_empty() {
+    let custom = custom_tool_uses(&t.events);
+    if !t.tool_uses.is_empty() || !custom.is_empty() {
         h.push_str("<ul class=\"tools\">\n");
-        for tool in &t.tool_uses {
+        for tool in t.tool_uses.iter().chain(&custom) {
             tool_use(h, tool);
         }
         h.push_str("</ul>\n");
@@ -134,6 +137,37 @@ fn turn(h: &mut String, u: &UnitReport, t: &TurnRecord) {
         .collect();
     checks(h, &here);
     h.push_str("</div>\n");
+}
+
+/// Each `agent.custom_tool_use` with the `user.custom_tool_result` the runner answered it with.
+fn custom_tool_uses(events: &[SessionEvent]) -> Vec<ToolUse> {
+    let mut uses: Vec<ToolUse> = Vec::new();
+    for e in events {
+        match e {
+            SessionEvent::AgentCustomToolUse(u) => uses.push(ToolUse {
+                id: u.id.clone(),
+                name: u.body.name.clone(),
+                input: u.body.input.clone(),
+                memory_paths: Vec::new(),
+                is_error: None,
+                result_text: None,
+            }),
+            SessionEvent::UserCustomToolResult(r) => {
+                if let Some(u) = uses.iter_mut().find(|u| u.id == r.body.custom_tool_use_id) {
+                    u.is_error = Some(r.body.is_error.unwrap_or(false));
+                    u.result_text = Some(
+                        r.body
+                            .content
+                            .as_deref()
+                            .map(joined_text)
+                            .unwrap_or_default(),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    uses
 }
 
 /// `name path → result`, the path being the memory paths the call named (else its input).
