@@ -517,7 +517,7 @@ async fn turn_event_order_and_stream_ids_match_the_list() {
         ]
     );
     assert_eq!(
-        &kinds[kinds.len() - 4..],
+        &kinds[kinds.len() - 5..],
         [
             "agent.message",
             "span.model_request_end",
