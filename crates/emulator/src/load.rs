@@ -11,6 +11,7 @@ use crate::clock;
 use crate::persist::Loaded;
 use crate::store::{
     AgentRec, EnvRec, EventLog, MemoryRec, Model, SessionRec, StoreRec, StoredEvent, VersionRec,
+    WorkRec,
 };
 
 fn parse<T: DeserializeOwned>(kind: &str, id: &str, json: &str) -> Result<T, String> {
@@ -84,6 +85,11 @@ pub fn model(loaded: Loaded) -> Result<Model, String> {
                 }
                 r.pending_tool_uses.clear();
                 m.sessions.insert(id.clone(), r);
+            }
+            "work" => {
+                let r: WorkRec = parse(kind, id, json)?;
+                m.seq = m.seq.max(r.seq);
+                m.work.insert(id.clone(), r);
             }
             other => return Err(format!("unknown record kind {other:?}")),
         }

@@ -20,6 +20,7 @@ pub mod memory_stores;
 pub mod memory_versions;
 pub mod sessions;
 pub mod shared;
+pub mod work;
 
 pub use agents::*;
 pub use content::*;
@@ -31,5 +32,6 @@ pub use memory_stores::*;
 pub use memory_versions::*;
 pub use sessions::*;
 pub use shared::*;
+pub use work::*;
 
 pub(crate) use union::open_union;

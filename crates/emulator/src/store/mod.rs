@@ -13,6 +13,7 @@ pub mod journal;
 pub mod log;
 pub mod memory;
 pub mod sessions;
+pub mod work;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,6 +31,7 @@ pub use journal::{Table, Undo};
 pub use log::{EventLog, StoredEvent};
 pub use memory::{MemoryRec, StoreRec, VersionRec};
 pub use sessions::SessionRec;
+pub use work::WorkRec;
 use sessions::{Confirmation, Runtime};
 
 /// The answer to a write whose commit failed: nothing of it was kept.
@@ -44,6 +46,8 @@ pub(crate) enum Effect {
     Confirm(mpsc::Sender<Confirmation>, Confirmation),
     /// Closes a deleted session's log, ending its streams.
     Close(Arc<EventLog>),
+    /// Wakes the long polls waiting for work.
+    WakePollers(Arc<tokio::sync::Notify>),
 }
 
 impl Effect {
@@ -55,6 +59,7 @@ impl Effect {
                 let _ = tx.send(confirmation);
             }
             Effect::Close(log) => log.close(),
+            Effect::WakePollers(ready) => ready.notify_waiters(),
         }
     }
 }
@@ -70,6 +75,12 @@ pub struct Model {
     pub agents: Table<AgentRec>,
     pub environments: Table<EnvRec>,
     pub sessions: Table<SessionRec>,
+    /// Work items of self-hosted environments.
+    pub work: Table<WorkRec>,
+    /// Notified when work is queued, for long polls.
+    pub work_ready: Arc<tokio::sync::Notify>,
+    /// When each worker last polled, per environment (runtime only, for the queue stats).
+    pub(crate) work_pollers: work::Pollers,
     /// Changes made by the current write, committed by [`Db::write`].
     pub(crate) changes: Vec<Change>,
     /// Logs the current write appended to: committed and woken once it is stored, cut back
@@ -114,6 +125,12 @@ impl Undo for EnvRec {
     }
 }
 
+impl Undo for WorkRec {
+    fn before_image(&self) -> Self {
+        self.clone()
+    }
+}
+
 impl Undo for SessionRec {
     /// The runtime shares the live log and interrupt flag: the log is cut back separately, and
     /// the flag only changes through an [`Effect`] after commit. The confirmation sender is a
@@ -150,6 +167,7 @@ impl Model {
         self.agents.commit();
         self.environments.commit();
         self.sessions.commit();
+        self.work.commit();
     }
 
     /// The current write is not stored: put back every record it touched, the sequence counter,
@@ -162,6 +180,7 @@ impl Model {
         self.agents.rollback();
         self.environments.rollback();
         self.sessions.rollback();
+        self.work.rollback();
         if paths_stale {
             self.rebuild_path_index();
         }

@@ -476,6 +476,8 @@ impl Model {
                 rt: Runtime::default(),
             },
         );
+        // A self-hosted environment's worker serves the session from its work queue.
+        self.queue_session_work(&id);
         let (_, start) = self.accept_events(&id, initial)?;
         self.persist_session(&id);
         let session = self.session(&id)?.session.clone();
@@ -619,6 +621,10 @@ impl Model {
         );
         validate_events("events", &events, &rec.pending_tool_uses, self_hosted)?;
         let result = self.accept_events(id, events)?;
+        if result.1 {
+            // A dormant self-hosted session (its worker stopped) needs a worker again.
+            self.queue_session_work(id);
+        }
         self.persist_session(id);
         Ok(result)
     }
