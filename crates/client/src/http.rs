@@ -45,6 +45,8 @@ pub(crate) struct ApiRequest {
     pub(crate) beta: Beta,
     pub(crate) query: Query,
     pub(crate) body: Option<Vec<u8>>,
+    /// Headers of this call only (such as a work poll's `anthropic-worker-id`).
+    pub(crate) headers: Vec<(&'static str, String)>,
 }
 
 impl ApiRequest {
@@ -71,11 +73,17 @@ impl ApiRequest {
             beta,
             query: Query::new(),
             body: None,
+            headers: Vec::new(),
         })
     }
 
     pub(crate) fn query(mut self, query: Query) -> Self {
         self.query = query;
+        self
+    }
+
+    pub(crate) fn header(mut self, name: &'static str, value: &str) -> Self {
+        self.headers.push((name, value.to_string()));
         self
     }
 
@@ -263,6 +271,11 @@ impl Client {
             && let Ok(v) = HeaderValue::from_str(ws)
         {
             h.insert("anthropic-workspace-id", v);
+        }
+        for (name, value) in &req.headers {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                h.insert(*name, v);
+            }
         }
         h
     }

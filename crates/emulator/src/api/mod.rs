@@ -400,10 +400,7 @@ async fn admit(st: &AppState, req: Request) -> ApiResult<Request> {
             api_key_id: ids::api_key_id(key.as_deref()),
         }),
     };
-    parts.extensions.insert(Ctx {
-        actor,
-        beta,
-    });
+    parts.extensions.insert(Ctx { actor, beta });
     Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 

@@ -104,7 +104,10 @@ pub async fn stop(
     };
     let force = p.force.unwrap_or(false);
     Ok(ok_json(
-        write(&st, move |m| m.stop_work(&env_id, &work_id, force, clock::now())).await?,
+        write(&st, move |m| {
+            m.stop_work(&env_id, &work_id, force, clock::now())
+        })
+        .await?,
     ))
 }
 

@@ -31,8 +31,8 @@ pub use journal::{Table, Undo};
 pub use log::{EventLog, StoredEvent};
 pub use memory::{MemoryRec, StoreRec, VersionRec};
 pub use sessions::SessionRec;
-pub use work::WorkRec;
 use sessions::{Confirmation, Runtime};
+pub use work::WorkRec;
 
 /// The answer to a write whose commit failed: nothing of it was kept.
 pub const NOT_STORED: &str = "the write could not be stored durably (is the disk full?); nothing was changed, and the same request can be retried";

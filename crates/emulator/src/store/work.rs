@@ -11,8 +11,8 @@ use std::collections::HashMap;
 
 use base64::Engine;
 use cma_types::{
-    EnvironmentConfig, NO_HEARTBEAT, Work, WorkData, WorkHeartbeat, WorkLeaseState,
-    WorkQueueStats, WorkState,
+    EnvironmentConfig, NO_HEARTBEAT, Work, WorkData, WorkHeartbeat, WorkLeaseState, WorkQueueStats,
+    WorkState,
 };
 use serde::{Deserialize, Serialize};
 
@@ -89,7 +89,9 @@ fn heartbeat_matches(stored: Option<&str>, expected: &str) -> bool {
 impl Model {
     pub fn is_self_hosted(&self, env_id: &str) -> bool {
         matches!(
-            self.environments.get(env_id).and_then(|e| e.env.config.as_ref()),
+            self.environments
+                .get(env_id)
+                .and_then(|e| e.env.config.as_ref()),
             Some(EnvironmentConfig::SelfHosted(_))
         )
     }
@@ -408,7 +410,8 @@ impl Model {
         let workers = self
             .work_pollers
             .get(env_id)
-            .map_or(0, |m| m.values().filter(|t| now - **t <= window).count()) as u64;
+            .map_or(0, |m| m.values().filter(|t| now - **t <= window).count())
+            as u64;
         Ok(WorkQueueStats {
             kind: "work_queue_stats".into(),
             depth: queued.len() as u64 - pending,
@@ -499,7 +502,10 @@ mod tests {
         let w = queued(&mut m, &e);
         let t0 = clock::now();
         assert_eq!(
-            m.poll_work(&e, DEFAULT_RECLAIM_MS, None, t0).unwrap().unwrap().id,
+            m.poll_work(&e, DEFAULT_RECLAIM_MS, None, t0)
+                .unwrap()
+                .unwrap()
+                .id,
             w
         );
         m.ack_work(&e, &w, t0).unwrap();
