@@ -34,6 +34,11 @@ fn sdk_installed(installed: &Path, which: &str) -> bool {
 
 /// Starts an emulator, runs `program script` against it and asserts it exits 0 with `seed flow OK`.
 async fn run_seed_flow(program: impl AsRef<OsStr>, script: &str) {
+    run_sdk_script(program, script, "seed flow OK").await;
+}
+
+/// Starts an emulator, runs `program script` against it and asserts it exits 0 printing `ok_line`.
+async fn run_sdk_script(program: impl AsRef<OsStr>, script: &str, ok_line: &str) {
     let emulator = cma_emulator::Emulator::start(cma_emulator::EmulatorConfig::default())
         .await
         .expect("emulator starts");
@@ -60,7 +65,7 @@ async fn run_seed_flow(program: impl AsRef<OsStr>, script: &str) {
         output.status
     );
     assert!(
-        stdout.contains("seed flow OK"),
+        stdout.contains(ok_line),
         "{script}: no success line:\n{stdout}\n{stderr}"
     );
     emulator.shutdown().await;
@@ -82,4 +87,22 @@ async fn official_typescript_sdk_runs_the_seed_flow() {
         return;
     }
     run_seed_flow("node", "tests/sdk/seed_flow.mjs").await;
+}
+
+/// The official Python SDK's `EnvironmentWorker` serves a self-hosted session: it claims the work
+/// item, runs the agent's tool calls and answers them with `user.tool_result` until the turn
+/// idles `end_turn`, and syncs the memory the agent wrote back through the memory API
+/// (`tests/sdk/self_hosted_worker.py`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_python_environment_worker_serves_a_self_hosted_session() {
+    let python = repo_path("target/sdk-venv/bin/python");
+    if !sdk_installed(&python, "Python") {
+        return;
+    }
+    run_sdk_script(
+        &python,
+        "tests/sdk/self_hosted_worker.py",
+        "self-hosted worker OK",
+    )
+    .await;
 }
