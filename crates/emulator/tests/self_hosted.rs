@@ -426,3 +426,54 @@ async fn with_an_api_key_the_sessions_token_acts_for_its_session_until_the_item_
     );
     assert_eq!(err.status, 401);
 }
+
+/// Work items are stored like everything else: after a restart the queue, the lease and the
+/// sessions token are as they were.
+#[tokio::test]
+async fn work_items_and_their_leases_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = EmulatorConfig {
+        data_dir: Some(dir.path().to_path_buf()),
+        api_key: Some("test-key".into()),
+        ..Default::default()
+    };
+    let env = start_with(config.clone()).await;
+    let e = self_hosted_env(&env).await;
+    let session = session_in(&env, &e.id, &[]).await;
+    let q = env.client.environments().work();
+    let item = t(q.poll(&e.id, &poll_now())).await.unwrap().unwrap();
+    t(q.ack(&e.id, &item.id)).await.unwrap();
+    let claim = HeartbeatWork {
+        expected_last_heartbeat: Some(NO_HEARTBEAT.into()),
+        desired_ttl_seconds: Some(600),
+    };
+    let beat = t(q.heartbeat(&e.id, &item.id, &claim)).await.unwrap();
+    t(env.emu.shutdown()).await;
+
+    let env = start_with(config).await;
+    let q = env.client.environments().work();
+    let got = t(q.retrieve(&e.id, &item.id)).await.unwrap();
+    assert_eq!(got.state, WorkState::Active);
+    assert_eq!(
+        got.latest_heartbeat_at.as_deref(),
+        Some(beat.last_heartbeat.as_str())
+    );
+    let renew = HeartbeatWork {
+        expected_last_heartbeat: Some(beat.last_heartbeat.clone()),
+        desired_ttl_seconds: None,
+    };
+    assert!(
+        t(q.heartbeat(&e.id, &item.id, &renew))
+            .await
+            .unwrap()
+            .lease_extended
+    );
+    let as_session = bearer_client(&env.emu.base_url(), &sessions_token(&item));
+    assert_eq!(
+        t(as_session.sessions().retrieve(&session.id))
+            .await
+            .unwrap()
+            .id,
+        session.id
+    );
+}
