@@ -83,7 +83,7 @@ pub fn model(loaded: Loaded) -> Result<Model, String> {
                 if r.session.status == SessionStatus::Running {
                     r.stalled = true;
                 }
-                r.pending_tool_uses.clear();
+                r.pending.clear();
                 m.sessions.insert(id.clone(), r);
             }
             "work" => {

@@ -7,16 +7,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use cma_types::{
-    Access, Actor, AgentMessage, ContentBlock, Marker, ModelRequestEnd, RetryStatus, Session,
-    SessionActor, SessionError, SessionErrorDetail, SessionEvent, SessionResource, StopReason,
-    Tool,
+    Access, Actor, AgentMessage, AgentToolResult, ContentBlock, Marker, ModelRequestEnd,
+    RetryStatus, Session, SessionActor, SessionError, SessionErrorDetail, SessionEvent,
+    SessionResource, StopReason, Tool,
 };
 
 use crate::agent::model::{AgentConfig, Backend, Message};
 use crate::agent::{Exchange, ModelUsage, Mount, TurnInput, TurnOutcome};
 use crate::sandbox::bwrap::BwrapShell;
-use crate::sandbox::{Fs, FsMount, Sandbox};
+use crate::sandbox::{Fs, FsMount, INTERRUPTED, Sandbox};
 use crate::store::Db;
+use crate::store::pending::PendingKind;
 
 /// Everything a turn needs, copied out of the model.
 struct TurnSetup {
@@ -31,6 +32,7 @@ struct TurnSetup {
     span_id: String,
     /// The session's earlier turns for a model backend (empty for the reference agent).
     transcript: Vec<Message>,
+    custom_tools: Vec<String>,
 }
 
 /// Starts the runner thread for a session whose queue just got its first message.
@@ -104,6 +106,17 @@ fn finish(m: &mut crate::store::Model, sid: &str, stop_reason: StopReason) {
     m.persist_session(sid);
 }
 
+/// Characters of what a turn's model request reads, for the token estimate.
+fn input_chars(setup: &TurnSetup) -> usize {
+    setup.system.as_deref().map_or(0, str::len)
+        + setup.message.len()
+        + setup
+            .history
+            .iter()
+            .map(|e| e.user.len() + e.agent.len())
+            .sum::<usize>()
+}
+
 fn tokens(chars: usize) -> u64 {
     chars.div_ceil(4) as u64
 }
@@ -132,12 +145,7 @@ pub(crate) fn end_span(
     {
         return;
     }
-    if let Some(rec) = m.sessions.get_mut(sid)
-        && let Some(u) = rec.session.usage.as_mut()
-    {
-        u.input_tokens = Some(u.input_tokens.unwrap_or(0) + usage.input_tokens);
-        u.output_tokens = Some(u.output_tokens.unwrap_or(0) + usage.output_tokens);
-    }
+    m.add_usage(sid, &usage);
 }
 
 /// The failure of a turn: `session.error`, then idle with `retries_exhausted`.
@@ -176,6 +184,8 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
             setup.interrupted.clone(),
         );
         sandbox.span_id = setup.span_id.clone();
+        sandbox.span_open = true;
+        sandbox.input_chars = input_chars(&setup);
         sandbox.real_shell = agent.uses_real_shell();
         sandbox.shell = shell.take().filter(|s| s.serves(&setup.fs_mounts));
         let behavior = crate::agent::model::behavior(
@@ -190,17 +200,12 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
             mounts: &setup.mounts,
             history: &setup.history,
             message: &setup.message,
+            custom_tools: &setup.custom_tools,
         };
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             behavior.run_turn(&input, &mut sandbox)
         }));
-        let input_chars = setup.system.as_deref().map_or(0, str::len)
-            + setup.message.len()
-            + setup
-                .history
-                .iter()
-                .map(|e| e.user.len() + e.agent.len())
-                .sum::<usize>();
+        let input_chars = sandbox.input_chars;
         let interrupted = setup.interrupted.load(Ordering::SeqCst);
         let go_on = db
             .write(|m| {
@@ -208,9 +213,19 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                     return Ok(false);
                 }
                 // A model backend's own usage, else an estimate from the characters exchanged.
-                let span_id = sandbox.span_id.clone();
+                let mut span_id = sandbox.span_id.clone();
+                let span_open = sandbox.span_open;
                 let reported = sandbox.usage;
-                let span_end = |m: &mut crate::store::Model, out_chars: usize, is_error: bool| {
+                let mut span_end = |m: &mut crate::store::Model,
+                                    out_chars: usize,
+                                    is_error: bool| {
+                    // A wait for answers closed the span: the reply comes from a new request.
+                    if !span_open {
+                        match m.append_event(&sid, SessionEvent::SpanModelRequestStart, Marker {}) {
+                            Some(e) => span_id = e.id.clone(),
+                            None => return,
+                        }
+                    }
                     let usage = reported.unwrap_or(ModelUsage {
                         input_tokens: tokens(input_chars),
                         output_tokens: tokens(out_chars),
@@ -220,13 +235,21 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                 };
                 match outcome {
                     _ if interrupted || sandbox.aborted() => {
-                        // The interrupt (or a deletion) ended the turn.
+                        // The interrupt (or a deletion, an archive) ended the turn.
                         let running = m.sessions.get(&sid).is_some_and(|r| r.rt.runner_active);
-                        if running {
-                            span_end(m, sandbox.output_chars, false);
-                            finish(m, &sid, StopReason::EndTurn(Marker {}));
+                        if !running {
+                            return Ok(false);
                         }
-                        Ok(false)
+                        if span_open {
+                            let usage = reported.unwrap_or(ModelUsage {
+                                input_tokens: tokens(input_chars),
+                                output_tokens: tokens(sandbox.output_chars),
+                                ..ModelUsage::default()
+                            });
+                            end_span(m, &sid, &span_id, usage, false);
+                        }
+                        answer_unanswered(m, &sid);
+                        Ok(end_interrupted(m, &sid))
                     }
                     Err(_) => {
                         tracing::error!(session_id = %sid, "the agent behaviour panicked");
@@ -286,6 +309,43 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
     }
 }
 
+/// The pending calls an ended turn leaves get error results: an `agent.tool_result` for each
+/// toolset call (a custom call's result is the client's to send; the model's transcript gets
+/// the error, see [`crate::agent::model::history`]).
+fn answer_unanswered(m: &mut crate::store::Model, sid: &str) {
+    for call in m.take_pending(sid) {
+        if call.kind == PendingKind::CustomResult {
+            continue;
+        }
+        let result = AgentToolResult {
+            tool_use_id: call.event_id,
+            content: Some(vec![ContentBlock::text(INTERRUPTED)]),
+            is_error: Some(true),
+        };
+        m.append_event(sid, SessionEvent::AgentToolResult, result);
+    }
+}
+
+/// An interrupted turn idles `end_turn`. Messages sent after the interrupt (it dropped the
+/// ones before) start the next turn: returns whether the runner goes on.
+fn end_interrupted(m: &mut crate::store::Model, sid: &str) -> bool {
+    m.go_idle(sid, StopReason::EndTurn(Marker {}));
+    let Some(rec) = m.sessions.get_mut(sid) else {
+        return false;
+    };
+    if rec.queue.is_empty() {
+        rec.rt.runner_active = false;
+        m.persist_session(sid);
+        return false;
+    }
+    let flag = rec.rt.interrupted.clone();
+    rec.session.status = cma_types::SessionStatus::Running;
+    m.after_commit(crate::store::Effect::SetFlag(flag, false));
+    m.append_event(sid, SessionEvent::SessionStatusRunning, Marker {});
+    m.persist_session(sid);
+    true
+}
+
 /// Pops the next queued message and opens its model-request span.
 fn next_turn(m: &mut crate::store::Model, sid: &str, transcript: bool) -> Option<TurnSetup> {
     let rec = m.sessions.get_mut(sid)?;
@@ -304,6 +364,13 @@ fn next_turn(m: &mut crate::store::Model, sid: &str, transcript: bool) -> Option
         .collect();
     let interrupted = rec.rt.interrupted.clone();
     let tools = s.agent.tools.clone();
+    let custom_tools = tools
+        .iter()
+        .filter_map(|t| match t {
+            Tool::Custom(c) => Some(c.name.clone()),
+            _ => None,
+        })
+        .collect();
     let model = s.agent.model.id().to_string();
     let system = s.agent.system.clone();
     let (mounts, fs_mounts) = mounts_of(s);
@@ -326,6 +393,7 @@ fn next_turn(m: &mut crate::store::Model, sid: &str, transcript: bool) -> Option
         interrupted,
         span_id: span.id.clone(),
         transcript,
+        custom_tools,
     })
 }
 

@@ -142,6 +142,7 @@ async fn reads_writes_and_answers_with_one_span_per_model_call_and_history() {
                 "span.model_request_start",
                 "agent.message",
                 "span.model_request_end",
+                "session.usage",
                 "session.status_idle",
             ],
             "{proto:?}: {first:#?}"

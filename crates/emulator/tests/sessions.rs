@@ -506,21 +506,22 @@ async fn turn_event_order_and_stream_ids_match_the_list() {
         ]
     );
     assert_eq!(
-        &kinds[kinds.len() - 3..],
+        &kinds[kinds.len() - 4..],
         [
             "agent.message",
             "span.model_request_end",
+            "session.usage",
             "session.status_idle"
         ]
     );
     assert_eq!(frames[0].1["id"], echo_id.as_str());
     let start_id = frames[2].1["id"].clone();
-    let end = &frames[frames.len() - 2].1;
+    let end = &frames[frames.len() - 3].1;
     assert_eq!(end["model_request_start_id"], start_id);
     assert!(end["model_usage"]["input_tokens"].as_u64().unwrap() > 0);
     assert_eq!(frames.last().unwrap().1["stop_reason"]["type"], "end_turn");
     // Every tool use is answered by its result before anything else of the agent's.
-    let middle = &frames[3..frames.len() - 3];
+    let middle = &frames[3..frames.len() - 4];
     let mut i = 0;
     while i < middle.len() {
         match middle[i].0.as_str() {
@@ -696,9 +697,14 @@ async fn stall_interrupt_archive_and_delete() {
     let kinds: Vec<&str> = frames.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         kinds,
-        ["user.message", "user.interrupt", "session.status_idle"]
+        [
+            "user.message",
+            "user.interrupt",
+            "session.usage",
+            "session.status_idle"
+        ]
     );
-    assert_eq!(frames[2].1["stop_reason"]["type"], "end_turn");
+    assert_eq!(frames[3].1["stop_reason"]["type"], "end_turn");
     assert_eq!(
         t(s.retrieve(&session.id)).await.unwrap().status,
         SessionStatus::Idle

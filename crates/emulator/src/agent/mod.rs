@@ -44,6 +44,8 @@ pub struct TurnInput<'a> {
     pub history: &'a [Exchange],
     /// The text of the user's message (text blocks joined with newlines).
     pub message: &'a str,
+    /// The names of the agent's custom tools.
+    pub custom_tools: &'a [String],
 }
 
 impl TurnInput<'_> {
@@ -70,7 +72,23 @@ pub struct ToolOutput {
     pub text: String,
 }
 
-/// The agent toolset. Each call is recorded as an `agent.tool_use` event with exactly this
+/// One tool call the agent makes: a toolset tool or one of the agent's custom tools.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCall {
+    pub name: String,
+    pub input: serde_json::Value,
+}
+
+impl ToolCall {
+    pub fn new(name: impl Into<String>, input: serde_json::Value) -> Self {
+        Self {
+            name: name.into(),
+            input,
+        }
+    }
+}
+
+/// The agent toolset and the agent's custom tools. Each toolset call is recorded as an `agent.tool_use` event with exactly this
 /// `name` and `input`, executed, and answered with an `agent.tool_result`.
 ///
 /// Inputs follow the toolset's schemas (reference section 7.2): `bash {command}`,
@@ -79,8 +97,22 @@ pub struct ToolOutput {
 /// on memory mounts: `ls [-1] DIR`, `cat FILE`, `rm FILE`, `mkdir -p DIR` (a no-op: directories
 /// are implied by paths), and `find DIR -type f`. A write to a `read_only` mount fails with
 /// `is_error: true` ("Read-only file system") and writes nothing.
+///
+/// A custom tool call is recorded as an `agent.custom_tool_use` and answered by the client
+/// (`user.custom_tool_result`); a call under `always_ask` waits for a `user.tool_confirmation`.
+/// Such calls block until answered: the session idles with `requires_action` meanwhile, and the
+/// model request that made them ends there (the agent reads the answers in its next request).
 pub trait Tools {
     fn call(&mut self, name: &str, input: serde_json::Value) -> ToolOutput;
+
+    /// The calls of one model response, made together: every call that needs an answer is
+    /// pending at once. The outputs are in the order of `calls`.
+    fn call_all(&mut self, calls: Vec<ToolCall>) -> Vec<ToolOutput> {
+        calls
+            .into_iter()
+            .map(|c| self.call(&c.name, c.input))
+            .collect()
+    }
 
     /// Sends an `agent.message` mid-turn (the final reply is sent by the session code).
     fn say(&mut self, text: &str);

@@ -6,6 +6,7 @@
 mod atomic_tests;
 pub mod bash;
 pub mod bwrap;
+mod calls;
 pub mod files;
 pub mod fs;
 #[cfg(test)]
@@ -13,20 +14,17 @@ mod tests;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
-use std::time::Duration;
 
 use cma_types::{
-    AgentMessage, AgentToolResult, AgentToolUse, AutoEvaluation, AutoPermission, ContentBlock,
-    Event, Marker, PermissionPolicy, RequiresAction, SessionEvent, SessionStatus, StatusIdle,
-    StopReason, Tool, ToolEvaluation,
+    AutoEvaluation, AutoJudgement, AutoPermission, Event, Marker, PermissionPolicy, SessionEvent,
+    Tool, ToolEvaluation,
 };
 use serde_json::Value;
 
-use crate::agent::{ModelUsage, ToolOutput, Tools};
+use crate::agent::{ModelUsage, ToolOutput};
 use crate::store::Db;
 use crate::store::agents::TOOLSET_TOOLS;
-use crate::store::sessions::Confirmation;
+pub use calls::INTERRUPTED;
 use files::{err, ok};
 pub use fs::{Fs, FsMount};
 
@@ -35,13 +33,88 @@ pub use fs::{Fs, FsMount};
 pub enum Permission {
     /// Runs at once; the `evaluation` to record.
     Allow(ToolEvaluation),
-    /// Waits for a `user.tool_confirmation`.
-    Ask,
+    /// Waits for a `user.tool_confirmation`; the `evaluation` to record.
+    Ask(ToolEvaluation),
+    /// Refused by the policy (`auto` judged it); the `evaluation` to record.
+    Refuse(ToolEvaluation),
     /// Refused before any policy applied (tool not enabled).
     Deny,
 }
 
-/// The permission for `name` under an agent's tools.
+impl Permission {
+    /// `evaluated_permission` and `evaluation` of the `agent.tool_use`.
+    pub fn recorded(&self) -> (&'static str, Option<ToolEvaluation>) {
+        match self {
+            Permission::Allow(e) => ("allow", Some(e.clone())),
+            Permission::Ask(e) => ("ask", Some(e.clone())),
+            Permission::Refuse(e) => ("deny", Some(e.clone())),
+            Permission::Deny => ("deny", None),
+        }
+    }
+}
+
+/// What the emulated `auto` policy decides for one call. The real service's judgement is a
+/// model's and undocumented; this stand-in is a fixed rule so tests can rely on it: reading
+/// and searching are allowed, writing files under the session's mounts is allowed, a `bash`
+/// command that only reads (`ls`, `cat`, `find`, `grep`, `head`, `tail`, `wc`, `echo`, `pwd`)
+/// is allowed, `rm -r`/`rm -rf` of a root-level path or anything with `sudo` is denied
+/// (`high_risk`), any other `rm`/`mv` asks (`high_risk`), and any other command asks
+/// (`indeterminate`).
+pub fn auto_judgement(name: &str, input: &Value) -> AutoPermission {
+    let ask = |code: &str| {
+        AutoPermission::Ask(AutoJudgement {
+            reason_code: code.into(),
+        })
+    };
+    if name != "bash" {
+        return AutoPermission::Allow(Marker {});
+    }
+    if input.get("restart").and_then(Value::as_bool) == Some(true) {
+        return AutoPermission::Allow(Marker {});
+    }
+    let command = input.get("command").and_then(Value::as_str).unwrap_or("");
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let recursive = words.iter().any(|w| w.starts_with('-') && w.contains('r'));
+    let root_path = words.iter().any(|w| {
+        *w == "/" || *w == "/*" || *w == "~" || w.matches('/').count() == 1 && w.starts_with('/')
+    });
+    match words.first().copied() {
+        Some("sudo") => AutoPermission::Deny(AutoJudgement {
+            reason_code: "high_risk".into(),
+        }),
+        Some("rm") if recursive && root_path => AutoPermission::Deny(AutoJudgement {
+            reason_code: "high_risk".into(),
+        }),
+        Some("rm" | "mv" | "rmdir") => ask("high_risk"),
+        Some("ls" | "cat" | "find" | "grep" | "head" | "tail" | "wc" | "echo" | "pwd")
+            if !command.contains('>') =>
+        {
+            AutoPermission::Allow(Marker {})
+        }
+        _ => ask("indeterminate"),
+    }
+}
+
+/// The permission for calling `name` with `input` under an agent's tools.
+pub fn judge(tools: &[Tool], name: &str, input: &Value) -> Permission {
+    match permission_for(tools, name) {
+        Permission::Allow(ToolEvaluation::Auto(_)) => {
+            let judged = auto_judgement(name, input);
+            let evaluation = ToolEvaluation::Auto(AutoEvaluation {
+                evaluated_permission: judged.clone(),
+            });
+            match judged {
+                AutoPermission::Allow(_) => Permission::Allow(evaluation),
+                AutoPermission::Deny(_) => Permission::Refuse(evaluation),
+                _ => Permission::Ask(evaluation),
+            }
+        }
+        other => other,
+    }
+}
+
+/// Whether `name` is enabled for an agent with `tools`, and under which policy (an `auto`
+/// policy is reported as allowing; [`judge`] decides each call).
 pub fn permission_for(tools: &[Tool], name: &str) -> Permission {
     if !TOOLSET_TOOLS.contains(&name) {
         return Permission::Deny;
@@ -65,7 +138,9 @@ pub fn permission_for(tools: &[Tool], name: &str) -> Permission {
         .and_then(|c| c.permission_policy.clone())
         .or(default.permission_policy);
     match policy {
-        Some(PermissionPolicy::AlwaysAsk(_)) => Permission::Ask,
+        Some(PermissionPolicy::AlwaysAsk(_)) => {
+            Permission::Ask(ToolEvaluation::AlwaysAsk(Marker {}))
+        }
         Some(PermissionPolicy::Auto(_)) => {
             Permission::Allow(ToolEvaluation::Auto(AutoEvaluation {
                 evaluated_permission: AutoPermission::Allow(Marker {}),
@@ -118,6 +193,14 @@ pub struct Sandbox {
     pub output_chars: usize,
     /// The open `span.model_request_start`'s event id.
     pub span_id: String,
+    /// Whether that span is still open (a wait for answers closes it; the runner opens the
+    /// turn's first).
+    pub span_open: bool,
+    /// The span was opened as the turn resumed after a wait and nothing happened in it yet: the
+    /// agent's next model request is this one.
+    span_fresh: bool,
+    /// Characters of the turn's input, for the token estimate of a span a wait closes.
+    pub input_chars: usize,
     /// The usage a model backend reported for the open span (else the runner estimates it).
     pub usage: Option<ModelUsage>,
     /// Run `bash` in a real shell under bubblewrap (see [`bwrap`]) rather than the emulated one.
@@ -143,6 +226,9 @@ impl Sandbox {
             aborted: false,
             output_chars: 0,
             span_id: String::new(),
+            span_open: false,
+            span_fresh: false,
+            input_chars: 0,
             usage: None,
             real_shell: false,
             shell: None,
@@ -188,140 +274,5 @@ impl Sandbox {
             self.aborted = true;
         }
         id
-    }
-
-    /// Goes idle with `requires_action` and blocks until the user answers (or the turn ends).
-    fn await_confirmation(&mut self, tool_use_id: &str) -> Option<Confirmation> {
-        let (tx, rx) = mpsc::channel();
-        let sid = self.session_id.clone();
-        let id = tool_use_id.to_string();
-        let registered = self.db.write(|m| {
-            let Some(rec) = m.sessions.get_mut(&sid) else {
-                return Ok(false);
-            };
-            rec.pending_tool_uses.push(id.clone());
-            rec.rt.confirm = Some(tx);
-            rec.session.status = SessionStatus::Idle;
-            let stop_reason = StopReason::RequiresAction(RequiresAction {
-                event_ids: vec![id.clone()],
-            });
-            m.append_event(
-                &sid,
-                SessionEvent::SessionStatusIdle,
-                StatusIdle {
-                    stop_reason,
-                    stop_details: None,
-                },
-            );
-            m.persist_session(&sid);
-            Ok(true)
-        });
-        if registered != Ok(true) {
-            self.aborted = true;
-            return None;
-        }
-        loop {
-            match rx.recv_timeout(Duration::from_millis(200)) {
-                Ok(c) => return Some(c),
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    self.aborted = true;
-                    return None;
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    if self.db.is_shutting_down() || self.interrupted.load(Ordering::SeqCst) {
-                        self.aborted = true;
-                        return None;
-                    }
-                }
-            }
-        }
-    }
-}
-
-impl Tools for Sandbox {
-    fn call(&mut self, name: &str, input: Value) -> ToolOutput {
-        if self.aborted() {
-            self.aborted = true;
-            return err("Error: the turn was interrupted");
-        }
-        self.output_chars += name.len() + input.to_string().len();
-        let permission = permission_for(&self.tools, name);
-        let (evaluated, evaluation) = match &permission {
-            Permission::Allow(evaluation) => ("allow", Some(evaluation.clone())),
-            Permission::Ask => ("ask", Some(ToolEvaluation::AlwaysAsk(Marker {}))),
-            Permission::Deny => ("deny", None),
-        };
-        let tool_use = AgentToolUse {
-            name: name.to_string(),
-            input: input.clone(),
-            evaluated_permission: Some(evaluated.to_string()),
-            evaluation,
-            session_thread_id: None,
-        };
-        let Some(tool_use_id) = self.emit(SessionEvent::AgentToolUse, tool_use) else {
-            return err("Error: the session is gone");
-        };
-        let output = match permission {
-            Permission::Deny => err(format!(
-                "Error: the tool `{name}` is not enabled for this agent"
-            )),
-            Permission::Allow(_) => self.run_tool(name, &input),
-            Permission::Ask => match self.await_confirmation(&tool_use_id) {
-                None => return err("Error: the turn was interrupted"),
-                Some(c) if c.allow => self.run_tool(name, &input),
-                Some(c) => err(format!(
-                    "Permission denied by the user{}",
-                    c.deny_message.map(|m| format!(": {m}")).unwrap_or_default()
-                )),
-            },
-        };
-        let result = AgentToolResult {
-            tool_use_id,
-            content: Some(vec![ContentBlock::text(output.text.clone())]),
-            is_error: Some(output.is_error),
-        };
-        self.emit(SessionEvent::AgentToolResult, result);
-        output
-    }
-
-    fn model_usage(&mut self, usage: ModelUsage) {
-        self.usage = Some(usage);
-    }
-
-    fn next_model_request(&mut self) {
-        if self.aborted() {
-            return;
-        }
-        let sid = self.session_id.clone();
-        let span_id = self.span_id.clone();
-        let usage = self.usage.take().unwrap_or_default();
-        let opened = self
-            .db
-            .write(|m| {
-                crate::runner::end_span(m, &sid, &span_id, usage, false);
-                Ok(
-                    m.append_event(&sid, SessionEvent::SpanModelRequestStart, Marker {})
-                        .map(|e| e.id.clone()),
-                )
-            })
-            .ok()
-            .flatten();
-        match opened {
-            Some(id) => self.span_id = id,
-            None => self.aborted = true,
-        }
-    }
-
-    fn interrupted(&self) -> bool {
-        self.aborted()
-    }
-
-    fn say(&mut self, text: &str) {
-        if self.aborted() {
-            return;
-        }
-        self.output_chars += text.len();
-        let content = vec![ContentBlock::text(text)];
-        self.emit(SessionEvent::AgentMessage, AgentMessage { content });
     }
 }

@@ -7,6 +7,7 @@ use cma_types::*;
 use serde_json::json;
 
 use super::*;
+use crate::agent::Tools;
 use crate::store::{Db, Model};
 
 fn actor() -> Actor {
@@ -488,9 +489,10 @@ async fn ask_policy_waits_for_a_confirmation() {
     assert!(waiting.is_ok(), "no requires_action idle");
     let events = log.snapshot();
     assert_eq!(events[0].json["evaluated_permission"], "ask");
-    assert_eq!(events[1].json["stop_reason"]["type"], "requires_action");
+    assert_eq!(events[1].kind, "session.usage");
+    assert_eq!(events[2].json["stop_reason"]["type"], "requires_action");
     assert_eq!(
-        events[1].json["stop_reason"]["event_ids"][0],
+        events[2].json["stop_reason"]["event_ids"][0],
         events[0].json["id"]
     );
     let tool_use_id = events[0].id.clone();
@@ -511,10 +513,13 @@ async fn ask_policy_waits_for_a_confirmation() {
         kinds,
         [
             "agent.tool_use",
+            "session.usage",
             "session.status_idle",
             "user.tool_confirmation",
             "session.status_running",
-            "agent.tool_result"
+            "agent.tool_result",
+            // The agent reads the result in a new model request.
+            "span.model_request_start",
         ]
     );
     assert_eq!(versions(&db, &session.resources_store_id()).len(), 1);

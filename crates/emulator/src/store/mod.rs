@@ -12,7 +12,10 @@ pub mod environments;
 pub mod journal;
 pub mod log;
 pub mod memory;
+pub mod pending;
+pub mod session_events;
 pub mod sessions;
+pub mod usage;
 pub mod work;
 
 use std::collections::BTreeMap;
@@ -30,8 +33,8 @@ pub use environments::EnvRec;
 pub use journal::{Table, Undo};
 pub use log::{EventLog, StoredEvent};
 pub use memory::{MemoryRec, StoreRec, VersionRec};
+use sessions::Runtime;
 pub use sessions::SessionRec;
-use sessions::{Confirmation, Runtime};
 pub use work::WorkRec;
 
 /// The answer to a write whose commit failed: nothing of it was kept.
@@ -42,8 +45,8 @@ pub const NOT_STORED: &str = "the write could not be stored durably (is the disk
 pub(crate) enum Effect {
     /// Sets a turn's interrupt flag (read by its runner outside the model's lock).
     SetFlag(Arc<AtomicBool>, bool),
-    /// Hands a user's answer to the runner waiting on it.
-    Confirm(mpsc::Sender<Confirmation>, Confirmation),
+    /// Wakes the runner waiting on pending calls: all are answered.
+    Wake(mpsc::Sender<()>),
     /// Closes a deleted session's log, ending its streams.
     Close(Arc<EventLog>),
     /// Wakes the long polls waiting for work.
@@ -54,9 +57,9 @@ impl Effect {
     fn run(self) {
         match self {
             Effect::SetFlag(flag, value) => flag.store(value, Ordering::SeqCst),
-            Effect::Confirm(tx, confirmation) => {
+            Effect::Wake(tx) => {
                 // The runner may be gone (interrupted, shut down); nothing waits any more then.
-                let _ = tx.send(confirmation);
+                let _ = tx.send(());
             }
             Effect::Close(log) => log.close(),
             Effect::WakePollers(ready) => ready.notify_waiters(),
@@ -142,11 +145,13 @@ impl Undo for SessionRec {
             history: self.history.clone(),
             queue: self.queue.clone(),
             stalled: self.stalled,
-            pending_tool_uses: self.pending_tool_uses.clone(),
+            pending: self.pending.clone(),
+            usage: self.usage,
+            turn_usage: self.turn_usage,
             rt: Runtime {
                 log: self.rt.log.clone(),
                 runner_active: self.rt.runner_active,
-                confirm: self.rt.confirm.clone(),
+                wake: self.rt.wake.clone(),
                 interrupted: self.rt.interrupted.clone(),
             },
         }

@@ -6,15 +6,18 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, mpsc};
 
 use cma_types::{
-    Access, Agent, AgentRef, AgentSpec, Budget, ClientEvent, ContentBlock, CreateSession, Event,
-    FileResource, GithubRepositoryResource, Marker, MemoryStoreResource, ResourceParams, Session,
-    SessionAgent, SessionEvent, SessionResource, SessionStats, SessionStatus, SessionUpdated,
-    SessionUsage, StatusIdle, StopReason, UpdateSession,
+    Access, Agent, AgentRef, AgentSpec, Budget, ClientEvent, CreateSession, Event, FileResource,
+    GithubRepositoryResource, Marker, MemoryStoreResource, ResourceParams, Session, SessionAgent,
+    SessionEvent, SessionResource, SessionStats, SessionStatus, SessionUpdated, SessionUsage,
+    StatusIdle, StopReason, UpdateSession,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::agents::{resolve_model, resolve_tools};
+use super::pending::PendingCall;
+use super::session_events::validate_events;
+use super::usage::Tally;
 use super::{Effect, EventLog, Model, StoredEvent};
 use crate::clock::{self, Timestamp};
 use crate::error::{ApiError, ApiResult};
@@ -35,21 +38,15 @@ pub struct Queued {
     pub text: String,
 }
 
-/// A user's answer to an `ask`-gated tool call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Confirmation {
-    pub allow: bool,
-    pub deny_message: Option<String>,
-}
-
 /// Per-session state that lives only in this process.
 #[derive(Debug, Default)]
 pub struct Runtime {
     pub log: Arc<EventLog>,
     /// A runner thread is working on this session's queue.
     pub runner_active: bool,
-    /// Where a runner blocked on a tool confirmation waits.
-    pub confirm: Option<mpsc::Sender<Confirmation>>,
+    /// Set while the runner waits on pending calls; the last answer sends on it, and
+    /// dropping it (an interrupt, an archive) wakes the runner to end the turn.
+    pub wake: Option<mpsc::Sender<()>>,
     pub interrupted: Arc<AtomicBool>,
 }
 
@@ -65,9 +62,14 @@ pub struct SessionRec {
     /// `running` with no runner: the `emulator:stall` behaviour (or a turn cut by a restart).
     #[serde(default)]
     pub stalled: bool,
-    /// `agent.tool_use` ids waiting for a `user.tool_confirmation`.
+    /// The calls the current turn waits on (see [`super::pending`]).
     #[serde(default)]
-    pub pending_tool_uses: Vec<String>,
+    pub pending: Vec<PendingCall>,
+    /// The session's usage so far, and the current turn's (see [`super::usage`]).
+    #[serde(default)]
+    pub usage: Tally,
+    #[serde(default)]
+    pub turn_usage: Tally,
     #[serde(skip)]
     pub rt: Runtime,
 }
@@ -76,14 +78,6 @@ impl SessionRec {
     fn persisted(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
-}
-
-fn text_of(blocks: &[ContentBlock]) -> String {
-    blocks
-        .iter()
-        .filter_map(ContentBlock::as_text)
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn check_budget(field: &str, b: &Budget) -> ApiResult<()> {
@@ -100,33 +94,6 @@ fn check_budget(field: &str, b: &Budget) -> ApiResult<()> {
         return Err(ApiError::invalid(format!(
             "{field}.max_list_cost.amount: must be an integer string of minor units"
         )));
-    }
-    Ok(())
-}
-
-fn check_content_blocks(field: &str, blocks: &[ContentBlock], text_only: bool) -> ApiResult<()> {
-    if blocks.is_empty() {
-        return Err(ApiError::invalid(format!(
-            "{field}: must contain at least one content block"
-        )));
-    }
-    for (i, b) in blocks.iter().enumerate() {
-        match b {
-            ContentBlock::Text(t) if t.text.is_empty() => {
-                return Err(ApiError::invalid(format!(
-                    "{field}[{i}].text: text content blocks must be non-empty"
-                )));
-            }
-            ContentBlock::Text(_) => {}
-            ContentBlock::Image(_) | ContentBlock::Document(_) | ContentBlock::Redacted(_)
-                if !text_only => {}
-            other => {
-                return Err(ApiError::invalid(format!(
-                    "{field}[{i}].type: block type {:?} is not allowed here",
-                    other.type_name()
-                )));
-            }
-        }
     }
     Ok(())
 }
@@ -166,14 +133,15 @@ impl Model {
         }
     }
 
-    /// Ends a turn: the session's status becomes `idle` and a `session.status_idle` event with
-    /// `stop_reason` is appended. Callers settle the runner and queue state themselves.
+    /// Ends a turn (or pauses it for answers): the session's status becomes `idle`, and
+    /// `session.usage` then a `session.status_idle` event with `stop_reason` are appended. Callers settle the runner and queue state themselves.
     pub(crate) fn go_idle(&mut self, id: &str, stop_reason: StopReason) {
         let Some(rec) = self.sessions.get_mut(id) else {
             return;
         };
         rec.session.status = SessionStatus::Idle;
         rec.session.updated_at = clock::now();
+        self.report_usage(id);
         self.append_event(
             id,
             SessionEvent::SessionStatusIdle,
@@ -472,7 +440,9 @@ impl Model {
                 history: Vec::new(),
                 queue: VecDeque::new(),
                 stalled: false,
-                pending_tool_uses: Vec::new(),
+                pending: Vec::new(),
+                usage: Tally::default(),
+                turn_usage: Tally::default(),
                 rt: Runtime::default(),
             },
         );
@@ -565,11 +535,9 @@ impl Model {
         if let Some(rec) = self.sessions.get_mut(id) {
             rec.session.archived_at = Some(now);
             rec.session.updated_at = now;
-            // A turn waiting on a tool confirmation can never get one now: end it.
-            if rec.rt.confirm.take().is_some() {
+            // A turn waiting on answers can never get them now: wake its runner to end it.
+            if rec.rt.wake.take().is_some() {
                 interrupt = Some(rec.rt.interrupted.clone());
-                rec.pending_tool_uses.clear();
-                rec.rt.runner_active = false;
             }
         }
         if let Some(flag) = interrupt {
@@ -596,233 +564,4 @@ impl Model {
         });
         Ok(())
     }
-
-    /// `POST /events`: validates every event first, then echoes and acts on each in order.
-    /// Returns the echoes and whether a runner must start.
-    pub fn send_events(
-        &mut self,
-        id: &str,
-        events: Vec<ClientEvent>,
-    ) -> ApiResult<(Vec<SessionEvent>, bool)> {
-        let rec = self.session(id)?;
-        if rec.session.archived_at.is_some() {
-            return Err(ApiError::invalid(format!(
-                "session {id:?} is archived and cannot receive events"
-            )));
-        }
-        if events.is_empty() {
-            return Err(ApiError::invalid("events: must contain at least one event"));
-        }
-        let self_hosted = matches!(
-            self.environments
-                .get(&rec.session.environment_id)
-                .and_then(|e| e.env.config.as_ref()),
-            Some(cma_types::EnvironmentConfig::SelfHosted(_))
-        );
-        validate_events("events", &events, &rec.pending_tool_uses, self_hosted)?;
-        let result = self.accept_events(id, events)?;
-        if result.1 {
-            // A dormant self-hosted session (its worker stopped) needs a worker again.
-            self.queue_session_work(id);
-        }
-        self.persist_session(id);
-        Ok(result)
-    }
-
-    /// Echoes already-validated events and applies them.
-    fn accept_events(
-        &mut self,
-        id: &str,
-        events: Vec<ClientEvent>,
-    ) -> ApiResult<(Vec<SessionEvent>, bool)> {
-        let mut echoes = Vec::new();
-        let mut start = false;
-        for mut event in events {
-            if let ClientEvent::UserDefineOutcome(o) = &mut event {
-                o.outcome_id = Some(ids::new_id(ids::OUTCOME));
-            }
-            let mut echo = None;
-            let stored = self
-                .append_stamped(id, |event_id, at| {
-                    let stamped = event.clone().into_session_event(event_id, at);
-                    echo = Some(stamped.clone());
-                    stamped
-                })
-                .ok_or_else(|| ApiError::not_found(format!("session {id:?} not found")))?;
-            echoes.extend(echo);
-            match event {
-                ClientEvent::UserMessage(m) => {
-                    let Some(rec) = self.sessions.get_mut(id) else {
-                        continue;
-                    };
-                    rec.queue.push_back(Queued {
-                        event_id: stored.id.clone(),
-                        text: text_of(&m.content),
-                    });
-                    if !rec.rt.runner_active && !rec.stalled && rec.pending_tool_uses.is_empty() {
-                        rec.rt.runner_active = true;
-                        let flag = rec.rt.interrupted.clone();
-                        rec.session.status = SessionStatus::Running;
-                        rec.session.updated_at = clock::now();
-                        start = true;
-                        self.after_commit(Effect::SetFlag(flag, false));
-                        self.append_event(id, SessionEvent::SessionStatusRunning, Marker {});
-                    }
-                }
-                ClientEvent::UserInterrupt(_) => self.interrupt(id),
-                ClientEvent::UserToolConfirmation(c) => {
-                    let Some(rec) = self.sessions.get_mut(id) else {
-                        continue;
-                    };
-                    rec.pending_tool_uses.retain(|p| *p != c.tool_use_id);
-                    let waiting = rec.rt.confirm.take();
-                    rec.session.status = SessionStatus::Running;
-                    if let Some(tx) = waiting {
-                        let answer = Confirmation {
-                            allow: c.result == "allow",
-                            deny_message: c.deny_message,
-                        };
-                        self.after_commit(Effect::Confirm(tx, answer));
-                    }
-                    self.append_event(id, SessionEvent::SessionStatusRunning, Marker {});
-                }
-                _ => {}
-            }
-        }
-        Ok((echoes, start))
-    }
-
-    fn interrupt(&mut self, id: &str) {
-        let Some(rec) = self.sessions.get_mut(id) else {
-            return;
-        };
-        rec.queue.clear();
-        if rec.session.status != SessionStatus::Running && rec.pending_tool_uses.is_empty() {
-            return;
-        }
-        let flag = rec.rt.interrupted.clone();
-        let waiting = rec.rt.confirm.take().is_some() || !rec.pending_tool_uses.is_empty();
-        rec.pending_tool_uses.clear();
-        if rec.stalled || waiting || !rec.rt.runner_active {
-            // No runner will finish this turn: end it here.
-            rec.stalled = false;
-            rec.rt.runner_active = false;
-            self.go_idle(id, StopReason::EndTurn(Marker {}));
-        }
-        self.after_commit(Effect::SetFlag(flag, true));
-    }
-}
-
-/// Checks a batch of client events before any is applied.
-pub fn validate_events(
-    field: &str,
-    events: &[ClientEvent],
-    pending: &[String],
-    self_hosted: bool,
-) -> ApiResult<()> {
-    let last = events.len().saturating_sub(1);
-    for (i, e) in events.iter().enumerate() {
-        let f = format!("{field}[{i}]");
-        match e {
-            ClientEvent::UserMessage(m) => {
-                check_content_blocks(&format!("{f}.content"), &m.content, false)?
-            }
-            ClientEvent::UserInterrupt(_) => {}
-            ClientEvent::UserToolConfirmation(c) => {
-                if !matches!(c.result.as_str(), "allow" | "deny") {
-                    return Err(ApiError::invalid(format!(
-                        "{f}.result: must be `allow` or `deny`"
-                    )));
-                }
-                if c.deny_message.is_some() && c.result != "deny" {
-                    return Err(ApiError::invalid(format!(
-                        "{f}.deny_message: only allowed with `deny`"
-                    )));
-                }
-                if !pending.contains(&c.tool_use_id) {
-                    return Err(ApiError::invalid(format!(
-                        "{f}.tool_use_id: no tool use {:?} is waiting for confirmation",
-                        c.tool_use_id
-                    )));
-                }
-            }
-            ClientEvent::UserCustomToolResult(c) => {
-                return Err(ApiError::invalid(format!(
-                    "{f}.custom_tool_use_id: no custom tool use {:?} is waiting for a result",
-                    c.custom_tool_use_id
-                )));
-            }
-            ClientEvent::UserToolResult(r) => {
-                if !self_hosted {
-                    return Err(ApiError::invalid(format!(
-                        "{f}.type: `user.tool_result` is only accepted in self_hosted environments"
-                    )));
-                }
-                return Err(ApiError::invalid(format!(
-                    "{f}.tool_use_id: no tool use {:?} is waiting for a result",
-                    r.tool_use_id
-                )));
-            }
-            ClientEvent::UserDefineOutcome(o) => {
-                if o.description.trim().is_empty() {
-                    return Err(ApiError::invalid(format!(
-                        "{f}.description: must not be empty"
-                    )));
-                }
-                let ok = match o.rubric.get("type").and_then(Value::as_str) {
-                    Some("text") => o
-                        .rubric
-                        .get("content")
-                        .and_then(Value::as_str)
-                        .is_some_and(|s| !s.is_empty()),
-                    Some("file") => o
-                        .rubric
-                        .get("file_id")
-                        .and_then(Value::as_str)
-                        .is_some_and(|s| !s.is_empty()),
-                    _ => false,
-                };
-                if !ok {
-                    return Err(ApiError::invalid(format!(
-                        "{f}.rubric: must be {{\"type\":\"text\",\"content\"}} or {{\"type\":\"file\",\"file_id\"}}"
-                    )));
-                }
-                if let Some(n) = o.max_iterations
-                    && !(1..=20).contains(&n)
-                {
-                    return Err(ApiError::invalid(format!(
-                        "{f}.max_iterations: must be between 1 and 20"
-                    )));
-                }
-            }
-            ClientEvent::SystemMessage(m) => {
-                check_content_blocks(&format!("{f}.content"), &m.content, true)?;
-                if i != last {
-                    return Err(ApiError::invalid(format!(
-                        "{f}: a `system.message` must be the last event of the request"
-                    )));
-                }
-                let prev = i.checked_sub(1).and_then(|p| events.get(p));
-                if !matches!(
-                    prev,
-                    Some(
-                        ClientEvent::UserMessage(_)
-                            | ClientEvent::UserToolResult(_)
-                            | ClientEvent::UserCustomToolResult(_)
-                    )
-                ) {
-                    return Err(ApiError::invalid(format!(
-                        "{f}: a `system.message` must directly follow a `user.message`, `user.tool_result` or `user.custom_tool_result`"
-                    )));
-                }
-            }
-            other => {
-                let t = other.type_name();
-                return Err(ApiError::invalid(format!(
-                    "{f}.type: unknown event type {t:?}"
-                )));
-            }
-        }
-    }
-    Ok(())
 }

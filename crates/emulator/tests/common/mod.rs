@@ -4,6 +4,8 @@
 use std::future::Future;
 use std::time::Duration;
 
+pub mod turns;
+
 use cma_client::Client;
 use cma_client::types::*;
 use cma_emulator::{Emulator, EmulatorConfig, RunningEmulator};

@@ -124,6 +124,7 @@ impl ReferenceModel {
                 mounts: &mounts,
                 history: &history,
                 message: &message,
+                custom_tools: &[],
             };
             let mut tools = WireTools {
                 said: Vec::new(),

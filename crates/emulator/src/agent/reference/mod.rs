@@ -51,7 +51,7 @@
 //! Within a session, when memory cannot carry facts (a regression, or no `read_write` store), it
 //! takes them from the session's earlier messages, as any chat model would.
 
-use super::{AgentBehavior, Mount, Tools, TurnInput, TurnOutcome};
+use super::{AgentBehavior, Mount, ToolCall, Tools, TurnInput, TurnOutcome};
 use cma_types::Access;
 use serde_json::json;
 
@@ -226,6 +226,24 @@ impl ReferenceAgent {
             }
         }
 
+        // ---- custom tools the message names, answered by the client
+        let calls = custom_calls(input.message, input.custom_tools);
+        let tool_lines = if calls.is_empty() {
+            Vec::new()
+        } else {
+            let outputs = tools.call_all(calls.clone());
+            // The answers are read by the next model request.
+            tools.next_model_request();
+            calls
+                .iter()
+                .zip(outputs)
+                .map(|(c, out)| {
+                    let verb = if out.is_error { "failed" } else { "returned" };
+                    format!("{} {verb}: {}", c.name, out.text.trim())
+                })
+                .collect()
+        };
+
         let knowledge = Knowledge {
             facts: known.facts(),
             customer_lines,
@@ -233,7 +251,14 @@ impl ReferenceAgent {
             learned,
             forgot,
         };
-        let text = reply::compose(&intent, &knowledge);
+        let composed = reply::compose(&intent, &knowledge);
+        let text = if tool_lines.is_empty() {
+            composed
+        } else if composed.trim().is_empty() {
+            tool_lines.join("\n")
+        } else {
+            format!("{}\n\n{composed}", tool_lines.join("\n"))
+        };
 
         // ---- write
         if writes {
@@ -324,6 +349,32 @@ fn apply(notes: &mut Notes, intent: &Intent) -> (LearnedFacts, Forgotten) {
         .map(|f| (f.clone(), notes.learn(f)))
         .collect();
     (learned, forgot)
+}
+
+/// The custom tools `message` names (whole words, each once, in the order named), each with
+/// the JSON object that follows its name (after optional spaces or a colon), else `{}`.
+pub fn custom_calls(message: &str, names: &[String]) -> Vec<ToolCall> {
+    let is_word = |c: char| c.is_alphanumeric() || c == '_' || c == '-';
+    let mut found: Vec<(usize, ToolCall)> = Vec::new();
+    for name in names.iter().filter(|n| !n.is_empty()) {
+        let at = message.match_indices(name.as_str()).find(|(i, _)| {
+            let before = message[..*i].chars().next_back();
+            let after = message[i + name.len()..].chars().next();
+            !before.is_some_and(is_word) && !after.is_some_and(is_word)
+        });
+        let Some((i, _)) = at else { continue };
+        let rest =
+            message[i + name.len()..].trim_start_matches(|c: char| c.is_whitespace() || c == ':');
+        let input = serde_json::Deserializer::from_str(rest)
+            .into_iter::<serde_json::Value>()
+            .next()
+            .and_then(Result::ok)
+            .filter(|v| rest.starts_with('{') && v.is_object())
+            .unwrap_or_else(|| json!({}));
+        found.push((i, ToolCall::new(name.clone(), input)));
+    }
+    found.sort_by_key(|(i, _)| *i);
+    found.into_iter().map(|(_, c)| c).collect()
 }
 
 /// Lists and reads every file of every mount (at most [`MAX_FILES`] per mount).

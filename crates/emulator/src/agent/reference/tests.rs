@@ -190,6 +190,7 @@ fn session(
             mounts,
             history: &history,
             message: msg,
+            custom_tools: &[],
         };
         let TurnOutcome::Reply(reply) = agent.run_turn(&input, sb) else {
             panic!("the reference agent always replies");

@@ -1,0 +1,357 @@
+//! The [`Tools`] of a sandbox: how the calls of one model response become events, run, and
+//! wait for the client's answers (custom tools, confirmations).
+//!
+//! Event order for one batch: every `agent.tool_use` / `agent.custom_tool_use` (a call that
+//! needs an answer is registered pending in the same write, so the client may answer at once),
+//! then the results of the calls that run at once; then, if answers are still missing, the
+//! model-request span ends and the session idles `requires_action`; the last answer brings
+//! `session.status_running`, then the confirmed calls' `agent.tool_result`s.
+
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use cma_types::{
+    AgentCustomToolUse, AgentMessage, AgentToolResult, AgentToolUse, ContentBlock, Event, Marker,
+    SessionEvent, Tool,
+};
+use serde_json::Value;
+
+use super::files::err;
+use super::{Permission, Sandbox, judge};
+use crate::agent::{ModelUsage, ToolCall, ToolOutput, Tools};
+use crate::store::pending::{Answer, PendingCall, PendingKind};
+
+/// Said for a call the turn ended before it was answered (an interrupt, an archive).
+pub const INTERRUPTED: &str = "Error: the turn was interrupted before this tool call was answered";
+
+/// What becomes of one call of a batch.
+enum Plan {
+    /// Already answered (run, refused, or the session is gone).
+    Done(ToolOutput),
+    /// A toolset call that runs now; its `agent.tool_use` id.
+    Run(String),
+    /// Waits for the client; the tool-use event id.
+    Wait(String),
+}
+
+/// How a wait for answers ended.
+enum Waited {
+    /// Every pending call, answered.
+    Answered(Vec<PendingCall>),
+    /// The turn ended first (interrupt, archive, deletion, shutdown).
+    Ended,
+}
+
+impl Sandbox {
+    fn is_custom(&self, name: &str) -> bool {
+        self.tools
+            .iter()
+            .any(|t| matches!(t, Tool::Custom(c) if c.name == name))
+    }
+
+    /// Appends a tool-use event and, when it waits for an answer, registers it pending in the
+    /// same write.
+    fn emit_call<T>(
+        &mut self,
+        variant: impl FnOnce(Event<T>) -> SessionEvent,
+        body: T,
+        pending: Option<PendingKind>,
+    ) -> Option<String> {
+        let sid = self.session_id.clone();
+        let id = self
+            .db
+            .write(|m| {
+                let id = m.append_event(&sid, variant, body).map(|e| e.id.clone());
+                if let (Some(id), Some(kind)) = (&id, pending) {
+                    m.add_pending(&sid, id, kind);
+                    m.persist_session(&sid);
+                }
+                Ok(id)
+            })
+            .ok()
+            .flatten();
+        if id.is_none() {
+            self.aborted = true;
+        }
+        id
+    }
+
+    /// Records one call; runs nothing yet.
+    fn plan(&mut self, call: &ToolCall) -> Plan {
+        self.span_fresh = false;
+        self.output_chars += call.name.len() + call.input.to_string().len();
+        if self.is_custom(&call.name) {
+            let body = AgentCustomToolUse {
+                name: call.name.clone(),
+                input: call.input.clone(),
+                session_thread_id: None,
+            };
+            let kind = PendingKind::CustomResult;
+            return match self.emit_call(SessionEvent::AgentCustomToolUse, body, Some(kind)) {
+                Some(id) => Plan::Wait(id),
+                None => Plan::Done(err("Error: the session is gone")),
+            };
+        }
+        let permission = judge(&self.tools, &call.name, &call.input);
+        let (evaluated, evaluation) = permission.recorded();
+        let body = AgentToolUse {
+            name: call.name.clone(),
+            input: call.input.clone(),
+            evaluated_permission: Some(evaluated.to_string()),
+            evaluation,
+            session_thread_id: None,
+        };
+        let pending = matches!(permission, Permission::Ask(_)).then_some(PendingKind::Confirmation);
+        let Some(id) = self.emit_call(SessionEvent::AgentToolUse, body, pending) else {
+            return Plan::Done(err("Error: the session is gone"));
+        };
+        match permission {
+            Permission::Allow(_) => Plan::Run(id),
+            Permission::Ask(_) => Plan::Wait(id),
+            Permission::Refuse(_) => self.answer(
+                &id,
+                err(format!(
+                    "Permission denied: the `auto` policy refused this `{}` call",
+                    call.name
+                )),
+            ),
+            Permission::Deny => self.answer(
+                &id,
+                err(format!(
+                    "Error: the tool `{}` is not enabled for this agent",
+                    call.name
+                )),
+            ),
+        }
+    }
+
+    /// Emits the `agent.tool_result` of a toolset call.
+    fn answer(&mut self, tool_use_id: &str, output: ToolOutput) -> Plan {
+        let result = AgentToolResult {
+            tool_use_id: tool_use_id.to_string(),
+            content: Some(vec![ContentBlock::text(output.text.clone())]),
+            is_error: Some(output.is_error),
+        };
+        self.emit(SessionEvent::AgentToolResult, result);
+        Plan::Done(output)
+    }
+
+    /// The estimated (or model-reported) usage of the open span, since it opened.
+    fn span_usage(&mut self) -> ModelUsage {
+        let out = std::mem::take(&mut self.output_chars);
+        self.usage.take().unwrap_or(ModelUsage {
+            input_tokens: self.input_chars.div_ceil(4) as u64,
+            output_tokens: out.div_ceil(4) as u64,
+            ..ModelUsage::default()
+        })
+    }
+
+    /// Blocks until every pending call is answered. Answered already: no idle, the span stays
+    /// open. Otherwise the span ends, the session idles `requires_action`, and the last answer
+    /// (see [`crate::store::Model::answer_pending`]) wakes this thread.
+    fn await_answers(&mut self) -> Waited {
+        let (tx, rx) = mpsc::channel();
+        let sid = self.session_id.clone();
+        let span_id = self.span_id.clone();
+        let usage = self.span_open.then(|| self.span_usage());
+        let waiting = self.db.write(|m| {
+            if !m.sessions.contains_key(&sid) {
+                return Ok(None);
+            }
+            if m.unanswered(&sid).is_empty() {
+                return Ok(Some(Some(m.take_pending(&sid))));
+            }
+            if let Some(usage) = usage {
+                crate::runner::end_span(m, &sid, &span_id, usage, false);
+            }
+            if let Some(rec) = m.sessions.get_mut(&sid) {
+                rec.rt.wake = Some(tx);
+            }
+            m.idle_requires_action(&sid);
+            m.persist_session(&sid);
+            Ok(Some(None))
+        });
+        match waiting {
+            Ok(Some(Some(answered))) => return Waited::Answered(answered),
+            Ok(Some(None)) => self.span_open = false,
+            _ => {
+                self.aborted = true;
+                return Waited::Ended;
+            }
+        }
+        loop {
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(()) => break,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Waited::Ended,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if self.db.is_shutting_down() || self.interrupted.load(Ordering::SeqCst) {
+                        return Waited::Ended;
+                    }
+                }
+            }
+        }
+        let sid = self.session_id.clone();
+        match self.db.write(|m| {
+            let calls = m.take_pending(&sid);
+            m.persist_session(&sid);
+            Ok(calls)
+        }) {
+            Ok(calls) => Waited::Answered(calls),
+            Err(_) => {
+                self.aborted = true;
+                Waited::Ended
+            }
+        }
+    }
+
+    /// The output the agent sees for an answered pending call (running a confirmed one).
+    fn resolve(&mut self, call: &ToolCall, id: &str, answer: Option<&Answer>) -> ToolOutput {
+        match answer {
+            Some(Answer::Result { content, is_error }) => ToolOutput {
+                is_error: *is_error,
+                text: Answer::result_text(content),
+            },
+            Some(Answer::Confirmation { allow: true, .. }) => {
+                let output = self.run_tool(&call.name, &call.input);
+                self.output_chars += output.text.len();
+                self.answer(id, output.clone());
+                output
+            }
+            Some(Answer::Confirmation {
+                allow: false,
+                deny_message,
+            }) => {
+                let output = err(format!(
+                    "Permission denied by the user{}",
+                    deny_message
+                        .as_deref()
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default()
+                ));
+                self.answer(id, output.clone());
+                output
+            }
+            None => err(INTERRUPTED),
+        }
+    }
+}
+
+impl Tools for Sandbox {
+    fn call(&mut self, name: &str, input: Value) -> ToolOutput {
+        self.call_all(vec![ToolCall::new(name, input)])
+            .pop()
+            .unwrap_or_else(|| err("Error: the turn was interrupted"))
+    }
+
+    fn call_all(&mut self, calls: Vec<ToolCall>) -> Vec<ToolOutput> {
+        let interrupted = || err("Error: the turn was interrupted");
+        if self.aborted() {
+            self.aborted = true;
+            return calls.iter().map(|_| interrupted()).collect();
+        }
+        let plans: Vec<Plan> = calls.iter().map(|c| self.plan(c)).collect();
+        let mut outputs: Vec<Option<ToolOutput>> = Vec::with_capacity(calls.len());
+        for (call, plan) in calls.iter().zip(&plans) {
+            outputs.push(match plan {
+                Plan::Done(output) => Some(output.clone()),
+                Plan::Run(id) if self.aborted() => {
+                    self.answer(id, interrupted());
+                    Some(interrupted())
+                }
+                Plan::Run(id) => {
+                    let output = self.run_tool(&call.name, &call.input);
+                    self.output_chars += output.text.len();
+                    self.answer(id, output.clone());
+                    Some(output)
+                }
+                Plan::Wait(_) => None,
+            });
+        }
+        if plans.iter().any(|p| matches!(p, Plan::Wait(_))) {
+            let answered = match self.await_answers() {
+                Waited::Answered(calls) => calls,
+                // The runner gives the pending calls their error results as it ends the turn.
+                Waited::Ended => {
+                    self.aborted = true;
+                    Vec::new()
+                }
+            };
+            for ((call, plan), out) in calls.iter().zip(&plans).zip(outputs.iter_mut()) {
+                if let Plan::Wait(id) = plan {
+                    let answer = answered
+                        .iter()
+                        .find(|p| p.event_id == *id)
+                        .and_then(|p| p.answer.as_ref());
+                    *out = Some(self.resolve(call, id, answer));
+                }
+            }
+            // The agent reads the answers in a new model request.
+            if !self.span_open && !self.aborted() {
+                self.open_span();
+                self.span_fresh = true;
+            }
+        }
+        outputs
+            .into_iter()
+            .map(|o| o.unwrap_or_else(interrupted))
+            .collect()
+    }
+
+    fn model_usage(&mut self, usage: ModelUsage) {
+        self.usage = Some(usage);
+    }
+
+    fn next_model_request(&mut self) {
+        if self.aborted() {
+            return;
+        }
+        if std::mem::take(&mut self.span_fresh) {
+            return;
+        }
+        self.open_span();
+    }
+
+    fn interrupted(&self) -> bool {
+        self.aborted()
+    }
+
+    fn say(&mut self, text: &str) {
+        if self.aborted() {
+            return;
+        }
+        self.span_fresh = false;
+        self.output_chars += text.len();
+        let content = vec![ContentBlock::text(text)];
+        self.emit(SessionEvent::AgentMessage, AgentMessage { content });
+    }
+}
+
+impl Sandbox {
+    /// Ends the open span (if any) and opens the next.
+    fn open_span(&mut self) {
+        let sid = self.session_id.clone();
+        let span_id = self.span_id.clone();
+        let usage = self.span_open.then(|| self.span_usage());
+        let opened = self
+            .db
+            .write(|m| {
+                if let Some(usage) = usage {
+                    crate::runner::end_span(m, &sid, &span_id, usage, false);
+                }
+                Ok(
+                    m.append_event(&sid, SessionEvent::SpanModelRequestStart, Marker {})
+                        .map(|e| e.id.clone()),
+                )
+            })
+            .ok()
+            .flatten();
+        match opened {
+            Some(id) => {
+                self.span_id = id;
+                self.span_open = true;
+            }
+            None => self.aborted = true,
+        }
+    }
+}
