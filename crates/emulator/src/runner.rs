@@ -33,6 +33,8 @@ struct TurnSetup {
     /// The session's earlier turns for a model backend (empty for the reference agent).
     transcript: Vec<Message>,
     custom_tools: Vec<String>,
+    /// The environment is self-hosted: the worker runs the toolset calls.
+    self_hosted: bool,
 }
 
 /// Starts the runner thread for a session whose queue just got its first message.
@@ -187,6 +189,7 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
         sandbox.span_open = true;
         sandbox.input_chars = input_chars(&setup);
         sandbox.real_shell = agent.uses_real_shell();
+        sandbox.self_hosted = setup.self_hosted;
         sandbox.shell = shell.take().filter(|s| s.serves(&setup.fs_mounts));
         let behavior = crate::agent::model::behavior(
             agent,
@@ -364,6 +367,7 @@ fn next_turn(m: &mut crate::store::Model, sid: &str, transcript: bool) -> Option
         .collect();
     let interrupted = rec.rt.interrupted.clone();
     let tools = s.agent.tools.clone();
+    let environment_id = s.environment_id.clone();
     let custom_tools = tools
         .iter()
         .filter_map(|t| match t {
@@ -380,6 +384,7 @@ fn next_turn(m: &mut crate::store::Model, sid: &str, transcript: bool) -> Option
     } else {
         Vec::new()
     };
+    let self_hosted = m.is_self_hosted(&environment_id);
     let span = m.append_event(sid, SessionEvent::SpanModelRequestStart, Marker {})?;
     m.persist_session(sid);
     Some(TurnSetup {
@@ -394,6 +399,7 @@ fn next_turn(m: &mut crate::store::Model, sid: &str, transcript: bool) -> Option
         span_id: span.id.clone(),
         transcript,
         custom_tools,
+        self_hosted,
     })
 }
 

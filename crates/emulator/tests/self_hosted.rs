@@ -8,6 +8,7 @@ use base64::Engine;
 use cma_client::types::*;
 use cma_client::{Client, Error};
 use cma_emulator::EmulatorConfig;
+use common::turns::{kinds, requires, send, send_bad, until_idle};
 use common::*;
 use reqwest::Method;
 
@@ -476,4 +477,120 @@ async fn work_items_and_their_leases_survive_a_restart() {
             .id,
         session.id
     );
+}
+
+fn tool_result(id: &str, text: &str) -> ClientEvent {
+    ClientEvent::UserToolResult(UserToolResult {
+        tool_use_id: id.into(),
+        content: Some(vec![ContentBlock::text(text)]),
+        is_error: Some(false),
+        session_thread_id: None,
+    })
+}
+
+/// In a self-hosted session the toolset calls wait for the worker: each `agent.tool_use` idles
+/// the session `requires_action` until a `user.tool_result` answers it, the agent reads that
+/// answer, and nothing runs in the emulator's sandbox (the store is untouched; the worker's sync
+/// is what writes memory). Break it: drop the `self_hosted` arms in `Sandbox::plan`.
+#[tokio::test]
+async fn a_self_hosted_sessions_tool_calls_wait_for_the_workers_results() {
+    let env = start().await;
+    let e = self_hosted_env(&env).await;
+    let store = env.store("Shopper Preferences").await;
+    let session = session_in(&env, &e.id, &[&store.id]).await;
+    let mut stream = t(env
+        .client
+        .sessions()
+        .events()
+        .stream(&session.id, &StreamEvents::default()))
+    .await
+    .unwrap();
+    t(env
+        .client
+        .sessions()
+        .events()
+        .send_text(&session.id, "I wear a size medium."))
+    .await
+    .unwrap();
+    let mut answered = Vec::new();
+    let mut last = until_idle(&mut stream).await;
+    while let Some(SessionEvent::SessionStatusIdle(idle)) = last.last() {
+        if !matches!(idle.body.stop_reason, StopReason::RequiresAction(_)) {
+            break;
+        }
+        let waiting = requires(last.last().unwrap());
+        let uses: Vec<_> = last
+            .iter()
+            .filter_map(|e| match e {
+                SessionEvent::AgentToolUse(u) => Some(u.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            waiting,
+            uses.iter().map(|u| u.id.clone()).collect::<Vec<_>>()
+        );
+        assert!(
+            answered.len() < 10,
+            "the turn never ends: {:?}",
+            kinds(&last)
+        );
+        for u in uses {
+            // The worker's `find` sees an empty store; its `write` succeeds.
+            let text = if u.body.name == "bash" {
+                "\n"
+            } else {
+                "File written"
+            };
+            send(&env, &session.id, vec![tool_result(&u.id, text)]).await;
+            answered.push(u.body.name.clone());
+        }
+        last = until_idle(&mut stream).await;
+    }
+    assert_eq!(
+        answered,
+        ["bash", "write"],
+        "the agent lists the store, then writes its notes"
+    );
+    let tail = kinds(&last);
+    assert_eq!(
+        tail.last().map(String::as_str),
+        Some("session.status_idle(end_turn)")
+    );
+    let all = env.events(&session.id).await;
+    assert!(
+        !all.iter()
+            .any(|e| matches!(e, SessionEvent::AgentToolResult(_))),
+        "a tool ran in the emulator's sandbox: {:?}",
+        kinds(&all)
+    );
+    let memories = t(env
+        .client
+        .memory_stores()
+        .memories()
+        .list(&store.id, &ListMemories::default()))
+    .await
+    .unwrap()
+    .data;
+    assert!(
+        memories.is_empty(),
+        "the emulator wrote the worker's file: {memories:?}"
+    );
+
+    // Answers to nothing, and answers in a cloud session, are refused.
+    send_bad(
+        &env,
+        &session.id,
+        vec![tool_result("sevt_01nothing", "x")],
+        "sevt_01nothing",
+    )
+    .await;
+    let cloud = env.session("claude-sonnet-4-6", &[]).await;
+    send_bad(
+        &env,
+        &cloud.id,
+        vec![tool_result("sevt_01nothing", "x")],
+        "self_hosted",
+    )
+    .await;
 }
