@@ -1,5 +1,6 @@
 //! A session's earlier turns as a model transcript, rebuilt from its events (`user.message`,
-//! `agent.message`, `agent.tool_use`, `agent.tool_result`), so a later turn sees what the model
+//! `agent.message`, `agent.tool_use`, `agent.tool_result`, `agent.custom_tool_use`,
+//! `user.custom_tool_result`), so a later turn sees what the model
 //! produced and what its tools answered.
 
 use std::collections::HashSet;
@@ -51,7 +52,7 @@ pub fn from_events<'a>(
                     push_block(&mut out, Role::Assistant, Block::Text(t));
                 }
             }
-            "agent.tool_use" => {
+            "agent.tool_use" | "agent.custom_tool_use" => {
                 let name = j.get("name").and_then(Value::as_str).unwrap_or("");
                 let input = j.get("input").cloned().unwrap_or(Value::Null);
                 push_block(
@@ -65,8 +66,12 @@ pub fn from_events<'a>(
                     },
                 );
             }
-            "agent.tool_result" => {
-                let id = j.get("tool_use_id").and_then(Value::as_str).unwrap_or("");
+            "agent.tool_result" | "user.custom_tool_result" => {
+                let id = j
+                    .get("tool_use_id")
+                    .or_else(|| j.get("custom_tool_use_id"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
                 push_block(
                     &mut out,
                     Role::User,

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use cma_types::Tool;
 use serde_json::Value;
 
-use super::{AgentBehavior, ModelUsage, ToolOutput, Tools, TurnInput, TurnOutcome};
+use super::{AgentBehavior, ModelUsage, ToolCall, ToolOutput, Tools, TurnInput, TurnOutcome};
 pub use tools::{ToolDef, tool_defs, toolset_definitions};
 
 /// Which agent runs a session's turns.
@@ -492,7 +492,10 @@ impl AgentBehavior for ModelAgent {
                     .collect();
                 return TurnOutcome::Reply(text.join("\n\n"));
             }
-            let mut results = Vec::new();
+            // Every call of the response is made at once: calls that need an answer (custom
+            // tools, confirmations) are pending together.
+            let mut batch = Vec::new();
+            let mut answers: Vec<(String, Option<ToolOutput>)> = Vec::new();
             for block in &reply.blocks {
                 match block {
                     Block::Text(t) if !t.trim().is_empty() => tools.say(t),
@@ -502,29 +505,41 @@ impl AgentBehavior for ModelAgent {
                         input,
                         invalid,
                     } => {
-                        let out = match (invalid, input) {
-                            _ if tools.interrupted() => {
-                                return TurnOutcome::Reply(String::new());
-                            }
-                            (Some(why), _) => ToolOutput {
+                        let local = match (invalid, input) {
+                            (Some(why), _) => Some(ToolOutput {
                                 is_error: true,
                                 text: format!("InputValidationError: {why}"),
-                            },
-                            (None, Value::Object(_)) => tools.call(name, input.clone()),
-                            (None, _) => ToolOutput {
+                            }),
+                            (None, Value::Object(_)) => {
+                                batch.push(ToolCall::new(name.clone(), input.clone()));
+                                None
+                            }
+                            (None, _) => Some(ToolOutput {
                                 is_error: true,
                                 text: "InputValidationError: the tool input must be a JSON object"
                                     .into(),
-                            },
+                            }),
                         };
-                        results.push(Block::ToolResult {
-                            tool_use_id: id.clone(),
-                            text: out.text,
-                            is_error: out.is_error,
-                        });
+                        answers.push((id.clone(), local));
                     }
                     _ => {}
                 }
+            }
+            if tools.interrupted() {
+                return TurnOutcome::Reply(String::new());
+            }
+            let mut outputs = tools.call_all(batch).into_iter();
+            let mut results = Vec::new();
+            for (id, local) in answers {
+                let out = local.or_else(|| outputs.next()).unwrap_or(ToolOutput {
+                    is_error: true,
+                    text: "Error: the turn was interrupted".into(),
+                });
+                results.push(Block::ToolResult {
+                    tool_use_id: id,
+                    text: out.text,
+                    is_error: out.is_error,
+                });
             }
             let kept: Vec<Block> = reply
                 .blocks

@@ -377,15 +377,25 @@ pub fn custom_calls(message: &str, names: &[String]) -> Vec<ToolCall> {
     found.into_iter().map(|(_, c)| c).collect()
 }
 
-/// Lists and reads every file of every mount (at most [`MAX_FILES`] per mount).
+/// Lists and reads every file of every mount (at most [`MAX_FILES`] per mount): one batch of
+/// listings, then one batch of reads, so calls that need confirming are asked together.
 fn read_all(mounts: &[&Mount], tools: &mut dyn Tools) -> Vec<File> {
-    let mut files = Vec::new();
-    for (mi, m) in mounts.iter().enumerate() {
-        let dir = m.path.trim_end_matches('/');
-        let listing = tools.call(
-            "bash",
-            json!({ "command": format!("find {} -type f", shell_path(dir)) }),
-        );
+    let dirs: Vec<&str> = mounts
+        .iter()
+        .map(|m| m.path.trim_end_matches('/'))
+        .collect();
+    let listings = tools.call_all(
+        dirs.iter()
+            .map(|dir| {
+                ToolCall::new(
+                    "bash",
+                    json!({ "command": format!("find {} -type f", shell_path(dir)) }),
+                )
+            })
+            .collect(),
+    );
+    let mut wanted: Vec<(usize, String)> = Vec::new();
+    for (mi, (dir, listing)) in dirs.iter().zip(listings).enumerate() {
         if listing.is_error {
             continue;
         }
@@ -406,18 +416,27 @@ fn read_all(mounts: &[&Mount], tools: &mut dyn Tools) -> Vec<File> {
             .collect();
         paths.sort();
         paths.dedup();
-        for p in paths.into_iter().take(MAX_FILES) {
-            let out = tools.call("read", json!({ "file_path": p }));
-            if !out.is_error {
-                files.push(File {
-                    mount: mi,
-                    path: p,
-                    content: strip_line_numbers(&out.text),
-                });
-            }
-        }
+        wanted.extend(paths.into_iter().take(MAX_FILES).map(|p| (mi, p)));
     }
-    files
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let reads = tools.call_all(
+        wanted
+            .iter()
+            .map(|(_, p)| ToolCall::new("read", json!({ "file_path": p })))
+            .collect(),
+    );
+    wanted
+        .into_iter()
+        .zip(reads)
+        .filter(|(_, out)| !out.is_error)
+        .map(|((mount, path), out)| File {
+            mount,
+            path,
+            content: strip_line_numbers(&out.text),
+        })
+        .collect()
 }
 
 fn rm(tools: &mut dyn Tools, path: &str) {
