@@ -1,7 +1,10 @@
 //! The official SDKs, pointed at the embedded emulator with `ANTHROPIC_BASE_URL`, run the
 //! cookbook's flow unchanged:
 //! - Python (`anthropic==2.10.0`) with strict response validation (`tests/sdk/seed_flow.py`),
-//! - TypeScript (`@anthropic-ai/sdk@1.13.0`) on node from `PATH` (`tests/sdk/seed_flow.mjs`).
+//! - TypeScript (`@anthropic-ai/sdk@1.13.0`) on node from `PATH` (`tests/sdk/seed_flow.mjs`);
+//!
+//! and the Python SDK's session tool runner answers custom and confirmed calls
+//! (`tests/sdk/tool_runner.py`).
 //!
 //! `tests/sdk/setup.sh` installs them into `target/sdk-venv` and `tests/sdk/node_modules`;
 //! without them these tests are skipped locally and fail in CI (`CI` set).
@@ -34,11 +37,11 @@ fn sdk_installed(installed: &Path, which: &str) -> bool {
 
 /// Starts an emulator, runs `program script` against it and asserts it exits 0 with `seed flow OK`.
 async fn run_seed_flow(program: impl AsRef<OsStr>, script: &str) {
-    run_sdk_script(program, script, "seed flow OK").await;
+    run_script(program, script, "seed flow OK").await;
 }
 
 /// Starts an emulator, runs `program script` against it and asserts it exits 0 printing `ok_line`.
-async fn run_sdk_script(program: impl AsRef<OsStr>, script: &str, ok_line: &str) {
+async fn run_script(program: impl AsRef<OsStr>, script: &str, ok_line: &str) {
     let emulator = cma_emulator::Emulator::start(cma_emulator::EmulatorConfig::default())
         .await
         .expect("emulator starts");
@@ -80,6 +83,18 @@ async fn official_python_sdk_runs_the_seed_flow() {
     run_seed_flow(&python, "tests/sdk/seed_flow.py").await;
 }
 
+/// The SDK's session tool runner (`client.beta.sessions.events.tool_runner`), unchanged, answers
+/// a custom tool call and sees an `always_ask` call held until confirmed
+/// (`tests/sdk/tool_runner.py`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_python_sdk_tool_runner_answers_custom_and_confirmed_calls() {
+    let python = repo_path("target/sdk-venv/bin/python");
+    if !sdk_installed(&python, "Python") {
+        return;
+    }
+    run_script(&python, "tests/sdk/tool_runner.py", "tool runner OK").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_typescript_sdk_runs_the_seed_flow() {
     let sdk = repo_path("tests/sdk/node_modules/@anthropic-ai/sdk");
@@ -99,7 +114,7 @@ async fn official_python_environment_worker_serves_a_self_hosted_session() {
     if !sdk_installed(&python, "Python") {
         return;
     }
-    run_sdk_script(
+    run_script(
         &python,
         "tests/sdk/self_hosted_worker.py",
         "self-hosted worker OK",

@@ -26,6 +26,7 @@ pub mod error;
 pub mod faults;
 mod ids;
 mod load;
+mod outcome;
 mod pagination;
 pub mod paths;
 mod persist;

@@ -35,6 +35,8 @@ struct TurnSetup {
     custom_tools: Vec<String>,
     /// The environment is self-hosted: the worker runs the toolset calls.
     self_hosted: bool,
+    /// The outcome this turn works toward.
+    outcome: Option<String>,
 }
 
 /// Starts the runner thread for a session whose queue just got its first message.
@@ -150,8 +152,28 @@ pub(crate) fn end_span(
     m.add_usage(sid, &usage);
 }
 
+/// Every outcome still being worked on ends with `result` (the turn that would serve it ended).
+fn end_outcomes(m: &mut crate::store::Model, sid: &str, result: &str, why: &str) {
+    let active: Vec<String> = m
+        .sessions
+        .get(sid)
+        .map(|r| {
+            r.session
+                .outcome_evaluations
+                .iter()
+                .filter(|o| o.is_active())
+                .map(|o| o.outcome_id.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    for id in active {
+        m.outcome_ended(sid, &id, result, why);
+    }
+}
+
 /// The failure of a turn: `session.error`, then idle with `retries_exhausted`.
 fn fail(m: &mut crate::store::Model, sid: &str, message: &str) {
+    end_outcomes(m, sid, "failed", message);
     let error = SessionErrorDetail {
         kind: "unknown_error".into(),
         message: message.into(),
@@ -237,6 +259,13 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                     end_span(m, &sid, &span_id, usage, is_error);
                 };
                 match outcome {
+                    _ if sandbox.budget_reached => {
+                        // Stopped between model requests: the budget is spent.
+                        end_outcomes(m, &sid, "failed", "the session's budget was reached");
+                        answer_unanswered(m, &sid);
+                        finish(m, &sid, StopReason::BudgetReached(Marker {}));
+                        Ok(false)
+                    }
                     _ if interrupted || sandbox.aborted() => {
                         // The interrupt (or a deletion, an archive) ended the turn.
                         let running = m.sessions.get(&sid).is_some_and(|r| r.rt.runner_active);
@@ -252,6 +281,7 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                             end_span(m, &sid, &span_id, usage, false);
                         }
                         answer_unanswered(m, &sid);
+                        end_outcomes(m, &sid, "interrupted", "the turn was interrupted");
                         Ok(end_interrupted(m, &sid))
                     }
                     Err(_) => {
@@ -285,6 +315,9 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                             );
                         }
                         span_end(m, sandbox.output_chars + text.len(), false);
+                        if let Some(outcome) = &setup.outcome {
+                            m.evaluate_outcome(&sid, outcome, &text);
+                        }
                         let more = match m.sessions.get_mut(&sid) {
                             Some(rec) => {
                                 rec.history.push((setup.message.clone(), text));
@@ -292,6 +325,11 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                             }
                             None => false,
                         };
+                        if m.budget_reached(&sid) {
+                            end_outcomes(m, &sid, "failed", "the session's budget was reached");
+                            finish(m, &sid, StopReason::BudgetReached(Marker {}));
+                            return Ok(false);
+                        }
                         if more {
                             m.persist_session(&sid);
                         } else {
@@ -351,6 +389,12 @@ fn end_interrupted(m: &mut crate::store::Model, sid: &str) -> bool {
 
 /// Pops the next queued message and opens its model-request span.
 fn next_turn(m: &mut crate::store::Model, sid: &str, transcript: bool) -> Option<TurnSetup> {
+    if m.budget_reached(sid) {
+        // The budget is spent: queued messages wait for a raised budget (they are flushed).
+        end_outcomes(m, sid, "failed", "the session's budget was reached");
+        finish(m, sid, StopReason::BudgetReached(Marker {}));
+        return None;
+    }
     let rec = m.sessions.get_mut(sid)?;
     let Some(q) = rec.queue.pop_front() else {
         finish(m, sid, StopReason::EndTurn(Marker {}));
@@ -385,6 +429,10 @@ fn next_turn(m: &mut crate::store::Model, sid: &str, transcript: bool) -> Option
         Vec::new()
     };
     let self_hosted = m.is_self_hosted(&environment_id);
+    m.mark_processed(sid, &q.event_id);
+    if let Some(outcome) = &q.outcome {
+        m.outcome_running(sid, outcome);
+    }
     let span = m.append_event(sid, SessionEvent::SpanModelRequestStart, Marker {})?;
     m.persist_session(sid);
     Some(TurnSetup {
@@ -400,6 +448,7 @@ fn next_turn(m: &mut crate::store::Model, sid: &str, transcript: bool) -> Option
         transcript,
         custom_tools,
         self_hosted,
+        outcome: q.outcome,
     })
 }
 

@@ -280,6 +280,35 @@ pub struct SessionUsage {
     pub active_seconds: Option<f64>,
 }
 
+/// The state of one outcome a `user.define_outcome` set (`session.outcome_evaluations[]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutcomeEvaluation {
+    #[serde(rename = "type", default = "outcome_evaluation_type")]
+    pub kind: String,
+    pub outcome_id: String,
+    pub description: String,
+    /// The 0-based revision cycle the outcome is on.
+    pub iteration: u32,
+    /// `pending`, `running`, `evaluating`, or terminal: `satisfied`, `max_iterations_reached`,
+    /// `failed`, `interrupted`.
+    pub result: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<Timestamp>,
+}
+
+fn outcome_evaluation_type() -> String {
+    "outcome_evaluation".into()
+}
+
+impl OutcomeEvaluation {
+    /// Whether the outcome is still being worked on or graded.
+    pub fn is_active(&self) -> bool {
+        matches!(self.result.as_str(), "pending" | "running" | "evaluating")
+    }
+}
+
 /// A conversation with an agent in an environment; each visit of a scenario is one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Session {
@@ -300,7 +329,7 @@ pub struct Session {
     #[serde(default)]
     pub budget: Option<Budget>,
     #[serde(default)]
-    pub outcome_evaluations: Vec<Value>,
+    pub outcome_evaluations: Vec<OutcomeEvaluation>,
     #[serde(default)]
     pub stats: Option<SessionStats>,
     #[serde(default)]

@@ -339,25 +339,28 @@ impl Sandbox {
         let sid = self.session_id.clone();
         let span_id = self.span_id.clone();
         let usage = self.span_open.then(|| self.span_usage());
-        let opened = self
-            .db
-            .write(|m| {
-                if let Some(usage) = usage {
-                    crate::runner::end_span(m, &sid, &span_id, usage, false);
-                }
-                Ok(
-                    m.append_event(&sid, SessionEvent::SpanModelRequestStart, Marker {})
-                        .map(|e| e.id.clone()),
-                )
-            })
-            .ok()
-            .flatten();
+        let opened = self.db.write(|m| {
+            if let Some(usage) = usage {
+                crate::runner::end_span(m, &sid, &span_id, usage, false);
+            }
+            if m.budget_reached(&sid) {
+                return Ok(Err(()));
+            }
+            Ok(Ok(m
+                .append_event(&sid, SessionEvent::SpanModelRequestStart, Marker {})
+                .map(|e| e.id.clone())))
+        });
         match opened {
-            Some(id) => {
+            Ok(Ok(Some(id))) => {
                 self.span_id = id;
                 self.span_open = true;
             }
-            None => self.aborted = true,
+            Ok(Err(())) => {
+                self.span_open = false;
+                self.budget_reached = true;
+                self.aborted = true;
+            }
+            _ => self.aborted = true,
         }
     }
 }

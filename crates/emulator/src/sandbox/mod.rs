@@ -199,6 +199,8 @@ pub struct Sandbox {
     /// The span was opened as the turn resumed after a wait and nothing happened in it yet: the
     /// agent's next model request is this one.
     span_fresh: bool,
+    /// The session's budget was reached at a model-request boundary: the turn stops there.
+    pub budget_reached: bool,
     /// Characters of the turn's input, for the token estimate of a span a wait closes.
     pub input_chars: usize,
     /// The usage a model backend reported for the open span (else the runner estimates it).
@@ -230,6 +232,7 @@ impl Sandbox {
             span_id: String::new(),
             span_open: false,
             span_fresh: false,
+            budget_reached: false,
             input_chars: 0,
             usage: None,
             real_shell: false,

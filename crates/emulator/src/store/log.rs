@@ -105,6 +105,27 @@ impl EventLog {
         self.lock().events.len()
     }
 
+    /// The position and the event with `id`, searched from the newest.
+    pub fn find(&self, id: &str) -> Option<(usize, Arc<StoredEvent>)> {
+        let inner = self.lock();
+        inner
+            .events
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(_, e)| e.id == id)
+            .map(|(i, e)| (i, e.clone()))
+    }
+
+    /// Puts `event` at `index` in place of the event there (a queued message stamped with its
+    /// `processed_at` when taken up); later lists see it, streams that sent it do not resend it.
+    pub fn replace(&self, index: usize, event: Arc<StoredEvent>) {
+        let mut inner = self.lock();
+        if let Some(slot) = inner.events.get_mut(index) {
+            *slot = event;
+        }
+    }
+
     pub fn snapshot(&self) -> Vec<Arc<StoredEvent>> {
         self.lock().events.clone()
     }

@@ -51,6 +51,8 @@ pub(crate) enum Effect {
     Close(Arc<EventLog>),
     /// Wakes the long polls waiting for work.
     WakePollers(Arc<tokio::sync::Notify>),
+    /// Replaces an event of a log (its stored copy is replaced in the same commit).
+    Replace(Arc<EventLog>, usize, Arc<StoredEvent>),
 }
 
 impl Effect {
@@ -63,6 +65,7 @@ impl Effect {
             }
             Effect::Close(log) => log.close(),
             Effect::WakePollers(ready) => ready.notify_waiters(),
+            Effect::Replace(log, index, event) => log.replace(index, event),
         }
     }
 }
@@ -147,7 +150,7 @@ impl Undo for SessionRec {
             stalled: self.stalled,
             pending: self.pending.clone(),
             usage: self.usage,
-            turn_usage: self.turn_usage,
+            outcomes: self.outcomes.clone(),
             rt: Runtime {
                 log: self.rt.log.clone(),
                 runner_active: self.rt.runner_active,

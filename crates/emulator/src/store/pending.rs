@@ -9,7 +9,7 @@
 use cma_types::{ContentBlock, Marker, RequiresAction, SessionEvent, SessionStatus, StopReason};
 use serde::{Deserialize, Serialize};
 
-use super::{Effect, Model};
+use super::{Effect, Model, StoredEvent};
 use crate::clock;
 
 /// What answers a pending call.
@@ -134,6 +134,40 @@ impl Model {
             self.after_commit(Effect::Wake(tx));
             self.append_event(sid, SessionEvent::SessionStatusRunning, Marker {});
         }
+    }
+
+    /// Stamps a queued event's `processed_at` (null while it waited behind a running turn) as
+    /// it is taken up.
+    pub(crate) fn mark_processed(&mut self, sid: &str, event_id: &str) {
+        let Some(rec) = self.sessions.get(sid) else {
+            return;
+        };
+        let log = rec.rt.log.clone();
+        let Some((index, old)) = log.find(event_id) else {
+            return;
+        };
+        if !old
+            .json
+            .get("processed_at")
+            .is_some_and(serde_json::Value::is_null)
+        {
+            return;
+        }
+        let now = clock::now();
+        let mut json = old.json.clone();
+        json["processed_at"] = serde_json::to_value(now).unwrap_or(serde_json::Value::Null);
+        self.changes.push(crate::persist::Change::Event {
+            session_id: sid.to_string(),
+            seq: index as u64,
+            json: json.to_string(),
+        });
+        let event = StoredEvent {
+            id: old.id.clone(),
+            kind: old.kind.clone(),
+            processed_at: now,
+            json,
+        };
+        self.after_commit(Effect::Replace(log, index, std::sync::Arc::new(event)));
     }
 
     /// Takes every pending call with its answer (the runner, once all are answered or the turn

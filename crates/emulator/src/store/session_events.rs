@@ -93,7 +93,12 @@ impl Model {
                 .and_then(|e| e.env.config.as_ref()),
             Some(cma_types::EnvironmentConfig::SelfHosted(_))
         );
-        validate_events("events", &events, &rec.pending, self_hosted)?;
+        let outcome_active = rec
+            .session
+            .outcome_evaluations
+            .iter()
+            .any(|o| o.is_active());
+        validate_events("events", &events, &rec.pending, self_hosted, outcome_active)?;
         let result = self.accept_events(id, events)?;
         if result.1 {
             // A dormant self-hosted session (its worker stopped) needs a worker again.
@@ -116,10 +121,19 @@ impl Model {
             if let ClientEvent::UserDefineOutcome(o) = &mut event {
                 o.outcome_id = Some(ids::new_id(ids::OUTCOME));
             }
+            // A message that waits behind a running turn is not processed yet.
+            let queued = matches!(event, ClientEvent::UserMessage(_))
+                && self
+                    .sessions
+                    .get(id)
+                    .is_some_and(|r| r.rt.runner_active || r.stalled || !r.pending.is_empty());
             let mut echo = None;
             let stored = self
                 .append_stamped(id, |event_id, at| {
-                    let stamped = event.clone().into_session_event(event_id, at);
+                    let mut stamped = event.clone().into_session_event(event_id, at);
+                    if queued && let SessionEvent::UserMessage(m) = &mut stamped {
+                        m.processed_at = None;
+                    }
                     echo = Some(stamped.clone());
                     stamped
                 })
@@ -133,16 +147,13 @@ impl Model {
                     rec.queue.push_back(Queued {
                         event_id: stored.id.clone(),
                         text: text_of(&m.content),
+                        outcome: None,
                     });
-                    if !rec.rt.runner_active && !rec.stalled && rec.pending.is_empty() {
-                        rec.rt.runner_active = true;
-                        let flag = rec.rt.interrupted.clone();
-                        rec.session.status = SessionStatus::Running;
-                        rec.session.updated_at = clock::now();
-                        start = true;
-                        self.after_commit(Effect::SetFlag(flag, false));
-                        self.append_event(id, SessionEvent::SessionStatusRunning, Marker {});
-                    }
+                    start |= self.start_runner(id);
+                }
+                ClientEvent::UserDefineOutcome(o) => {
+                    self.define_outcome(id, &stored.id, &o);
+                    start |= self.start_runner(id);
                 }
                 ClientEvent::UserInterrupt(_) => self.interrupt(id),
                 ClientEvent::UserToolConfirmation(c) => {
@@ -176,6 +187,24 @@ impl Model {
             self.settle_answers(id);
         }
         Ok((echoes, start))
+    }
+
+    /// Marks the session running when its queue has work and no runner is on it; returns
+    /// whether a runner must start.
+    fn start_runner(&mut self, id: &str) -> bool {
+        let Some(rec) = self.sessions.get_mut(id) else {
+            return false;
+        };
+        if rec.rt.runner_active || rec.stalled || !rec.pending.is_empty() {
+            return false;
+        }
+        rec.rt.runner_active = true;
+        let flag = rec.rt.interrupted.clone();
+        rec.session.status = SessionStatus::Running;
+        rec.session.updated_at = clock::now();
+        self.after_commit(Effect::SetFlag(flag, false));
+        self.append_event(id, SessionEvent::SessionStatusRunning, Marker {});
+        true
     }
 
     /// `user.interrupt` jumps the queue: queued messages are dropped and the running turn ends.
@@ -247,6 +276,7 @@ pub fn validate_events(
     events: &[ClientEvent],
     pending: &[PendingCall],
     self_hosted: bool,
+    mut outcome_active: bool,
 ) -> ApiResult<()> {
     let last = events.len().saturating_sub(1);
     let mut answered = Vec::new();
@@ -306,6 +336,12 @@ pub fn validate_events(
                 )?;
             }
             ClientEvent::UserDefineOutcome(o) => {
+                if outcome_active {
+                    return Err(ApiError::invalid(format!(
+                        "{f}: an outcome is already being worked on; wait for its final evaluation (or interrupt it) before defining another"
+                    )));
+                }
+                outcome_active = true;
                 if o.description.trim().is_empty() {
                     return Err(ApiError::invalid(format!(
                         "{f}.description: must not be empty"

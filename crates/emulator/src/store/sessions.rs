@@ -22,6 +22,7 @@ use super::{Effect, EventLog, Model, StoredEvent};
 use crate::clock::{self, Timestamp};
 use crate::error::{ApiError, ApiResult};
 use crate::ids;
+use crate::outcome::OutcomeSpec;
 use crate::paths::unique_slug;
 use crate::persist::Change;
 use crate::validate;
@@ -36,6 +37,9 @@ pub const MAX_INITIAL_EVENTS: usize = 50;
 pub struct Queued {
     pub event_id: String,
     pub text: String,
+    /// The outcome this turn works toward (its grader runs when the turn ends).
+    #[serde(default)]
+    pub outcome: Option<String>,
 }
 
 /// Per-session state that lives only in this process.
@@ -65,11 +69,12 @@ pub struct SessionRec {
     /// The calls the current turn waits on (see [`super::pending`]).
     #[serde(default)]
     pub pending: Vec<PendingCall>,
-    /// The session's usage so far, and the current turn's (see [`super::usage`]).
+    /// The session's usage so far (see [`super::usage`]).
     #[serde(default)]
     pub usage: Tally,
+    /// The rubric and iteration cap of each outcome (see [`crate::outcome`]).
     #[serde(default)]
-    pub turn_usage: Tally,
+    pub outcomes: Vec<OutcomeSpec>,
     #[serde(skip)]
     pub rt: Runtime,
 }
@@ -405,7 +410,7 @@ impl Model {
                 )));
             }
         }
-        validate_events("initial_events", &initial, &[], false)?;
+        validate_events("initial_events", &initial, &[], false, false)?;
         let session = Session {
             kind: "session".into(),
             id: ids::new_id(ids::SESSION),
@@ -442,7 +447,7 @@ impl Model {
                 stalled: false,
                 pending: Vec::new(),
                 usage: Tally::default(),
-                turn_usage: Tally::default(),
+                outcomes: Vec::new(),
                 rt: Runtime::default(),
             },
         );

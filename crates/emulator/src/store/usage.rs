@@ -1,6 +1,7 @@
 //! Token usage and list cost: each model request's usage is added to the session's cumulative
-//! `usage` and to the current turn's; `session.usage` reports the turn's just before each
-//! idle; a session whose list cost reached its budget stops with `budget_reached`.
+//! `usage`; `session.usage` reports that cumulative snapshot (as the SDK's
+//! `BetaManagedAgentsSessionUsageEvent` documents it) just before each idle; a session whose
+//! list cost reached its budget stops with `budget_reached`.
 
 use cma_types::{Money, SessionEvent, SessionUsage, SessionUsageEvent};
 use serde::{Deserialize, Serialize};
@@ -101,28 +102,29 @@ fn list_cost_microcents(usage: &ModelUsage, model: &str) -> Option<u64> {
 }
 
 impl Model {
-    /// Adds one model request's usage to the session's and the current turn's.
+    /// Adds one model request's usage to the session's.
     pub(crate) fn add_usage(&mut self, sid: &str, usage: &ModelUsage) {
         let Some(rec) = self.sessions.get_mut(sid) else {
             return;
         };
         let model = rec.session.agent.model.id().to_string();
         rec.usage.add(usage, &model);
-        rec.turn_usage.add(usage, &model);
         let mut snapshot = rec.usage.snapshot();
         snapshot.active_seconds = rec.session.usage.as_ref().and_then(|u| u.active_seconds);
         rec.session.usage = Some(snapshot);
     }
 
-    /// Appends `session.usage` with the turn's usage (since the last idle) and starts a new
-    /// tally.
+    /// Appends `session.usage` with the session's cumulative usage.
     pub(crate) fn report_usage(&mut self, sid: &str) {
-        let Some(rec) = self.sessions.get_mut(sid) else {
+        let Some(rec) = self.sessions.get(sid) else {
             return;
         };
-        let turn = std::mem::take(&mut rec.turn_usage);
         let body = SessionUsageEvent {
-            usage: turn.snapshot(),
+            usage: rec
+                .session
+                .usage
+                .clone()
+                .unwrap_or_else(|| rec.usage.snapshot()),
             budget: rec.session.budget.clone(),
         };
         self.append_event(sid, SessionEvent::SessionUsage, body);
