@@ -254,3 +254,23 @@ async fn official_python_sdk_lists_threads_and_verifies_webhooks() {
     )
     .await;
 }
+
+/// The official Python SDK's `EnvironmentWorker` serves a self-hosted session: it claims the work
+/// item, runs the agent's tool calls and answers them with `user.tool_result` until the turn
+/// idles `end_turn`, and syncs the memory the agent wrote back through the memory API
+/// (`tests/sdk/self_hosted_worker.py`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_python_environment_worker_serves_a_self_hosted_session() {
+    let python = repo_path("target/sdk-venv/bin/python");
+    if !sdk_installed(&python, "Python") {
+        return;
+    }
+    run_script(
+        &python,
+        "tests/sdk/self_hosted_worker.py",
+        cma_emulator::EmulatorConfig::default(),
+        &[],
+        "self-hosted worker OK",
+    )
+    .await;
+}

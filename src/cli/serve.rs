@@ -88,6 +88,7 @@ pub struct ServeArgs {
     #[arg(long)]
     data_dir: Option<PathBuf>,
     /// Require this key (`x-api-key` or `Authorization: Bearer`); without it any key, or none, is accepted.
+    /// It is also the only environment key self-hosted workers may poll with.
     #[arg(long, env = "CMA_SERVE_API_KEY", hide_env_values = true)]
     api_key: Option<String>,
     /// Seconds between `ping` frames on event streams.

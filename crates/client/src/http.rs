@@ -50,6 +50,8 @@ pub(crate) struct ApiRequest {
     pub(crate) body: Option<Vec<u8>>,
     /// The body's type when it is not JSON (a multipart upload).
     pub(crate) content_type: Option<String>,
+    /// Headers of this call only (such as a work poll's `anthropic-worker-id`).
+    pub(crate) headers: Vec<(&'static str, String)>,
 }
 
 impl ApiRequest {
@@ -77,11 +79,17 @@ impl ApiRequest {
             query: Query::new(),
             body: None,
             content_type: None,
+            headers: Vec::new(),
         })
     }
 
     pub(crate) fn query(mut self, query: Query) -> Self {
         self.query = query;
+        self
+    }
+
+    pub(crate) fn header(mut self, name: &'static str, value: &str) -> Self {
+        self.headers.push((name, value.to_string()));
         self
     }
 
@@ -282,6 +290,11 @@ impl Client {
             && let Ok(v) = HeaderValue::from_str(ws)
         {
             h.insert("anthropic-workspace-id", v);
+        }
+        for (name, value) in &req.headers {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                h.insert(*name, v);
+            }
         }
         h
     }

@@ -18,6 +18,8 @@ pub struct ApiError {
     pub error_code: Option<&'static str>,
     /// Extra response headers (`retry-after`, …).
     pub headers: Vec<(&'static str, String)>,
+    /// `error.details` fields beside `error_code` (such as a refused heartbeat's lease).
+    pub details: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ApiError {
@@ -28,6 +30,7 @@ impl ApiError {
             message: message.into(),
             error_code: None,
             headers: Vec::new(),
+            details: serde_json::Map::new(),
         }
     }
 
@@ -61,6 +64,11 @@ impl ApiError {
         self
     }
 
+    pub fn details(mut self, details: serde_json::Map<String, serde_json::Value>) -> Self {
+        self.details = details;
+        self
+    }
+
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
         self.headers.push((name, value.into()));
         self
@@ -71,9 +79,11 @@ impl ApiError {
         let error = ErrorObject {
             kind: self.kind.to_string(),
             message: self.message.clone(),
-            details: self.error_code.map(|code| ErrorDetails {
-                error_code: Some(code.to_string()),
-                ..Default::default()
+            details: (self.error_code.is_some() || !self.details.is_empty()).then(|| {
+                ErrorDetails {
+                    error_code: self.error_code.map(str::to_string),
+                    extra: self.details.clone(),
+                }
             }),
         };
         ErrorBody::new(error, request_id.map(str::to_string))

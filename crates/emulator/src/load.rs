@@ -11,7 +11,7 @@ use crate::clock;
 use crate::persist::Loaded;
 use crate::store::{
     AgentRec, EnvRec, EventLog, FileRec, MemoryRec, Model, SessionRec, StoreRec, StoredEvent,
-    VersionRec,
+    VersionRec, WorkRec,
 };
 
 fn parse<T: DeserializeOwned>(kind: &str, id: &str, json: &str) -> Result<T, String> {
@@ -91,6 +91,11 @@ pub fn model(loaded: Loaded) -> Result<Model, String> {
                 latest = latest.max(r.file.created_at);
                 m.seq = m.seq.max(r.seq);
                 m.files.insert(id.clone(), r);
+            }
+            "work" => {
+                let r: WorkRec = parse(kind, id, json)?;
+                m.seq = m.seq.max(r.seq);
+                m.work.insert(id.clone(), r);
             }
             other => return Err(format!("unknown record kind {other:?}")),
         }

@@ -36,6 +36,8 @@ struct TurnSetup {
     /// The session's earlier turns for a model backend (empty for the reference agent).
     transcript: Vec<Message>,
     custom_tools: Vec<String>,
+    /// The environment is self-hosted: the worker runs the toolset calls.
+    self_hosted: bool,
     /// The outcome this turn works toward.
     outcome: Option<String>,
 }
@@ -213,6 +215,7 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
         sandbox.span_open = true;
         sandbox.input_chars = input_chars(&setup);
         sandbox.real_shell = agent.uses_real_shell();
+        sandbox.self_hosted = setup.self_hosted;
         sandbox.shell = shell
             .take()
             .filter(|s| s.serves(&setup.fs_mounts, &setup.files));
@@ -416,6 +419,7 @@ fn next_turn(m: &mut crate::store::Model, sid: &str, transcript: bool) -> Option
         .collect();
     let interrupted = rec.rt.interrupted.clone();
     let tools = s.agent.tools.clone();
+    let environment_id = s.environment_id.clone();
     let custom_tools = tools
         .iter()
         .filter_map(|t| match t {
@@ -433,6 +437,7 @@ fn next_turn(m: &mut crate::store::Model, sid: &str, transcript: bool) -> Option
     } else {
         Vec::new()
     };
+    let self_hosted = m.is_self_hosted(&environment_id);
     m.mark_processed(sid, &q.event_id);
     if let Some(outcome) = &q.outcome {
         m.outcome_running(sid, outcome);
@@ -452,6 +457,7 @@ fn next_turn(m: &mut crate::store::Model, sid: &str, transcript: bool) -> Option
         span_id: span.id.clone(),
         transcript,
         custom_tools,
+        self_hosted,
         outcome: q.outcome,
     })
 }

@@ -23,6 +23,7 @@ pub mod sessions;
 pub mod shared;
 pub mod threads;
 pub mod webhooks;
+pub mod work;
 
 pub use agents::*;
 pub use content::*;
@@ -37,5 +38,6 @@ pub use sessions::*;
 pub use shared::*;
 pub use threads::*;
 pub use webhooks::*;
+pub use work::*;
 
 pub(crate) use union::open_union;

@@ -1,4 +1,6 @@
-//! `/v1/environments`
+//! `/v1/environments` and, below it, the work queue of self-hosted environments.
+
+pub mod work;
 
 use futures::stream::BoxStream;
 use reqwest::Method;
@@ -20,6 +22,11 @@ const BETA: Beta = Beta::ManagedAgents;
 impl<'c> Environments<'c> {
     pub(crate) fn new(client: &'c Client) -> Self {
         Self { client }
+    }
+
+    /// `/v1/environments/{environment_id}/work`.
+    pub fn work(&self) -> work::WorkQueue<'c> {
+        work::WorkQueue::new(self.client)
     }
 
     pub async fn create(&self, params: &CreateEnvironment) -> Result<Environment> {

@@ -12,6 +12,7 @@ mod memory_versions;
 mod session_resources;
 mod sessions;
 mod threads;
+mod work;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -24,7 +25,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use cma_types::{Actor, ApiActor, Deleted, Page};
+use cma_types::{Actor, ApiActor, Deleted, Page, SessionActor};
 use futures::FutureExt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -123,6 +124,25 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/environments/{env_id}/archive",
             post(environments::archive),
+        )
+        .route("/v1/environments/{env_id}/work", get(work::list))
+        .route("/v1/environments/{env_id}/work/poll", get(work::poll))
+        .route("/v1/environments/{env_id}/work/stats", get(work::stats))
+        .route(
+            "/v1/environments/{env_id}/work/{work_id}",
+            get(work::retrieve).post(work::update),
+        )
+        .route(
+            "/v1/environments/{env_id}/work/{work_id}/ack",
+            post(work::ack),
+        )
+        .route(
+            "/v1/environments/{env_id}/work/{work_id}/heartbeat",
+            post(work::heartbeat),
+        )
+        .route(
+            "/v1/environments/{env_id}/work/{work_id}/stop",
+            post(work::stop),
         )
         .route("/v1/sessions", get(sessions::list).post(sessions::create))
         .route(
@@ -366,6 +386,12 @@ async fn admit(st: &AppState, req: Request) -> ApiResult<Request> {
         return Err(e);
     }
     let key = presented_key(req.headers());
+    // The sessions token a polled work item carries acts for its session (self-hosted workers
+    // call the session and memory endpoints with it); it is live until the item stops.
+    let token_session = key
+        .as_deref()
+        .filter(|k| k.starts_with(crate::store::work::SESSIONS_TOKEN_PREFIX))
+        .and_then(|k| st.db.read(|m| m.session_of_token(k)));
     if let Some(expected) = &st.api_key {
         match &key {
             None => {
@@ -373,7 +399,7 @@ async fn admit(st: &AppState, req: Request) -> ApiResult<Request> {
                     "missing credentials: send `x-api-key` or `Authorization: Bearer <key>`",
                 ));
             }
-            Some(k) if !same_key(k, expected) => {
+            Some(k) if !same_key(k, expected) && token_session.is_none() => {
                 return Err(ApiError::authentication("invalid x-api-key"));
             }
             Some(_) => {}
@@ -408,12 +434,13 @@ async fn admit(st: &AppState, req: Request) -> ApiResult<Request> {
     let bytes: Bytes = axum::body::to_bytes(body, limit)
         .await
         .map_err(|_| too_large())?;
-    parts.extensions.insert(Ctx {
-        actor: Actor::Api(ApiActor {
+    let actor = match token_session {
+        Some(session_id) => Actor::Session(SessionActor { session_id }),
+        None => Actor::Api(ApiActor {
             api_key_id: ids::api_key_id(key.as_deref()),
         }),
-        beta,
-    });
+    };
+    parts.extensions.insert(Ctx { actor, beta });
     Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 

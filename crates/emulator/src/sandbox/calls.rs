@@ -103,11 +103,17 @@ impl Sandbox {
             evaluation,
             session_thread_id: None,
         };
-        let pending = matches!(permission, Permission::Ask(_)).then_some(PendingKind::Confirmation);
+        let pending = match permission {
+            Permission::Ask(_) => Some(PendingKind::Confirmation),
+            // A self-hosted session's worker runs the call and answers with `user.tool_result`.
+            Permission::Allow(_) if self.self_hosted => Some(PendingKind::ToolResult),
+            _ => None,
+        };
         let Some(id) = self.emit_call(SessionEvent::AgentToolUse, body, pending) else {
             return Plan::Done(err("Error: the session is gone"));
         };
         match permission {
+            Permission::Allow(_) if self.self_hosted => Plan::Wait(id),
             Permission::Allow(_) => Plan::Run(id),
             Permission::Ask(_) => Plan::Wait(id),
             Permission::Refuse(_) => self.answer(

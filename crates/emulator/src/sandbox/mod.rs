@@ -211,6 +211,8 @@ pub struct Sandbox {
     pub real_shell: bool,
     /// The real shell, once a `bash` call started it (the runner keeps it for the next turn).
     pub shell: Option<bwrap::BwrapShell>,
+    /// The session's environment is self-hosted: its worker runs the toolset calls.
+    pub self_hosted: bool,
 }
 
 impl Sandbox {
@@ -237,6 +239,7 @@ impl Sandbox {
             usage: None,
             real_shell: false,
             shell: None,
+            self_hosted: false,
         }
     }
 

@@ -19,6 +19,7 @@ pub mod session_events;
 pub mod sessions;
 pub mod threads;
 pub mod usage;
+pub mod work;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,6 +40,7 @@ pub use log::{EventLog, StoredEvent};
 pub use memory::{MemoryRec, StoreRec, VersionRec};
 use sessions::Runtime;
 pub use sessions::SessionRec;
+pub use work::WorkRec;
 
 /// The answer to a write whose commit failed: nothing of it was kept.
 pub const NOT_STORED: &str = "the write could not be stored durably (is the disk full?); nothing was changed, and the same request can be retried";
@@ -54,6 +56,8 @@ pub(crate) enum Effect {
     Close(Arc<EventLog>),
     /// Queues a webhook (never waits).
     Webhook(crate::webhooks::Notifier, cma_types::WebhookEventData),
+    /// Wakes the long polls waiting for work.
+    WakePollers(Arc<tokio::sync::Notify>),
     /// Replaces an event of a log (its stored copy is replaced in the same commit).
     Replace(Arc<EventLog>, usize, Arc<StoredEvent>),
 }
@@ -68,6 +72,7 @@ impl Effect {
             }
             Effect::Close(log) => log.close(),
             Effect::Webhook(notifier, data) => notifier.send(data),
+            Effect::WakePollers(ready) => ready.notify_waiters(),
             Effect::Replace(log, index, event) => log.replace(index, event),
         }
     }
@@ -85,6 +90,12 @@ pub struct Model {
     pub environments: Table<EnvRec>,
     pub sessions: Table<SessionRec>,
     pub files: Table<FileRec>,
+    /// Work items of self-hosted environments.
+    pub work: Table<WorkRec>,
+    /// Notified when work is queued, for long polls.
+    pub work_ready: Arc<tokio::sync::Notify>,
+    /// When each worker last polled, per environment (runtime only, for the queue stats).
+    pub(crate) work_pollers: work::Pollers,
     /// Changes made by the current write, committed by [`Db::write`].
     pub(crate) changes: Vec<Change>,
     /// Logs the current write appended to: committed and woken once it is stored, cut back
@@ -130,6 +141,12 @@ impl Undo for AgentRec {
 }
 
 impl Undo for EnvRec {
+    fn before_image(&self) -> Self {
+        self.clone()
+    }
+}
+
+impl Undo for WorkRec {
     fn before_image(&self) -> Self {
         self.clone()
     }
@@ -182,6 +199,7 @@ impl Model {
         self.environments.commit();
         self.sessions.commit();
         self.files.commit();
+        self.work.commit();
     }
 
     /// The current write is not stored: put back every record it touched, the sequence counter,
@@ -195,6 +213,7 @@ impl Model {
         self.environments.rollback();
         self.sessions.rollback();
         self.files.rollback();
+        self.work.rollback();
         if paths_stale {
             self.rebuild_path_index();
         }

@@ -100,6 +100,10 @@ impl Model {
             .any(|o| o.is_active());
         validate_events("events", &events, &rec.pending, self_hosted, outcome_active)?;
         let result = self.accept_events(id, events)?;
+        if result.1 {
+            // A dormant self-hosted session (its worker stopped) needs a worker again.
+            self.queue_session_work(id);
+        }
         self.persist_session(id);
         Ok(result)
     }

@@ -454,6 +454,8 @@ impl Model {
             },
         );
         self.webhook("session.created", &id);
+        // A self-hosted environment's worker serves the session from its work queue.
+        self.queue_session_work(&id);
         let (_, start) = self.accept_events(&id, initial)?;
         self.persist_session(&id);
         let session = self.session(&id)?.session.clone();
