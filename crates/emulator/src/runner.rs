@@ -1,7 +1,12 @@
-//! Runs a session's queued `user.message`s, one turn after another, on a thread of its own
-//! (agent behaviours are synchronous). Event order per turn: `span.model_request_start`, the
-//! tool calls and mid-turn messages, the final `agent.message`, `span.model_request_end`; then,
-//! once the queue is empty, the session goes idle with `session.status_idle{end_turn}`.
+//! Runs a session's queued turns (`user.message`s, and outcomes' work and revisions), one after
+//! another, on a thread of its own (agent behaviours are synchronous). Event order per turn:
+//! `span.model_request_start`, the tool calls and mid-turn messages, the final `agent.message`,
+//! `span.model_request_end` (an outcome's turn then has its evaluation spans, see
+//! [`crate::outcome`]); once the queue is empty, `session.usage` and
+//! `session.status_idle{end_turn}` (or `budget_reached` once the budget is spent). A turn whose
+//! calls need the client's answers pauses inside [`crate::sandbox`] (idle `requires_action`)
+//! and resumes on this same thread. An interrupt ends the turn here: pending calls get error
+//! results, the open span is closed, and the session idles `end_turn`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
