@@ -233,6 +233,19 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
             behavior.run_turn(&input, &mut sandbox)
         }));
         let input_chars = sandbox.input_chars;
+        // A model-backed agent's outcome turn is graded by its model, outside the lock.
+        let graded = match (&outcome, &setup.outcome) {
+            (Ok(TurnOutcome::Reply(text)), Some(outcome_id))
+                if agent.backend != Backend::Reference && !setup.model.starts_with("emulator:") =>
+            {
+                db.read(|m| m.outcome_task(&sid, outcome_id))
+                    .map(|(description, rubric)| {
+                        let model = agent.model.clone().unwrap_or_else(|| setup.model.clone());
+                        crate::outcome::model_grade(agent, &model, &description, &rubric, text)
+                    })
+            }
+            _ => None,
+        };
         let interrupted = setup.interrupted.load(Ordering::SeqCst);
         let go_on = db
             .write(|m| {
@@ -318,7 +331,7 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                         }
                         span_end(m, sandbox.output_chars + text.len(), false);
                         if let Some(outcome) = &setup.outcome {
-                            m.evaluate_outcome(&sid, outcome, &text);
+                            m.evaluate_outcome(&sid, outcome, &text, graded.clone());
                         }
                         let more = match m.sessions.get_mut(&sid) {
                             Some(rec) => {
