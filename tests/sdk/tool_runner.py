@@ -61,16 +61,24 @@ def client() -> AsyncAnthropic:
 
 
 async def confirm_asks(c: AsyncAnthropic, session_id: str, verdicts: List[str]) -> None:
-    """Answers every `ask` tool use with `allow` until the turn ends."""
+    """Answers every `ask` tool use with `allow` until the turn ends: the stream is opened first,
+    then the history is read (events before the stream connected are there), de-duplicated by id."""
+
+    async def handle(ev: Any) -> bool:
+        if ev.type == "agent.tool_use" and ev.evaluated_permission == "ask" and ev.id not in verdicts:
+            verdicts.append(ev.id)
+            await c.beta.sessions.events.send(
+                session_id,
+                events=[{"type": "user.tool_confirmation", "tool_use_id": ev.id, "result": "allow"}],
+            )
+        return ev.type == "session.status_idle" and ev.stop_reason.type != "requires_action"
+
     async with await c.beta.sessions.events.stream(session_id) as stream:
+        async for ev in c.beta.sessions.events.list(session_id, limit=1000):
+            if await handle(ev):
+                return
         async for ev in stream:
-            if ev.type == "agent.tool_use" and ev.evaluated_permission == "ask":
-                await c.beta.sessions.events.send(
-                    session_id,
-                    events=[{"type": "user.tool_confirmation", "tool_use_id": ev.id, "result": "allow"}],
-                )
-                verdicts.append(ev.id)
-            elif ev.type == "session.status_idle" and ev.stop_reason.type != "requires_action":
+            if await handle(ev):
                 return
 
 

@@ -5,7 +5,9 @@
 //! last unmet evaluation is `max_iterations_reached`, followed by one acknowledgment message.
 //! `session.outcome_evaluations` tracks each outcome's state to its final result.
 //!
-//! The grader is rule-based (the emulator runs no model to grade): every rubric line that names
+//! A model-backed agent's turns are graded by its model ([`model_grade`]: one question with the
+//! description, the rubric and the reply; the answer's first word is the verdict). For the
+//! reference agent the grader is rule-based: every rubric line that names
 //! a file (`notes.md`, `/mnt/memory/x/a.txt`) is met when a mounted store holds that file, and
 //! every phrase in double quotes is met when the reply or a mounted file contains it (case
 //! folded). A rubric with nothing to check `failed` (the grader cannot apply it); a `file`
@@ -127,7 +129,65 @@ pub fn grade(rubric: &str, reply: &str, files: &[(String, String)]) -> (&'static
     }
 }
 
+const GRADER_SYSTEM: &str = "You are the grader of an agent's work toward an outcome. Judge only against the rubric. Answer with SATISFIED or NEEDS_REVISION as the first word, then one short paragraph explaining which criteria are met or missing.";
+
+/// Grades a reply with the agent's model (blocking; called outside the model's lock):
+/// `(result, explanation)`. A failed call or an answer with no verdict is `failed`.
+pub fn model_grade(
+    config: &crate::agent::model::AgentConfig,
+    model: &str,
+    description: &str,
+    rubric: &Value,
+    reply: &str,
+) -> (String, String) {
+    let Some(rubric) = rubric_text(rubric) else {
+        return (
+            "failed".into(),
+            "The emulator's grader cannot read a `file` rubric.".into(),
+        );
+    };
+    let question =
+        format!("Outcome: {description}\n\nRubric:\n{rubric}\n\nThe agent's final reply:\n{reply}");
+    match crate::agent::model::complete(config, model, GRADER_SYSTEM, &question) {
+        Ok(answer) => {
+            let answer = answer.trim();
+            let first = answer
+                .split(|c: char| !c.is_ascii_alphabetic() && c != '_')
+                .find(|w| !w.is_empty())
+                .unwrap_or("")
+                .to_ascii_uppercase();
+            let explanation = answer[answer.find(char::is_whitespace).unwrap_or(answer.len())..]
+                .trim()
+                .to_string();
+            match first.as_str() {
+                "SATISFIED" => ("satisfied".into(), explanation),
+                "NEEDS_REVISION" => ("needs_revision".into(), explanation),
+                _ => (
+                    "failed".into(),
+                    format!("The grader gave no verdict: {answer}"),
+                ),
+            }
+        }
+        Err(e) => (
+            "failed".into(),
+            format!("The grader's model call failed: {e}"),
+        ),
+    }
+}
+
 impl Model {
+    /// The description and rubric of an outcome, for a grader that runs outside the lock.
+    pub(crate) fn outcome_task(&self, sid: &str, outcome_id: &str) -> Option<(String, Value)> {
+        let rec = self.sessions.get(sid)?;
+        let spec = rec.outcomes.iter().find(|o| o.outcome_id == outcome_id)?;
+        let state = rec
+            .session
+            .outcome_evaluations
+            .iter()
+            .find(|o| o.outcome_id == outcome_id)?;
+        Some((state.description.clone(), spec.rubric.clone()))
+    }
+
     /// `user.define_outcome` (already validated): records the outcome as `pending` and queues its
     /// first turn. Returns whether a runner must start.
     pub(crate) fn define_outcome(&mut self, sid: &str, event_id: &str, o: &UserDefineOutcome) {
@@ -210,7 +270,14 @@ impl Model {
     /// Grades the turn that worked on `outcome_id` (its reply `reply`): the evaluation span, the
     /// outcome's new state, and the next step (a revision turn queued first, or the final
     /// acknowledgment message).
-    pub(crate) fn evaluate_outcome(&mut self, sid: &str, outcome_id: &str, reply: &str) {
+    /// `graded` is a model grader's verdict, when one ran; else the rule-based grader decides.
+    pub(crate) fn evaluate_outcome(
+        &mut self,
+        sid: &str,
+        outcome_id: &str,
+        reply: &str,
+        graded: Option<(String, String)>,
+    ) {
         let Some(rec) = self.sessions.get(sid) else {
             return;
         };
@@ -244,17 +311,23 @@ impl Model {
         else {
             return;
         };
-        let (verdict, explanation) = match rubric_text(&spec.rubric) {
-            Some(text) => grade(text, reply, &self.mounted_files(sid)),
-            None => (
-                "failed",
+        let (verdict, explanation) = match (graded, rubric_text(&spec.rubric)) {
+            (Some(graded), _) => graded,
+            (None, Some(text)) => {
+                let (v, e) = grade(text, reply, &self.mounted_files(sid));
+                (v.to_string(), e)
+            }
+            (None, None) => (
+                "failed".to_string(),
                 "The emulator's grader cannot read a `file` rubric.".to_string(),
             ),
         };
         let last = iteration + 1 >= spec.max_iterations;
-        let result = match verdict {
+        let result = match verdict.as_str() {
             "needs_revision" if last => "max_iterations_reached",
-            other => other,
+            "satisfied" => "satisfied",
+            "needs_revision" => "needs_revision",
+            _ => "failed",
         };
         let end = OutcomeEvaluationEnd {
             outcome_evaluation_start_id: start.id.clone(),

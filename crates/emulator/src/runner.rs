@@ -1,7 +1,12 @@
-//! Runs a session's queued `user.message`s, one turn after another, on a thread of its own
-//! (agent behaviours are synchronous). Event order per turn: `span.model_request_start`, the
-//! tool calls and mid-turn messages, the final `agent.message`, `span.model_request_end`; then,
-//! once the queue is empty, the session goes idle with `session.status_idle{end_turn}`.
+//! Runs a session's queued turns (`user.message`s, and outcomes' work and revisions), one after
+//! another, on a thread of its own (agent behaviours are synchronous). Event order per turn:
+//! `span.model_request_start`, the tool calls and mid-turn messages, the final `agent.message`,
+//! `span.model_request_end` (an outcome's turn then has its evaluation spans, see
+//! [`crate::outcome`]); once the queue is empty, `session.usage` and
+//! `session.status_idle{end_turn}` (or `budget_reached` once the budget is spent). A turn whose
+//! calls need the client's answers pauses inside [`crate::sandbox`] (idle `requires_action`)
+//! and resumes on this same thread. An interrupt ends the turn here: pending calls get error
+//! results, the open span is closed, and the session idles `end_turn`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -239,6 +244,19 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
             behavior.run_turn(&input, &mut sandbox)
         }));
         let input_chars = sandbox.input_chars;
+        // A model-backed agent's outcome turn is graded by its model, outside the lock.
+        let graded = match (&outcome, &setup.outcome) {
+            (Ok(TurnOutcome::Reply(text)), Some(outcome_id))
+                if agent.backend != Backend::Reference && !setup.model.starts_with("emulator:") =>
+            {
+                db.read(|m| m.outcome_task(&sid, outcome_id))
+                    .map(|(description, rubric)| {
+                        let model = agent.model.clone().unwrap_or_else(|| setup.model.clone());
+                        crate::outcome::model_grade(agent, &model, &description, &rubric, text)
+                    })
+            }
+            _ => None,
+        };
         let interrupted = setup.interrupted.load(Ordering::SeqCst);
         let go_on = db
             .write(|m| {
@@ -324,7 +342,7 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                         }
                         span_end(m, sandbox.output_chars + text.len(), false);
                         if let Some(outcome) = &setup.outcome {
-                            m.evaluate_outcome(&sid, outcome, &text);
+                            m.evaluate_outcome(&sid, outcome, &text, graded.clone());
                         }
                         let more = match m.sessions.get_mut(&sid) {
                             Some(rec) => {

@@ -129,3 +129,65 @@ async fn a_model_response_with_two_custom_calls_waits_for_both() {
         fake.assert_clean();
     }
 }
+
+/// A model-backed agent's outcome is graded by its model: a `NEEDS_REVISION` answer brings a
+/// revision turn, `SATISFIED` ends the outcome.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_backed_agent_grades_outcomes_with_its_model() {
+    let script = Arc::new(|s: &Seen| -> Step {
+        if s.system.contains("grader of an agent") {
+            if s.turn_text.contains("revised answer") {
+                say("SATISFIED\nThe reply now names the order.")
+            } else {
+                say("NEEDS_REVISION\nName the order id.")
+            }
+        } else if s.turn_text.contains("asks for a revision") {
+            say("revised answer: order A17")
+        } else {
+            say("first answer")
+        }
+    });
+    let fake = FakeModel::start(script, false).await;
+    let env = start_with(EmulatorConfig {
+        agent: config(&fake, Proto::Anthropic),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let (session, mut stream) = session_with(&env, vec![], &[]).await;
+    let define =
+        cma_client::types::ClientEvent::UserDefineOutcome(cma_client::types::UserDefineOutcome {
+            description: "Tell me about my order.".into(),
+            rubric: json!({"type": "text", "content": "- Names the order id"}),
+            max_iterations: None,
+            outcome_id: None,
+        });
+    send(&env, &session.id, vec![define]).await;
+    let events = until_idle(&mut stream).await;
+    let verdicts: Vec<(u32, String, String)> = events
+        .iter()
+        .filter_map(|e| match e {
+            cma_client::types::SessionEvent::SpanOutcomeEvaluationEnd(end) => Some((
+                end.body.iteration,
+                end.body.result.clone(),
+                end.body.explanation.clone(),
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            (0, "needs_revision".into(), "Name the order id.".into()),
+            (
+                1,
+                "satisfied".into(),
+                "The reply now names the order.".into()
+            )
+        ]
+    );
+    assert_eq!(
+        kind(events.last().unwrap()),
+        "session.status_idle(end_turn)"
+    );
+    assert_eq!(reply(&events), "revised answer: order A17");
+}
