@@ -87,7 +87,10 @@ impl ReferenceModel {
                 history,
                 message,
             }) => match parse_memory_section(&system) {
-                Ok((system, mounts)) => self.start(system, mounts, model, history, message),
+                Ok((system, mounts)) => {
+                    let custom = custom_tool_names(proto, body);
+                    self.start(system, mounts, model, history, message, custom)
+                }
                 Err(e) => return refuse(&e),
             },
             Ok(Ask::ToolResult { id, output }) => {
@@ -111,6 +114,7 @@ impl ReferenceModel {
         model: String,
         history: Vec<Exchange>,
         message: String,
+        custom_tools: Vec<String>,
     ) -> Run {
         let (results_tx, results) = mpsc::channel();
         // Capacity 1 suffices: the agent decides again only after the previous decision was
@@ -125,7 +129,7 @@ impl ReferenceModel {
                 files: &[],
                 history: &history,
                 message: &message,
-                custom_tools: &[],
+                custom_tools: &custom_tools,
             };
             let mut tools = WireTools {
                 said: Vec::new(),
@@ -174,6 +178,22 @@ impl ReferenceModel {
         self.pending.lock().unwrap().insert(id, run);
         Step::Ordered(items, Stop::Tools)
     }
+}
+
+/// The request's tools that are not the agent toolset's: the agent's custom tools, which the
+/// reference agent calls when the customer's message names one.
+fn custom_tool_names(proto: Proto, body: &Value) -> Vec<String> {
+    let name = |t: &Value| match proto {
+        Proto::Anthropic => t["name"].as_str().map(str::to_string),
+        Proto::OpenAi => t["function"]["name"].as_str().map(str::to_string),
+    };
+    body["tools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(name)
+        .filter(|n| !cma_emulator::TOOLSET_TOOLS.contains(&n.as_str()))
+        .collect()
 }
 
 fn refuse(why: &str) -> Step {
