@@ -8,7 +8,7 @@ use base64::Engine;
 use cma_client::types::*;
 use cma_client::{Client, Error};
 use cma_emulator::EmulatorConfig;
-use common::turns::{kinds, requires, send, send_bad, until_idle};
+use common::turns::{confirmation, kinds, requires, send, send_bad, toolset, until_idle};
 use common::*;
 use reqwest::Method;
 
@@ -593,4 +593,85 @@ async fn a_self_hosted_sessions_tool_calls_wait_for_the_workers_results() {
         "self_hosted",
     )
     .await;
+}
+
+/// Under `always_ask` in a self-hosted session, a call the user allows still runs on the worker:
+/// after the `user.tool_confirmation` the session idles `requires_action` again with the same
+/// tool use, and only the worker's `user.tool_result` answers it; the emulator runs nothing.
+/// Break it: drop the `to_worker` branch in `Sandbox::call_all` (the emulator then runs the
+/// allowed call and emits an `agent.tool_result`).
+#[tokio::test]
+async fn an_allowed_call_of_a_self_hosted_session_still_waits_for_the_worker() {
+    let env = start().await;
+    let e = self_hosted_env(&env).await;
+    let store = env.store("Clinic Notes").await;
+    let mut p = CreateAgent::new("Front desk", "claude-sonnet-4-6");
+    p.tools = Some(vec![toolset(PermissionPolicy::AlwaysAsk(Empty {}))]);
+    let agent = t(env.client.agents().create(&p)).await.unwrap();
+    let mut p = CreateSession::new(AgentRef::Id(agent.id), e.id.clone());
+    p.resources = Some(vec![ResourceParams::memory_store(
+        store.id.clone(),
+        Access::ReadWrite,
+        None,
+    )]);
+    let session = t(env.client.sessions().create(&p)).await.unwrap();
+    let mut stream = t(env
+        .client
+        .sessions()
+        .events()
+        .stream(&session.id, &StreamEvents::default()))
+    .await
+    .unwrap();
+    t(env
+        .client
+        .sessions()
+        .events()
+        .send_text(&session.id, "My cat Mochi is allergic to fish."))
+    .await
+    .unwrap();
+    let mut rounds = 0;
+    let mut last = until_idle(&mut stream).await;
+    while let Some(SessionEvent::SessionStatusIdle(idle)) = last.last() {
+        if !matches!(idle.body.stop_reason, StopReason::RequiresAction(_)) {
+            break;
+        }
+        rounds += 1;
+        assert!(rounds < 10, "the turn never ends: {:?}", kinds(&last));
+        let waiting = requires(last.last().unwrap());
+        let allowed: Vec<ClientEvent> = waiting
+            .iter()
+            .map(|id| confirmation(id, true, None))
+            .collect();
+        send(&env, &session.id, allowed).await;
+        // Allowed, yet waiting again: on the worker's result, for the same calls.
+        let again = until_idle(&mut stream).await;
+        assert_eq!(
+            requires(again.last().unwrap()),
+            waiting,
+            "{:?}",
+            kinds(&again)
+        );
+        assert!(
+            !again
+                .iter()
+                .any(|e| matches!(e, SessionEvent::AgentToolResult(_))),
+            "the emulator ran an allowed call itself: {:?}",
+            kinds(&again)
+        );
+        let results = waiting.iter().map(|id| tool_result(id, "\n")).collect();
+        send(&env, &session.id, results).await;
+        last = until_idle(&mut stream).await;
+    }
+    assert!(rounds >= 1, "no call asked for confirmation");
+    assert_eq!(
+        kinds(&last).last().map(String::as_str),
+        Some("session.status_idle(end_turn)")
+    );
+    let all = env.events(&session.id).await;
+    assert!(
+        !all.iter()
+            .any(|e| matches!(e, SessionEvent::AgentToolResult(_))),
+        "a tool ran in the emulator's sandbox: {:?}",
+        kinds(&all)
+    );
 }

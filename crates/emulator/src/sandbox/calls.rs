@@ -212,6 +212,33 @@ impl Sandbox {
         }
     }
 
+    /// Registers `ids` (calls the user allowed) as waiting for a self-hosted worker's
+    /// `user.tool_result`, and waits for those results.
+    fn await_worker(&mut self, ids: &[String]) -> Vec<PendingCall> {
+        if self.aborted() {
+            return Vec::new();
+        }
+        let sid = self.session_id.clone();
+        let registered = self.db.write(|m| {
+            for id in ids {
+                m.add_pending(&sid, id, PendingKind::ToolResult);
+            }
+            m.persist_session(&sid);
+            Ok(())
+        });
+        if registered.is_err() {
+            self.aborted = true;
+            return Vec::new();
+        }
+        match self.await_answers() {
+            Waited::Answered(calls) => calls,
+            Waited::Ended => {
+                self.aborted = true;
+                Vec::new()
+            }
+        }
+    }
+
     /// The output the agent sees for an answered pending call (running a confirmed one).
     fn resolve(&mut self, call: &ToolCall, id: &str, answer: Option<&Answer>) -> ToolOutput {
         match answer {
@@ -288,13 +315,36 @@ impl Tools for Sandbox {
                     Vec::new()
                 }
             };
+            // A self-hosted session's worker runs a call the user allowed: it waits again, for
+            // the worker's `user.tool_result`.
+            let mut to_worker = Vec::new();
             for ((call, plan), out) in calls.iter().zip(&plans).zip(outputs.iter_mut()) {
                 if let Plan::Wait(id) = plan {
                     let answer = answered
                         .iter()
                         .find(|p| p.event_id == *id)
                         .and_then(|p| p.answer.as_ref());
+                    if self.self_hosted
+                        && matches!(answer, Some(Answer::Confirmation { allow: true, .. }))
+                    {
+                        to_worker.push(id.clone());
+                        continue;
+                    }
                     *out = Some(self.resolve(call, id, answer));
+                }
+            }
+            if !to_worker.is_empty() {
+                let ran = self.await_worker(&to_worker);
+                for ((call, plan), out) in calls.iter().zip(&plans).zip(outputs.iter_mut()) {
+                    if let Plan::Wait(id) = plan
+                        && to_worker.contains(id)
+                    {
+                        let answer = ran
+                            .iter()
+                            .find(|p| p.event_id == *id)
+                            .and_then(|p| p.answer.as_ref());
+                        *out = Some(self.resolve(call, id, answer));
+                    }
                 }
             }
             // The agent reads the answers in a new model request.
