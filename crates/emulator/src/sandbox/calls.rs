@@ -307,7 +307,7 @@ impl Tools for Sandbox {
             plans.push(plan);
         }
         if plans.iter().any(|p| matches!(p, Plan::Wait(_))) {
-            let answered = match self.await_answers() {
+            let mut answered = match self.await_answers() {
                 Waited::Answered(calls) => calls,
                 // The runner gives the pending calls their error results as it ends the turn.
                 Waited::Ended => {
@@ -316,10 +316,14 @@ impl Tools for Sandbox {
                 }
             };
             // A self-hosted session's worker runs a call the user allowed: it waits again, for
-            // the worker's `user.tool_result`.
-            let mut to_worker = Vec::new();
-            for ((call, plan), out) in calls.iter().zip(&plans).zip(outputs.iter_mut()) {
-                if let Plan::Wait(id) = plan {
+            // the worker's `user.tool_result`, and is resolved in the next round.
+            loop {
+                let mut to_worker = Vec::new();
+                for ((call, plan), out) in calls.iter().zip(&plans).zip(outputs.iter_mut()) {
+                    let Plan::Wait(id) = plan else { continue };
+                    if out.is_some() {
+                        continue;
+                    }
                     let answer = answered
                         .iter()
                         .find(|p| p.event_id == *id)
@@ -328,24 +332,14 @@ impl Tools for Sandbox {
                         && matches!(answer, Some(Answer::Confirmation { allow: true, .. }))
                     {
                         to_worker.push(id.clone());
-                        continue;
-                    }
-                    *out = Some(self.resolve(call, id, answer));
-                }
-            }
-            if !to_worker.is_empty() {
-                let ran = self.await_worker(&to_worker);
-                for ((call, plan), out) in calls.iter().zip(&plans).zip(outputs.iter_mut()) {
-                    if let Plan::Wait(id) = plan
-                        && to_worker.contains(id)
-                    {
-                        let answer = ran
-                            .iter()
-                            .find(|p| p.event_id == *id)
-                            .and_then(|p| p.answer.as_ref());
+                    } else {
                         *out = Some(self.resolve(call, id, answer));
                     }
                 }
+                if to_worker.is_empty() {
+                    break;
+                }
+                answered = self.await_worker(&to_worker);
             }
             // The agent reads the answers in a new model request.
             if !self.span_open && !self.aborted() {
