@@ -498,13 +498,7 @@ async fn a_self_hosted_sessions_tool_calls_wait_for_the_workers_results() {
     let e = self_hosted_env(&env).await;
     let store = env.store("Shopper Preferences").await;
     let session = session_in(&env, &e.id, &[&store.id]).await;
-    let mut stream = t(env
-        .client
-        .sessions()
-        .events()
-        .stream(&session.id, &StreamEvents::default()))
-    .await
-    .unwrap();
+    let mut stream = env.stream(&session.id).await;
     t(env
         .client
         .sessions()
@@ -615,13 +609,7 @@ async fn an_allowed_call_of_a_self_hosted_session_still_waits_for_the_worker() {
         None,
     )]);
     let session = t(env.client.sessions().create(&p)).await.unwrap();
-    let mut stream = t(env
-        .client
-        .sessions()
-        .events()
-        .stream(&session.id, &StreamEvents::default()))
-    .await
-    .unwrap();
+    let mut stream = env.stream(&session.id).await;
     t(env
         .client
         .sessions()

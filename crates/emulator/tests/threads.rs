@@ -252,13 +252,7 @@ async fn confirmations_are_routed_to_the_primary_thread() {
         .unwrap()
         .data
         .remove(0);
-    let mut stream = t(env
-        .client
-        .sessions()
-        .events()
-        .stream(&session.id, &StreamEvents::default()))
-    .await
-    .unwrap();
+    let mut stream = env.stream(&session.id).await;
     t(env
         .client
         .sessions()

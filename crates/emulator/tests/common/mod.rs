@@ -144,6 +144,17 @@ impl Env {
         t(self.client.sessions().create(&p)).await.unwrap()
     }
 
+    /// The session's live event stream, opened now (before anything is sent).
+    pub async fn stream(&self, session: &str) -> cma_client::EventStream {
+        t(self
+            .client
+            .sessions()
+            .events()
+            .stream(session, &StreamEvents::default()))
+        .await
+        .unwrap()
+    }
+
     pub async fn events(&self, session: &str) -> Vec<SessionEvent> {
         let p = ListEvents {
             limit: Some(1000),

@@ -50,13 +50,7 @@ pub async fn session_full(
     );
     p.budget = budget;
     let session = t(env.client.sessions().create(&p)).await.unwrap();
-    let stream = t(env
-        .client
-        .sessions()
-        .events()
-        .stream(&session.id, &StreamEvents::default()))
-    .await
-    .unwrap();
+    let stream = env.stream(&session.id).await;
     (session, stream)
 }
 
