@@ -42,12 +42,12 @@ fn chunks(text: &str) -> Vec<String> {
 fn frames(event: &StoredEvent, deltas: &[String]) -> Vec<Bytes> {
     let mut out = Vec::new();
     if deltas.contains(&event.kind) {
-        let start = SessionEvent::EventStart(EventStart {
+        let start = SessionEvent::EventStart(Box::new(EventStart {
             event: PreviewedEvent {
                 kind: event.kind.clone(),
                 id: event.id.clone(),
             },
-        });
+        }));
         out.push(frame("event_start", &start));
         if event.kind == "agent.message" {
             let blocks = AgentMessage::deserialize(&event.json)
@@ -58,14 +58,14 @@ fn frames(event: &StoredEvent, deltas: &[String]) -> Vec<Bytes> {
                     continue;
                 };
                 for piece in chunks(text) {
-                    let delta = SessionEvent::EventDelta(EventDelta {
+                    let delta = SessionEvent::EventDelta(Box::new(EventDelta {
                         event_id: event.id.clone(),
                         delta: ContentDelta {
                             kind: "content_delta".into(),
                             index: Some(index),
                             content: ContentBlock::text(piece),
                         },
-                    });
+                    }));
                     out.push(frame("event_delta", &delta));
                 }
             }

@@ -55,7 +55,7 @@ impl Sandbox {
     /// same write.
     fn emit_call<T>(
         &mut self,
-        variant: impl FnOnce(Event<T>) -> SessionEvent,
+        variant: impl FnOnce(Box<Event<T>>) -> SessionEvent,
         body: T,
         pending: Option<PendingKind>,
     ) -> Option<String> {

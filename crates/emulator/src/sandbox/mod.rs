@@ -269,7 +269,7 @@ impl Sandbox {
     /// Appends an event; a vanished session aborts the turn.
     fn emit<T>(
         &mut self,
-        variant: impl FnOnce(Event<T>) -> SessionEvent,
+        variant: impl FnOnce(Box<Event<T>>) -> SessionEvent,
         body: T,
     ) -> Option<String> {
         let sid = self.session_id.clone();

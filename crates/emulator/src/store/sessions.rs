@@ -168,10 +168,12 @@ impl Model {
     pub fn append_event<T>(
         &mut self,
         session_id: &str,
-        variant: impl FnOnce(Event<T>) -> SessionEvent,
+        variant: impl FnOnce(Box<Event<T>>) -> SessionEvent,
         body: T,
     ) -> Option<Arc<StoredEvent>> {
-        self.append_stamped(session_id, |id, at| variant(Event::new(id, at, body)))
+        self.append_stamped(session_id, |id, at| {
+            variant(Box::new(Event::new(id, at, body)))
+        })
     }
 
     /// Appends the event `stamp` builds from the new event's id and time; see [`Self::append_event`].
@@ -513,7 +515,7 @@ impl Model {
             if tools != s.agent.tools || servers != s.agent.mcp_servers {
                 s.agent.tools = tools;
                 s.agent.mcp_servers = servers;
-                changed.agent = Some(Box::new(s.agent.clone()));
+                changed.agent = Some(s.agent.clone());
             }
         }
         if changed == SessionUpdated::default() {

@@ -129,7 +129,7 @@ impl Model {
     pub(crate) fn before_event(&mut self, sid: &str, event: &SessionEvent) {
         let at = event.processed_at().unwrap_or_else(clock::now);
         // Most events are not status changes: check that before building anything.
-        let twin: fn(cma_types::Event<ThreadStatus>) -> SessionEvent = match event {
+        let twin: fn(Box<cma_types::Event<ThreadStatus>>) -> SessionEvent = match event {
             SessionEvent::SessionStatusIdle(e) => {
                 let Some(ThreadStatus {
                     session_thread_id,
@@ -145,7 +145,9 @@ impl Model {
                     stop_details: e.body.stop_details.clone(),
                 };
                 self.append_stamped_at(sid, at, |id, at| {
-                    SessionEvent::SessionThreadStatusIdle(cma_types::Event::new(id, at, idle))
+                    SessionEvent::SessionThreadStatusIdle(Box::new(cma_types::Event::new(
+                        id, at, idle,
+                    )))
                 });
                 return;
             }
@@ -156,7 +158,9 @@ impl Model {
             _ => return,
         };
         if let Some(body) = self.thread_status(sid) {
-            self.append_stamped_at(sid, at, |id, at| twin(cma_types::Event::new(id, at, body)));
+            self.append_stamped_at(sid, at, |id, at| {
+                twin(Box::new(cma_types::Event::new(id, at, body)))
+            });
         }
     }
 

@@ -107,7 +107,7 @@ mod tests {
     }
 
     fn custom(id: &str, name: &str, input: serde_json::Value) -> SessionEvent {
-        SessionEvent::AgentCustomToolUse(Event::new(
+        SessionEvent::AgentCustomToolUse(Box::new(Event::new(
             id,
             at(),
             AgentCustomToolUse {
@@ -115,11 +115,11 @@ mod tests {
                 input,
                 session_thread_id: None,
             },
-        ))
+        )))
     }
 
     fn bash(id: &str) -> SessionEvent {
-        SessionEvent::AgentToolUse(Event::new(
+        SessionEvent::AgentToolUse(Box::new(Event::new(
             id,
             at(),
             AgentToolUse {
@@ -129,7 +129,7 @@ mod tests {
                 evaluation: None,
                 session_thread_id: None,
             },
-        ))
+        )))
     }
 
     fn answer(
@@ -201,7 +201,7 @@ mod tests {
                 custom("c1", "lookup", json!({"pet": "Rex"})),
                 custom("c2", "lookup", json!({"pet": "Tom"})),
                 bash("t1"),
-                SessionEvent::AgentThinking(Event::new("x", at(), Marker {})),
+                SessionEvent::AgentThinking(Box::new(Event::new("x", at(), Marker {}))),
             ])
             .expect_err("unanswerable");
         assert!(
