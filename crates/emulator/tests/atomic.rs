@@ -99,11 +99,27 @@ impl Env {
             out.insert(format!("versions of {id}"), versions);
         }
         out.insert("agents".into(), agents);
-        out.insert(
-            "environments".into(),
-            self.get_json("/v1/environments?include_archived=true&limit=100")
-                .await,
-        );
+        let environments = self
+            .get_json("/v1/environments?include_archived=true&limit=100")
+            .await;
+        for e in environments["data"].as_array().unwrap() {
+            if e["config"]["type"] == "self_hosted" {
+                let id = e["id"].as_str().unwrap();
+                out.insert(
+                    format!("work of {id}"),
+                    self.get_json(&format!("/v1/environments/{id}/work?limit=100"))
+                        .await,
+                );
+                // A poll hands an item out without changing its listed state.
+                out.insert(
+                    format!("work stats of {id}"),
+                    self.get_json(&format!("/v1/environments/{id}/work/stats"))
+                        .await,
+                );
+            }
+        }
+        out.insert("environments".into(), environments);
+        out.insert("files".into(), self.get_json("/v1/files?limit=100").await);
         let sessions = self
             .get_json("/v1/sessions?include_archived=true&limit=100")
             .await;
@@ -118,15 +134,46 @@ impl Env {
                 format!("resources of {id}"),
                 self.get_json(&format!("/v1/sessions/{id}/resources")).await,
             );
+            out.insert(
+                format!("threads of {id}"),
+                self.get_json(&format!("/v1/sessions/{id}/threads")).await,
+            );
         }
         out.insert("sessions".into(), sessions);
         Value::Object(out)
     }
 
     async fn send(&self, req: &Request) -> Raw {
-        let body = req.body.as_ref().map(Value::to_string);
-        self.raw(req.method.clone(), &req.path, &[MA], body.as_deref())
-            .await
+        match &req.body {
+            Some(Body::Json(json)) => {
+                self.raw(
+                    req.method.clone(),
+                    &req.path,
+                    &[MA],
+                    Some(&json.to_string()),
+                )
+                .await
+            }
+            None => self.raw(req.method.clone(), &req.path, &[MA], None).await,
+            Some(Body::File { name, content }) => {
+                let form = format!(
+                    "--{BOUNDARY}\r\ncontent-disposition: form-data; name=\"file\"; \
+                     filename=\"{name}\"\r\ncontent-type: text/plain\r\n\r\n{content}\r\n\
+                     --{BOUNDARY}--\r\n"
+                );
+                let resp = self
+                    .http
+                    .request(req.method.clone(), self.url(&req.path))
+                    .header("anthropic-beta", MA)
+                    .header(
+                        "content-type",
+                        format!("multipart/form-data; boundary={BOUNDARY}"),
+                    )
+                    .body(form)
+                    .send();
+                Raw::from(t(resp).await.unwrap()).await
+            }
+        }
     }
 }
 
@@ -140,6 +187,17 @@ struct Base {
     environment: String,
     spare_environment: String,
     session: String,
+    file: String,
+    /// A `file` resource of `session`.
+    resource: String,
+    /// `session`'s primary thread.
+    thread: String,
+    /// A self-hosted environment with three sessions' work items: `claimed` polled (so it can be
+    /// acknowledged, updated and stopped), `held` polled and acknowledged (so a heartbeat claims
+    /// its lease), and one still queued (so a poll takes it).
+    hosted: String,
+    claimed: String,
+    held: String,
 }
 
 /// A store with a memory, a spare store, an agent, two environments and an idle session that
@@ -163,6 +221,57 @@ async fn setup(env: &Env) -> Base {
     env.wait_idle(&session.id).await;
     let environment = env.environment().await;
     let spare_environment = env.environment().await;
+    let file = t(env.client.files().upload(&UploadFile {
+        filename: "notes.md".into(),
+        mime_type: Some("text/markdown".into()),
+        content: b"size: M\n".to_vec(),
+        expires_in_seconds: None,
+    }))
+    .await
+    .unwrap()
+    .id;
+    let added = t(env.client.sessions().resources().add(
+        &session.id,
+        &FileResourceParams {
+            file_id: file.clone(),
+            mount_path: None,
+        },
+    ))
+    .await
+    .unwrap();
+    let SessionResource::File(resource) = added else {
+        panic!("a file resource, got {added:?}");
+    };
+    let resource = resource.id;
+    let thread = t(env
+        .client
+        .sessions()
+        .threads()
+        .list(&session.id, &ListThreads::default()))
+    .await
+    .unwrap()
+    .data
+    .remove(0)
+    .id;
+    let hosted = t(env.client.environments().create(&CreateEnvironment {
+        name: "my-hosts".into(),
+        config: Some(EnvironmentConfig::SelfHosted(Empty {})),
+        ..Default::default()
+    }))
+    .await
+    .unwrap()
+    .id;
+    let work = env.client.environments().work();
+    let mut polled = Vec::new();
+    for i in 0..3 {
+        let p = CreateSession::new(AgentRef::Id(session.agent.id.clone()), &hosted);
+        t(env.client.sessions().create(&p)).await.unwrap();
+        if i < 2 {
+            let item = t(work.poll(&hosted, &PollWork::default())).await.unwrap();
+            polled.push(item.expect("a queued work item").id);
+        }
+    }
+    t(work.ack(&hosted, &polled[1])).await.unwrap();
     Base {
         store: store.id,
         spare_store: spare_store.id,
@@ -172,23 +281,45 @@ async fn setup(env: &Env) -> Base {
         environment: environment.id,
         spare_environment: spare_environment.id,
         session: session.id,
+        file,
+        resource,
+        thread,
+        hosted,
+        claimed: polled[0].clone(),
+        held: polled[1].clone(),
     }
 }
 
 struct Request {
     method: Method,
     path: String,
-    body: Option<Value>,
+    body: Option<Body>,
 }
 
+enum Body {
+    Json(Value),
+    /// A multipart upload of one text file.
+    File {
+        name: &'static str,
+        content: &'static str,
+    },
+}
+
+const BOUNDARY: &str = "cma-atomic-test-boundary";
+
 fn req(method: Method, path: String, body: Option<Value>) -> Request {
-    Request { method, path, body }
+    Request {
+        method,
+        path,
+        body: body.map(Body::Json),
+    }
 }
 
 /// One write path: its name and the request that takes it.
 type Case = (&'static str, fn(&Base) -> Request);
 
-/// Every REST write path (the sandbox's and the turn runner's are tested below).
+/// Every REST write path (the sandbox's and the turn runner's are tested below). Not here: a
+/// session resource's update, which only a `github_repository` (with a real token) takes.
 fn cases() -> Vec<Case> {
     vec![
         ("create store", |_| {
@@ -334,6 +465,78 @@ fn cases() -> Vec<Case> {
         ("delete session", |b| {
             req(Method::DELETE, format!("/v1/sessions/{}", b.session), None)
         }),
+        ("upload file", |_| Request {
+            method: Method::POST,
+            path: "/v1/files".into(),
+            body: Some(Body::File {
+                name: "later.md",
+                content: "likes: wool\n",
+            }),
+        }),
+        ("delete file", |b| {
+            req(Method::DELETE, format!("/v1/files/{}", b.file), None)
+        }),
+        ("add session resource", |b| {
+            req(
+                Method::POST,
+                format!("/v1/sessions/{}/resources", b.session),
+                Some(
+                    json!({"type": "file", "file_id": b.file, "mount_path": "/mnt/session/again.md"}),
+                ),
+            )
+        }),
+        ("delete session resource", |b| {
+            req(
+                Method::DELETE,
+                format!("/v1/sessions/{}/resources/{}", b.session, b.resource),
+                None,
+            )
+        }),
+        ("archive thread", |b| {
+            req(
+                Method::POST,
+                format!("/v1/sessions/{}/threads/{}/archive", b.session, b.thread),
+                None,
+            )
+        }),
+        ("poll work", |b| {
+            req(
+                Method::GET,
+                format!("/v1/environments/{}/work/poll", b.hosted),
+                None,
+            )
+        }),
+        ("acknowledge work", |b| {
+            req(
+                Method::POST,
+                format!("/v1/environments/{}/work/{}/ack", b.hosted, b.claimed),
+                None,
+            )
+        }),
+        ("update work", |b| {
+            req(
+                Method::POST,
+                format!("/v1/environments/{}/work/{}", b.hosted, b.claimed),
+                Some(json!({"metadata": {"host": "h1"}})),
+            )
+        }),
+        ("heartbeat work", |b| {
+            req(
+                Method::POST,
+                format!(
+                    "/v1/environments/{}/work/{}/heartbeat?expected_last_heartbeat={NO_HEARTBEAT}",
+                    b.hosted, b.held
+                ),
+                None,
+            )
+        }),
+        ("stop work", |b| {
+            req(
+                Method::POST,
+                format!("/v1/environments/{}/work/{}/stop", b.hosted, b.claimed),
+                None,
+            )
+        }),
         ("send events", |b| {
             req(
                 Method::POST,
@@ -434,7 +637,9 @@ async fn a_disk_that_fills_keeps_exactly_the_acknowledged_memories() {
     let create = |i: usize| Request {
         method: Method::POST,
         path: format!("/v1/memory_stores/{}/memories", store.id),
-        body: Some(json!({"path": format!("/note-{i:02}.md"), "content": content})),
+        body: Some(Body::Json(
+            json!({"path": format!("/note-{i:02}.md"), "content": content}),
+        )),
     };
     let faults = env.emu.commit_faults();
     faults.fail_after(3);
@@ -579,15 +784,15 @@ async fn streams_never_see_a_failed_write() {
     let message = |text: &str| Request {
         method: Method::POST,
         path: format!("/v1/sessions/{}/events", base.session),
-        body: Some(json!({"events": [
+        body: Some(Body::Json(json!({"events": [
             {"type": "user.message", "content": [{"type": "text", "text": text}]}
-        ]})),
+        ]}))),
     };
     assert_not_stored(&env.send(&message(refused_text)).await, "send");
     let retitle = Request {
         method: Method::POST,
         path: format!("/v1/sessions/{}", base.session),
-        body: Some(json!({"title": "never stored"})),
+        body: Some(Body::Json(json!({"title": "never stored"}))),
     };
     assert_not_stored(&env.send(&retitle).await, "update");
     faults.clear();
@@ -679,7 +884,9 @@ async fn a_real_full_disk_keeps_exactly_the_acknowledged_memories() {
     let create = |i: usize| Request {
         method: Method::POST,
         path: format!("/v1/memory_stores/{}/memories", store.id),
-        body: Some(json!({"path": format!("/note-{i:02}.md"), "content": content})),
+        body: Some(Body::Json(
+            json!({"path": format!("/note-{i:02}.md"), "content": content}),
+        )),
     };
     let mut acknowledged = Vec::new();
     let mut refused = Vec::new();

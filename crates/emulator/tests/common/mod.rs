@@ -186,7 +186,7 @@ pub struct Raw {
 }
 
 impl Raw {
-    async fn from(resp: reqwest::Response) -> Raw {
+    pub async fn from(resp: reqwest::Response) -> Raw {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let text = t(resp.text()).await.unwrap();
