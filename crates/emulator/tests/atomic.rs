@@ -8,7 +8,7 @@
 //! To see these tests fail, break the rollback: in `Db::write`
 //! (`crates/emulator/src/store/mod.rs`) set `pending.done = true;` before `let value = result?;`,
 //! so a failed write keeps its changes in memory. (Done while writing them: every test here
-//! then fails, as does the tool-write test in `tests/atomic_sandbox.rs`.)
+//! then fails, as does the tool-write test in `src/sandbox/atomic_tests.rs`.)
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -535,6 +535,25 @@ fn cases() -> Vec<Case> {
                 Method::POST,
                 format!("/v1/environments/{}/work/{}/stop", b.hosted, b.claimed),
                 None,
+            )
+        }),
+        ("send an interrupt", |b| {
+            req(
+                Method::POST,
+                format!("/v1/sessions/{}/events", b.session),
+                Some(json!({"events": [{"type": "user.interrupt"}]})),
+            )
+        }),
+        ("define an outcome", |b| {
+            req(
+                Method::POST,
+                format!("/v1/sessions/{}/events", b.session),
+                Some(json!({"events": [{
+                    "type": "user.define_outcome",
+                    "description": "Note the shopper's size",
+                    "rubric": {"type": "text", "content": "- mentions the size"},
+                    "max_iterations": 1,
+                }]})),
             )
         }),
         ("send events", |b| {
