@@ -8,9 +8,7 @@
 //! every one of them; the last answer brings `session.status_running`, then the confirmed
 //! calls' `agent.tool_result`s, then a new model-request span.
 
-use std::sync::atomic::Ordering;
 use std::sync::mpsc;
-use std::time::Duration;
 
 use cma_types::{
     AgentCustomToolUse, AgentMessage, AgentToolResult, AgentToolUse, ContentBlock, Event, Marker,
@@ -162,6 +160,7 @@ impl Sandbox {
         let sid = self.session_id.clone();
         let span_id = self.span_id.clone();
         let usage = self.span_open.then(|| self.span_usage());
+        let db = self.db.clone();
         let waiting = self.db.write(|m| {
             if !m.sessions.contains_key(&sid) {
                 return Ok(None);
@@ -172,7 +171,11 @@ impl Sandbox {
             if let Some(usage) = usage {
                 crate::runner::end_span(m, &sid, &span_id, usage, false);
             }
-            if let Some(rec) = m.sessions.get_mut(&sid) {
+            // Checked under the model's lock, which `Db::shut_down` takes after setting the
+            // flag: either it drops this sender, or the sender is never stored (and dropped here).
+            if let Some(rec) = m.sessions.get_mut(&sid)
+                && !db.is_shutting_down()
+            {
                 rec.rt.wake = Some(tx);
             }
             m.idle_requires_action(&sid);
@@ -187,16 +190,10 @@ impl Sandbox {
                 return Waited::Ended;
             }
         }
-        loop {
-            match rx.recv_timeout(Duration::from_millis(200)) {
-                Ok(()) => break,
-                Err(mpsc::RecvTimeoutError::Disconnected) => return Waited::Ended,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    if self.db.is_shutting_down() || self.interrupted.load(Ordering::SeqCst) {
-                        return Waited::Ended;
-                    }
-                }
-            }
+        // An answer sends on the channel; an interrupt, an archive, a deletion or the server's
+        // shutdown drops the sender (once their write commits), which ends the wait.
+        if rx.recv().is_err() {
+            return Waited::Ended;
         }
         let sid = self.session_id.clone();
         match self.db.write(|m| {
@@ -426,11 +423,10 @@ mod tests {
     use crate::sandbox::Fs;
     use crate::store::{Db, Model};
 
-    /// An answer that arrives between the `agent.custom_tool_use` and the wait (the client
-    /// answered from the stream before the idle) is taken as is: no idle, no status change.
-    #[test]
+    /// A session whose agent has the custom tool `lookup_order`, and its sandbox with a model
+    /// request open.
     #[allow(clippy::unwrap_used)]
-    fn an_answer_before_the_idle_resumes_without_idling() {
+    fn custom_tool_session() -> (Arc<Db>, String, Sandbox) {
         let db = Arc::new(Db::new(Model::default(), None));
         let agent = db
             .write(|m| {
@@ -468,6 +464,15 @@ mod tests {
             Arc::new(AtomicBool::new(false)),
         );
         sb.span_open = true;
+        (db, sid, sb)
+    }
+
+    /// An answer that arrives between the `agent.custom_tool_use` and the wait (the client
+    /// answered from the stream before the idle) is taken as is: no idle, no status change.
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn an_answer_before_the_idle_resumes_without_idling() {
+        let (db, sid, mut sb) = custom_tool_session();
         let call = ToolCall::new("lookup_order", json!({"order_id": "A1"}));
         let Plan::Wait(id) = sb.plan(&call) else {
             panic!("a custom call waits for its result");
@@ -509,5 +514,53 @@ mod tests {
             session_thread_id: None,
         });
         assert!(db.write(|m| m.send_events(&sid, vec![again])).is_err());
+    }
+
+    /// The server's shutdown ends a wait for answers, whether it comes before the runner
+    /// registered its wake channel or after the session idled `requires_action`.
+    /// Break it: drop the wake-sender loop in `Db::shut_down`, or the `is_shutting_down` check
+    /// in `await_answers`; the runner then waits forever and this reports it still waiting.
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn shutdown_ends_a_wait_for_answers() {
+        for wait_for_idle in [false, true] {
+            let (db, sid, mut sb) = custom_tool_session();
+            let call = ToolCall::new("lookup_order", json!({"order_id": "A1"}));
+            assert!(matches!(sb.plan(&call), Plan::Wait(_)));
+            let log = db.read(|m| m.sessions[&sid].rt.log.clone());
+            let mut changed = log.subscribe();
+            let (done, ended) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let outcome = matches!(sb.await_answers(), Waited::Ended);
+                let _ = done.send(outcome);
+            });
+            if wait_for_idle {
+                let idle = || {
+                    log.snapshot()
+                        .iter()
+                        .any(|e| e.kind == "session.status_idle")
+                };
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_time()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    tokio::time::timeout(
+                        std::time::Duration::from_secs(10),
+                        changed.wait_for(|_| idle()),
+                    )
+                    .await
+                })
+                .expect("the session idles requires_action")
+                .unwrap();
+            }
+            db.shut_down();
+            let outcome = ended.recv_timeout(std::time::Duration::from_secs(10));
+            assert_eq!(
+                outcome,
+                Ok(true),
+                "wait_for_idle={wait_for_idle}: the runner did not end its wait"
+            );
+        }
     }
 }

@@ -365,8 +365,16 @@ impl Db {
     /// Wakes every waiting agent runner and closes every stream.
     pub fn shut_down(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
-        let logs: Vec<Arc<EventLog>> =
-            self.read(|m| m.sessions.values().map(|s| s.rt.log.clone()).collect());
+        let logs: Vec<Arc<EventLog>> = {
+            let mut m = self.lock();
+            // A runner waiting on answers blocks on its wake channel: dropping the sender ends
+            // the wait. Runtime state, not journaled: no write is in progress while we hold the
+            // lock, so there is nothing to roll back.
+            for rec in m.sessions.values_mut_unjournaled() {
+                rec.rt.wake = None;
+            }
+            m.sessions.values().map(|s| s.rt.log.clone()).collect()
+        };
         for log in logs {
             log.notify();
         }
