@@ -517,9 +517,10 @@ mod tests {
     }
 
     /// The server's shutdown ends a wait for answers, whether it comes before the runner
-    /// registered its wake channel or after the session idled `requires_action`.
-    /// Break it: drop the wake-sender loop in `Db::shut_down`, or the `is_shutting_down` check
-    /// in `await_answers`; the runner then waits forever and this reports it still waiting.
+    /// registers its wake channel or after the session idled `requires_action`.
+    /// Break it: drop the wake-sender loop in `Db::shut_down` (the `after` case reports the
+    /// runner still waiting), or the `is_shutting_down` check in `await_answers` (the `before`
+    /// case does).
     #[test]
     #[allow(clippy::unwrap_used)]
     fn shutdown_ends_a_wait_for_answers() {
@@ -529,6 +530,10 @@ mod tests {
             assert!(matches!(sb.plan(&call), Plan::Wait(_)));
             let log = db.read(|m| m.sessions[&sid].rt.log.clone());
             let mut changed = log.subscribe();
+            if !wait_for_idle {
+                // Before: the runner has not registered anything yet.
+                db.shut_down();
+            }
             let (done, ended) = std::sync::mpsc::channel();
             std::thread::spawn(move || {
                 let outcome = matches!(sb.await_answers(), Waited::Ended);
@@ -553,8 +558,8 @@ mod tests {
                 })
                 .expect("the session idles requires_action")
                 .unwrap();
+                db.shut_down();
             }
-            db.shut_down();
             let outcome = ended.recv_timeout(std::time::Duration::from_secs(10));
             assert_eq!(
                 outcome,
