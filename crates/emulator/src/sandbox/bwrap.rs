@@ -1,5 +1,6 @@
 //! The agent's `bash` as a real shell: one persistent bash inside bubblewrap (`bwrap`) with no
-//! network, a clean environment, only `/usr`, `/lib*` and `/bin` (read-only) from the host, and
+//! network, no capabilities, an unprivileged user (uid 65534) in a user namespace that cannot make
+//! another, a clean environment, only `/usr`, `/lib*` and `/bin` (read-only) from the host, and
 //! each mounted store materialised in a directory bound at its `/mnt/memory/<slug>` (read-only
 //! for `read_only` mounts). A session's mounted files (`file` resources) are written once and
 //! bound read-only at their mount paths.
@@ -33,13 +34,48 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 /// `timeout_ms` is capped here, so a model cannot park a turn for hours.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// The uid and gid the shell runs as inside its user namespace (`nobody`): not root, so nothing
+/// of root's reaches it, and still the owner of its mounts, which the namespace maps to the
+/// host user that runs `cma`.
+const SANDBOX_ID: &str = "65534";
+/// The only variable bwrap itself is started with. Pid 1 inside the sandbox is bwrap's own
+/// process, whose `/proc/1/environ` the shell can read, and `--clearenv` cleans only the child.
+const SANDBOX_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// `bwrap` by absolute path, found once in the host's `PATH` (the command itself starts with an
+/// empty environment, so it cannot look it up).
+fn bwrap_path() -> Option<&'static Path> {
+    static BWRAP: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BWRAP
+        .get_or_init(|| {
+            let path = std::env::var_os("PATH")?;
+            std::env::split_paths(&path)
+                .map(|dir| dir.join("bwrap"))
+                .find(|p| p.is_file())
+        })
+        .as_deref()
+}
+
+/// A `bwrap` command holding nothing of the host's environment.
+fn bwrap_command() -> std::io::Result<Command> {
+    let path = bwrap_path().ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::NotFound, "bwrap is not installed")
+    })?;
+    let mut cmd = Command::new(path);
+    cmd.env_clear().env("PATH", SANDBOX_PATH).args(base_args());
+    Ok(cmd)
+}
+
 /// Whether bubblewrap is installed and can build a sandbox here (checked once).
 pub fn available() -> bool {
     static AVAILABLE: OnceLock<bool> = OnceLock::new();
     *AVAILABLE.get_or_init(|| {
-        let mut cmd = Command::new("bwrap");
-        cmd.args(base_args()).args(["/bin/true"]);
+        let Ok(mut cmd) = bwrap_command() else {
+            tracing::info!("bwrap is not installed: the emulated shell runs bash");
+            return false;
+        };
         let ok = cmd
+            .arg("/bin/true")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -56,12 +92,22 @@ pub fn available() -> bool {
 fn base_args() -> Vec<String> {
     let mut a: Vec<String> = [
         "--unshare-all",
+        // A user namespace of its own (not just tried), in which the shell is `nobody` with no
+        // capabilities and cannot create another namespace to regain them.
+        "--unshare-user",
+        "--disable-userns",
+        "--uid",
+        SANDBOX_ID,
+        "--gid",
+        SANDBOX_ID,
+        "--cap-drop",
+        "ALL",
         "--die-with-parent",
         "--new-session",
         "--clearenv",
         "--setenv",
         "PATH",
-        "/usr/local/bin:/usr/bin:/bin",
+        SANDBOX_PATH,
         "--setenv",
         "HOME",
         "/tmp",
@@ -194,9 +240,8 @@ impl BwrapShell {
     }
 
     fn start(&self) -> std::io::Result<Proc> {
-        let mut cmd = Command::new("bwrap");
-        cmd.args(base_args())
-            .arg("--ro-bind")
+        let mut cmd = bwrap_command()?;
+        cmd.arg("--ro-bind")
             .arg(self.root.path().join("ctl"))
             .args(["/run/cma", "--dir", "/mnt/memory"]);
         for (host, path, read_only) in &self.binds {

@@ -294,3 +294,48 @@ fn the_store_is_read_again_before_each_call() {
         "written by the API meanwhile\n"
     );
 }
+
+/// Every value of the host's environment that a leak would show: long enough not to occur by
+/// chance in a listing of the sandbox, and not the path of a system program the sandbox has too
+/// (`SHELL=/bin/bash` is bash's own command line inside).
+fn host_env_values() -> Vec<(String, String)> {
+    std::env::vars()
+        .filter(|(_, v)| {
+            v.len() >= 8
+                && !SANDBOX_PATH.contains(v.as_str())
+                && !["/bin/", "/usr/"].iter().any(|p| v.starts_with(p))
+        })
+        .collect()
+}
+
+#[test]
+fn nothing_of_the_host_environment_is_readable_inside() {
+    if !bwrap_or_skip() {
+        return;
+    }
+    let host = host_env_values();
+    // `cargo test` always sets this for the test process, so the attack below has a target.
+    assert!(
+        host.iter().any(|(k, _)| k == "CARGO_MANIFEST_DIR"),
+        "the test needs a host variable to look for"
+    );
+    let mut s = setup();
+    // What a hostile model tried first: every process's environment and command line.
+    let out = s.sh(
+        "env; for p in /proc/[0-9]*; do tr '\\0' '\\n' < $p/environ; tr '\\0' ' ' < $p/cmdline; echo; done; cat /proc/self/status",
+    );
+    assert!(out.text.contains("PATH="), "the probe ran: {}", out.text);
+    for (name, value) in &host {
+        assert!(
+            !out.text.contains(value.as_str()),
+            "the host's {name} is readable inside:\n{}",
+            out.text
+        );
+    }
+    // Not root, no capability, and no way to make a user namespace that would grant some.
+    let out = s.sh("id -u; grep '^Cap' /proc/self/status | cut -f2 | sort -u; unshare -U true && echo NEW-USERNS");
+    let lines: Vec<&str> = out.text.lines().collect();
+    assert_eq!(lines.first(), Some(&"65534"), "{}", out.text);
+    assert_eq!(lines.get(1), Some(&"0000000000000000"), "{}", out.text);
+    assert!(!out.text.contains("NEW-USERNS"), "{}", out.text);
+}
