@@ -203,6 +203,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         },
         grader: args.grader,
         grader_cache: Some(args.reports_dir.join("grader-cache")),
+        local: Some(super::embedded_emulator(
+            cma_emulator::EmulatorConfig::default(),
+        )),
     };
 
     if args.list {

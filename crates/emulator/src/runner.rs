@@ -144,13 +144,7 @@ pub(crate) fn end_span(
     let end = ModelRequestEnd {
         model_request_start_id: span_id.to_string(),
         is_error: is_error.then_some(true),
-        model_usage: cma_types::ModelUsage {
-            input_tokens: usage.input_tokens,
-            output_tokens: usage.output_tokens,
-            cache_creation_input_tokens: usage.cache_creation_input_tokens,
-            cache_read_input_tokens: usage.cache_read_input_tokens,
-            speed: None,
-        },
+        model_usage: usage.clone(),
     };
     if m.append_event(sid, SessionEvent::SpanModelRequestEnd, end)
         .is_none()
@@ -266,7 +260,7 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                 // A model backend's own usage, else an estimate from the characters exchanged.
                 let mut span_id = sandbox.span_id.clone();
                 let span_open = sandbox.span_open;
-                let reported = sandbox.usage;
+                let reported = sandbox.usage.clone();
                 let mut span_end = |m: &mut crate::store::Model,
                                     out_chars: usize,
                                     is_error: bool| {
@@ -277,7 +271,7 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                             None => return,
                         }
                     }
-                    let usage = reported.unwrap_or(ModelUsage {
+                    let usage = reported.clone().unwrap_or(ModelUsage {
                         input_tokens: tokens(input_chars),
                         output_tokens: tokens(out_chars),
                         ..ModelUsage::default()
@@ -299,7 +293,7 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                             return Ok(false);
                         }
                         if span_open {
-                            let usage = reported.unwrap_or(ModelUsage {
+                            let usage = reported.clone().unwrap_or(ModelUsage {
                                 input_tokens: tokens(input_chars),
                                 output_tokens: tokens(sandbox.output_chars),
                                 ..ModelUsage::default()

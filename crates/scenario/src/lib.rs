@@ -31,7 +31,7 @@ pub use outcome::{
 };
 pub use record::{MemoryFile, StoreSnapshot, StoreState, TurnRecord, TurnStatus};
 pub use run::target::Connection;
-pub use run::{ProgressMode, RunOptions, Shard, Target, run};
+pub use run::{LocalServer, LocalTarget, ProgressMode, RunOptions, Shard, Target, run};
 pub use scenario::{AgentSpec, Scenario, Script, SeedMemory, StoreSpec, TurnSpec, VisitSpec};
 pub use template::{Customer, Customers, read_customers};
 pub use tools::{Confirm, CustomToolSpec, ToolAnswer};

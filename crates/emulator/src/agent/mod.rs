@@ -59,13 +59,7 @@ impl TurnInput<'_> {
 }
 
 /// The token usage of one model call, as `span.model_request_end` reports it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ModelUsage {
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub cache_creation_input_tokens: u64,
-    pub cache_read_input_tokens: u64,
-}
+pub use cma_types::ModelUsage;
 
 /// The result of one tool call, as the agent sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

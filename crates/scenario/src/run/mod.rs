@@ -26,7 +26,7 @@ use futures::StreamExt;
 pub use ledger::CleanupReport;
 pub use plan::{Shard, Unit};
 pub use progress::ProgressMode;
-pub use target::Target;
+pub use target::{LocalServer, LocalTarget, Target};
 
 use crate::error::RunError;
 use crate::outcome::{
@@ -67,6 +67,8 @@ pub struct RunOptions {
     pub grader: Option<crate::grade::GraderSpec>,
     /// Where grader verdicts are cached (e.g. `<reports-dir>/grader-cache`); `None` caches nothing.
     pub grader_cache: Option<PathBuf>,
+    /// Starts the server of `Target::Local` (the embedded emulator, handed in by the CLI).
+    pub local: Option<LocalTarget>,
 }
 
 impl Default for RunOptions {
@@ -85,6 +87,7 @@ impl Default for RunOptions {
             progress: ProgressMode::Auto,
             grader: None,
             grader_cache: None,
+            local: None,
         }
     }
 }
@@ -193,7 +196,7 @@ pub async fn run(
     let started_at = Utc::now();
     let clock = Instant::now();
     let run_id = new_run_id();
-    let conn = Connection::open(&options.target).await?;
+    let conn = Connection::open(&options.target, options.local.as_ref()).await?;
     let target_description = conn.description.clone();
     let ledger = Ledger::default();
     let progress = Progress::new(options.progress, units.len());

@@ -5,11 +5,11 @@ use reqwest::blocking::Client;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
 
-use super::http::{client, post_json};
-use super::{
-    AgentConfig, ApiKey, Block, CallError, Message, ModelReply, Protocol, Request, Role, Stop,
+use crate::http::{client, post_json};
+use crate::{
+    ApiKey, Block, CallError, ClientConfig, Message, ModelReply, ModelUsage, Protocol, Request,
+    Role, Stop,
 };
-use crate::agent::ModelUsage;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -25,7 +25,7 @@ impl Anthropic {
     pub fn new(
         base_url: &str,
         key: Option<ApiKey>,
-        config: &AgentConfig,
+        config: &ClientConfig,
     ) -> Result<Self, CallError> {
         Ok(Self {
             client: client(config)?,
@@ -162,6 +162,7 @@ pub fn parse(v: &Value) -> Result<ModelReply, CallError> {
             output_tokens: n("output_tokens"),
             cache_creation_input_tokens: n("cache_creation_input_tokens"),
             cache_read_input_tokens: n("cache_read_input_tokens"),
+            speed: None,
         },
     })
 }

@@ -5,11 +5,11 @@ use reqwest::blocking::Client;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
-use super::http::{client, post_json};
-use super::{
-    AgentConfig, ApiKey, Block, CallError, Message, ModelReply, Protocol, Request, Role, Stop,
+use crate::http::{client, post_json};
+use crate::{
+    ApiKey, Block, CallError, ClientConfig, Message, ModelReply, ModelUsage, Protocol, Request,
+    Role, Stop,
 };
-use crate::agent::ModelUsage;
 
 /// Ollama's.
 pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:11434/v1";
@@ -25,7 +25,7 @@ impl OpenAi {
     pub fn new(
         base_url: &str,
         key: Option<ApiKey>,
-        config: &AgentConfig,
+        config: &ClientConfig,
     ) -> Result<Self, CallError> {
         Ok(Self {
             client: client(config)?,
@@ -223,6 +223,7 @@ pub fn parse(v: &Value) -> Result<ModelReply, CallError> {
             output_tokens: n("completion_tokens"),
             cache_creation_input_tokens: 0,
             cache_read_input_tokens: cached,
+            speed: None,
         },
     })
 }

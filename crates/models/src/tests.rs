@@ -45,7 +45,11 @@ fn request<'a>(messages: &'a [Message], tools: &'a [ToolDef]) -> Request<'a> {
 #[test]
 fn anthropic_body_carries_system_tools_and_tool_blocks() {
     let msgs = transcript();
-    let tools = toolset_definitions().to_vec();
+    let tools = vec![ToolDef {
+        name: "bash".into(),
+        description: "Run a command".into(),
+        input_schema: json!({ "type": "object" }),
+    }];
     let b = anthropic::body(&request(&msgs, &tools), 1024);
     assert_eq!(b["system"], "sys");
     assert_eq!(b["max_tokens"], 1024);
@@ -130,15 +134,15 @@ fn retry_delay_honours_retry_after_up_to_a_minute_then_backs_off() {
 fn backends_parse_and_keys_stay_out_of_debug() {
     assert_eq!("openai".parse::<Backend>(), Ok(Backend::OpenAi));
     assert!("gpt".parse::<Backend>().is_err());
-    let c = AgentConfig {
+    let c = ClientConfig {
         backend: Backend::OpenAi,
         api_key: Some(ApiKey::new("sk-hidden")),
-        ..AgentConfig::default()
+        ..ClientConfig::default()
     };
     assert!(!format!("{c:?}").contains("sk-hidden"));
     assert_eq!(c.effective_base_url(), "http://127.0.0.1:11434/v1");
     assert_eq!(
-        AgentConfig::default().effective_base_url(),
+        ClientConfig::default().effective_base_url(),
         "https://api.anthropic.com"
     );
 }

@@ -7,12 +7,12 @@ use reqwest::blocking::Client;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
-use super::{AgentConfig, ApiKey, CallError};
+use crate::{ApiKey, CallError, ClientConfig};
 
 /// Error bodies are cut to this many characters in `session.error` messages.
 const MAX_ERROR_CHARS: usize = 500;
 
-pub fn client(config: &AgentConfig) -> Result<Client, CallError> {
+pub fn client(config: &ClientConfig) -> Result<Client, CallError> {
     Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .timeout(config.request_timeout)

@@ -1,0 +1,249 @@
+//! Clients for the models behind cma's agents and graders: Claude through the Messages API
+//! ([`anthropic`]) and any OpenAI-compatible chat completions server ([`openai`]), both behind
+//! one [`Protocol`], with the official client's retries ([`call_with_retries`]).
+//!
+//! Requests are not streamed: each model call is one blocking HTTP request, bounded by
+//! [`ClientConfig::request_timeout`]. Failures are retried as the official client retries them
+//! (408, 409, 429 and 5xx, `retry-after` honoured, two retries by default). The emulator's agent
+//! loop and the scenario grader both call models through this crate.
+
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod anthropic;
+mod http;
+pub mod openai;
+mod retry;
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use cma_types::ModelUsage;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use retry::{call_with_retries, complete, retry_delay};
+
+/// Which agent runs a session's turns (`--agent`), and so which protocol a model is called with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Backend {
+    /// The deterministic rule-based reference agent (no model).
+    #[default]
+    Reference,
+    /// Claude through the Messages API.
+    Anthropic,
+    /// Any OpenAI-compatible chat completions server (Ollama, llama.cpp, vLLM, ...).
+    OpenAi,
+}
+
+impl FromStr for Backend {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "reference" => Ok(Backend::Reference),
+            "anthropic" => Ok(Backend::Anthropic),
+            "openai" => Ok(Backend::OpenAi),
+            other => Err(format!(
+                "the agent is `reference`, `anthropic` or `openai`, not {other:?}"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Reference => "reference",
+            Backend::Anthropic => "anthropic",
+            Backend::OpenAi => "openai",
+        })
+    }
+}
+
+/// A secret that never shows in `Debug`, logs or errors.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    pub fn new(key: impl Into<String>) -> Self {
+        Self(key.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey([redacted])")
+    }
+}
+
+/// How a client reaches a model.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The protocol: `Anthropic` (Messages API) or `OpenAi` (chat completions); `Reference`
+    /// calls no model and is treated as `Anthropic` if a client is built for it anyway.
+    pub backend: Backend,
+    /// `https://api.anthropic.com` (anthropic) or `http://127.0.0.1:11434/v1` (openai) when unset.
+    pub base_url: Option<String>,
+    /// Unset: `ANTHROPIC_API_KEY` (anthropic) or `OPENAI_API_KEY` (openai) when the client is built.
+    pub api_key: Option<ApiKey>,
+    /// `max_tokens` of each request.
+    pub max_tokens: u32,
+    /// Retries after the first attempt, as the official client's `max_retries`.
+    pub max_retries: u32,
+    /// Bound on each model request.
+    pub request_timeout: Duration,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            backend: Backend::Anthropic,
+            base_url: None,
+            api_key: None,
+            max_tokens: 8192,
+            max_retries: 2,
+            request_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+impl ClientConfig {
+    /// The base URL requests go to.
+    pub fn effective_base_url(&self) -> String {
+        let url = match (&self.base_url, self.backend) {
+            (Some(u), _) => u.as_str(),
+            (None, Backend::OpenAi) => openai::DEFAULT_BASE_URL,
+            (None, _) => anthropic::DEFAULT_BASE_URL,
+        };
+        url.trim_end_matches('/').to_string()
+    }
+
+    /// The key sent: the configured one, else the backend's variable from the environment.
+    pub fn key(&self) -> Option<ApiKey> {
+        let var = match self.backend {
+            Backend::Anthropic => "ANTHROPIC_API_KEY",
+            Backend::OpenAi => "OPENAI_API_KEY",
+            Backend::Reference => return None,
+        };
+        self.api_key.clone().or_else(|| {
+            std::env::var(var)
+                .ok()
+                .filter(|k| !k.trim().is_empty())
+                .map(ApiKey)
+        })
+    }
+
+    /// The client for this configuration's protocol.
+    pub fn protocol(&self) -> Result<Arc<dyn Protocol>, CallError> {
+        let url = self.effective_base_url();
+        Ok(match self.backend {
+            Backend::OpenAi => Arc::new(openai::OpenAi::new(&url, self.key(), self)?),
+            _ => Arc::new(anthropic::Anthropic::new(&url, self.key(), self)?),
+        })
+    }
+}
+
+/// A tool as a model sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolDef {
+    pub name: String,
+    pub description: String,
+    pub input_schema: Value,
+}
+
+/// One content block of the transcript, in neither protocol's shape.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Block {
+    Text(String),
+    ToolUse {
+        id: String,
+        name: String,
+        input: Value,
+        /// Why the model's input could not be used (e.g. arguments that are not JSON); the call
+        /// is answered with this error instead of running.
+        invalid: Option<String>,
+    },
+    ToolResult {
+        tool_use_id: String,
+        text: String,
+        is_error: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub role: Role,
+    pub blocks: Vec<Block>,
+}
+
+/// Appends `block` to the last message when it has `role`, else starts a message.
+pub fn push_block(messages: &mut Vec<Message>, role: Role, block: Block) {
+    match messages.last_mut() {
+        Some(m) if m.role == role => m.blocks.push(block),
+        _ => messages.push(Message {
+            role,
+            blocks: vec![block],
+        }),
+    }
+}
+
+/// Why the model stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    EndTurn,
+    ToolUse,
+    MaxTokens,
+    Other(String),
+}
+
+/// One model response.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelReply {
+    /// Text and tool-use blocks, in the model's order.
+    pub blocks: Vec<Block>,
+    pub stop: Stop,
+    pub usage: ModelUsage,
+}
+
+/// One model request.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    pub model: &'a str,
+    pub system: &'a str,
+    pub messages: &'a [Message],
+    pub tools: &'a [ToolDef],
+}
+
+/// A failed model call.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CallError {
+    /// Worth another attempt (429, 529, 5xx, a timeout or a dropped connection).
+    #[error("{message}")]
+    Retryable {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// Another attempt would fail the same way (400, 401, a malformed response, ...).
+    #[error("{0}")]
+    Fatal(String),
+}
+
+/// A wire protocol to a model.
+pub trait Protocol: Send + Sync {
+    fn send(&self, request: &Request<'_>) -> Result<ModelReply, CallError>;
+}
+
+#[cfg(test)]
+mod tests;
