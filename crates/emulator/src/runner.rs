@@ -316,6 +316,21 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                         fail(m, &sid, &message);
                         Ok(false)
                     }
+                    Ok(TurnOutcome::Refused(text)) => {
+                        // The model's own words, then idle with `refusal` (reference 6.4).
+                        if !text.is_empty() {
+                            let content = vec![ContentBlock::text(text.clone())];
+                            m.append_event(
+                                &sid,
+                                SessionEvent::AgentMessage,
+                                AgentMessage { content },
+                            );
+                        }
+                        span_end(m, sandbox.output_chars + text.len(), false);
+                        end_outcomes(m, &sid, "failed", "the model refused");
+                        finish(m, &sid, StopReason::Refusal(Marker {}));
+                        Ok(false)
+                    }
                     Ok(TurnOutcome::Stall) => {
                         if let Some(rec) = m.sessions.get_mut(&sid) {
                             rec.stalled = true;

@@ -142,10 +142,13 @@ pub fn parse(v: &Value) -> Result<ModelReply, CallError> {
             _ => {}
         }
     }
-    let stop = match v.get("stop_reason").and_then(Value::as_str) {
+    let stop_reason = v.get("stop_reason").and_then(Value::as_str);
+    let stop = match stop_reason {
         Some("end_turn") | Some("stop_sequence") | None => Stop::EndTurn,
         Some("tool_use") => Stop::ToolUse,
         Some("max_tokens") => Stop::MaxTokens,
+        Some("refusal") => Stop::Refusal,
+        Some("model_context_window_exceeded") => Stop::ContextWindowExceeded,
         Some(other) => Stop::Other(other.to_string()),
     };
     let u = v.get("usage");
@@ -157,6 +160,7 @@ pub fn parse(v: &Value) -> Result<ModelReply, CallError> {
     Ok(ModelReply {
         blocks,
         stop,
+        stop_reason: stop_reason.map(str::to_string),
         usage: ModelUsage {
             input_tokens: n("input_tokens"),
             output_tokens: n("output_tokens"),

@@ -202,9 +202,19 @@ pub fn push_block(messages: &mut Vec<Message>, role: Role, block: Block) {
 /// Why the model stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stop {
+    /// `end_turn`, `stop_sequence` (Messages API); `stop` (chat completions); or none given.
     EndTurn,
+    /// `tool_use`; `tool_calls` or `function_call`.
     ToolUse,
+    /// The output limit: `max_tokens`; `length`.
     MaxTokens,
+    /// The model declined: `refusal`; a chat completion message with a `refusal`.
+    Refusal,
+    /// `model_context_window_exceeded`: the conversation no longer fits the model's window.
+    ContextWindowExceeded,
+    /// `content_filter`: the server withheld the output.
+    ContentFilter,
+    /// A stop reason cma does not know (e.g. `pause_turn`), by its wire name.
     Other(String),
 }
 
@@ -214,7 +224,67 @@ pub struct ModelReply {
     /// Text and tool-use blocks, in the model's order.
     pub blocks: Vec<Block>,
     pub stop: Stop,
+    /// The stop reason as the server sent it (`max_tokens`, `length`, ...), for messages.
+    pub stop_reason: Option<String>,
     pub usage: ModelUsage,
+}
+
+impl ModelReply {
+    /// The text blocks that say something, in order.
+    pub fn text(&self) -> Vec<&str> {
+        self.blocks
+            .iter()
+            .filter_map(|b| match b {
+                Block::Text(t) if !t.trim().is_empty() => Some(t.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Why this response cannot be used, as the session's error says it: cut at the output
+    /// limit, over the context window, filtered, or stopped for a reason cma does not know.
+    /// `None` for a normal end or a refusal (which ends the turn as a refusal, not an error).
+    pub fn unusable(&self) -> Option<String> {
+        let reason = self.stop_reason.as_deref().unwrap_or("(none)");
+        let output = thousands(self.usage.output_tokens);
+        let prompt = thousands(
+            self.usage.input_tokens
+                + self.usage.cache_read_input_tokens
+                + self.usage.cache_creation_input_tokens,
+        );
+        match &self.stop {
+            Stop::EndTurn | Stop::ToolUse | Stop::Refusal => None,
+            Stop::MaxTokens => Some(format!(
+                "the model stopped at {reason} ({output} output tokens); its reply was cut off and \
+                 none of its tool calls ran (raise --agent-max-tokens)"
+            )),
+            Stop::ContextWindowExceeded => Some(format!(
+                "the model stopped at {reason}: the conversation ({prompt} prompt tokens) does not \
+                 fit its context window; none of its tool calls ran"
+            )),
+            Stop::ContentFilter => Some(format!(
+                "the model stopped at {reason}: the server withheld its output (after {output} \
+                 output tokens); none of its tool calls ran"
+            )),
+            Stop::Other(_) => Some(format!(
+                "the model stopped for a reason cma does not know ({reason:?}); none of its tool \
+                 calls ran"
+            )),
+        }
+    }
+}
+
+/// `4096` as `4,096`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// One model request.

@@ -198,12 +198,29 @@ pub fn parse(v: &Value) -> Result<ModelReply, CallError> {
             invalid,
         });
     }
-    let stop = match choice.get("finish_reason").and_then(Value::as_str) {
+    let finish = choice.get("finish_reason").and_then(Value::as_str);
+    // OpenAI says a refusal in the message (`refusal`), with `finish_reason: stop`.
+    let refusal = msg
+        .get("refusal")
+        .and_then(Value::as_str)
+        .filter(|r| !r.trim().is_empty());
+    if let Some(r) = refusal {
+        blocks.insert(0, Block::Text(r.to_string()));
+    }
+    let stop = match finish {
+        _ if refusal.is_some() => Stop::Refusal,
         Some("stop") | None => Stop::EndTurn,
         Some("tool_calls") | Some("function_call") => Stop::ToolUse,
         Some("length") => Stop::MaxTokens,
+        Some("content_filter") => Stop::ContentFilter,
         Some(other) => Stop::Other(other.to_string()),
     };
+    let no_content = matches!(msg.get("content"), None | Some(Value::Null));
+    if no_content && blocks.is_empty() && stop == Stop::EndTurn {
+        return Err(malformed(
+            "`choices[0].message` has no `content` and no `tool_calls`",
+        ));
+    }
     let u = v.get("usage");
     let n = |k: &str| {
         u.and_then(|u| u.get(k))
@@ -218,6 +235,7 @@ pub fn parse(v: &Value) -> Result<ModelReply, CallError> {
     Ok(ModelReply {
         blocks,
         stop,
+        stop_reason: finish.map(str::to_string),
         usage: ModelUsage {
             input_tokens: n("prompt_tokens").saturating_sub(cached),
             output_tokens: n("completion_tokens"),

@@ -4,7 +4,7 @@
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use crate::{Block, CallError, ClientConfig, Message, ModelReply, Protocol, Request, Role};
+use crate::{Block, CallError, ClientConfig, Message, ModelReply, Protocol, Request, Role, Stop};
 
 /// One model call, retried as the official client retries; `Err` says why it failed.
 pub fn call_with_retries(
@@ -64,6 +64,13 @@ pub fn complete(
         tools: &[],
     };
     let reply = call_with_retries(&protocol, &request, config.max_retries, &|| false)?;
+    // A refused or cut-off answer is no answer: the caller must not judge by it.
+    if reply.stop == Stop::Refusal {
+        return Err(format!("the model refused: {:?}", reply.text().join(" ")));
+    }
+    if let Some(why) = reply.unusable() {
+        return Err(why);
+    }
     Ok(reply
         .blocks
         .iter()

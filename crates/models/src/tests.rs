@@ -146,3 +146,56 @@ fn backends_parse_and_keys_stay_out_of_debug() {
         "https://api.anthropic.com"
     );
 }
+
+#[test]
+fn stop_reasons_of_both_protocols_are_told_apart() {
+    let anthropic_stop = |reason: &str| {
+        anthropic::parse(
+            &json!({ "content": [], "stop_reason": reason, "usage": { "output_tokens": 4096 } }),
+        )
+        .unwrap()
+    };
+    assert_eq!(anthropic_stop("refusal").stop, Stop::Refusal);
+    assert_eq!(
+        anthropic_stop("model_context_window_exceeded").stop,
+        Stop::ContextWindowExceeded
+    );
+    assert_eq!(
+        anthropic_stop("pause_turn").stop,
+        Stop::Other("pause_turn".into())
+    );
+    let cut = anthropic_stop("max_tokens").unusable().unwrap();
+    assert!(
+        cut.starts_with("the model stopped at max_tokens (4,096 output tokens)"),
+        "{cut}"
+    );
+    assert_eq!(anthropic_stop("end_turn").unusable(), None);
+    assert_eq!(anthropic_stop("refusal").unusable(), None);
+
+    let openai_stop = |finish: &str, message: Value| {
+        openai::parse(&json!({ "choices": [{ "message": message, "finish_reason": finish }] }))
+            .unwrap()
+    };
+    let text = json!({ "content": "x" });
+    assert_eq!(
+        openai_stop("content_filter", text.clone()).stop,
+        Stop::ContentFilter
+    );
+    assert_eq!(openai_stop("length", text.clone()).stop, Stop::MaxTokens);
+    assert_eq!(openai_stop("eos", text).stop, Stop::Other("eos".into()));
+    let refused = openai_stop("stop", json!({ "content": null, "refusal": "I can't." }));
+    assert_eq!(refused.stop, Stop::Refusal);
+    assert_eq!(refused.text(), ["I can't."]);
+    // No content and no calls is not a reply.
+    assert!(
+        openai::parse(&json!({ "choices": [{ "message": {}, "finish_reason": "stop" }] })).is_err()
+    );
+}
+
+#[test]
+fn thousands_separates_groups_of_three() {
+    assert_eq!(thousands(0), "0");
+    assert_eq!(thousands(999), "999");
+    assert_eq!(thousands(4096), "4,096");
+    assert_eq!(thousands(1_234_567), "1,234,567");
+}

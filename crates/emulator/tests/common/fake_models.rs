@@ -63,6 +63,10 @@ pub enum Stop {
     End,
     Tools,
     MaxTokens,
+    /// Messages API `refusal`; a chat completion message whose `refusal` is its text.
+    Refusal,
+    /// This stop reason (finish reason) as is.
+    Reason(&'static str),
 }
 
 #[derive(Debug, Clone)]
@@ -595,6 +599,8 @@ async fn anthropic(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: By
         Stop::End => "end_turn",
         Stop::Tools => "tool_use",
         Stop::MaxTokens => "max_tokens",
+        Stop::Refusal => "refusal",
+        Stop::Reason(r) => r,
     };
     axum::Json(json!({
         "id": format!("msg_{call}"), "type": "message", "role": "assistant", "model": seen.model,
@@ -625,10 +631,14 @@ async fn openai(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes
     if !calls.is_empty() {
         message["tool_calls"] = json!(calls);
     }
+    if matches!(stop, Stop::Refusal) {
+        message["refusal"] = message["content"].take();
+    }
     let finish = match stop {
-        Stop::End => "stop",
+        Stop::End | Stop::Refusal => "stop",
         Stop::Tools => "tool_calls",
         Stop::MaxTokens => "length",
+        Stop::Reason(r) => r,
     };
     axum::Json(json!({
         "id": format!("chatcmpl-{call}"), "object": "chat.completion", "model": seen.model,

@@ -203,22 +203,22 @@ impl AgentBehavior for ModelAgent {
                 Err(_) if tools.interrupted() => return TurnOutcome::Reply(String::new()),
                 Err(message) => return TurnOutcome::Failed(message),
             };
-            tools.model_usage(reply.usage);
+            tools.model_usage(reply.usage.clone());
+            // A refused, cut-off, filtered or otherwise abnormal response ends the turn here,
+            // before any of its tool calls runs: a call cut by max_tokens is half-formed, and
+            // one from a context-exceeded response was made without the whole conversation.
+            if reply.stop == Stop::Refusal {
+                return TurnOutcome::Refused(reply.text().join("\n\n"));
+            }
+            if let Some(why) = reply.unusable() {
+                return TurnOutcome::Failed(why);
+            }
             let calls_tools = reply
                 .blocks
                 .iter()
                 .any(|b| matches!(b, Block::ToolUse { .. }));
-            if !calls_tools || reply.stop == Stop::MaxTokens {
-                // The turn ends here; a tool call cut by max_tokens is never run half-formed.
-                let text: Vec<&str> = reply
-                    .blocks
-                    .iter()
-                    .filter_map(|b| match b {
-                        Block::Text(t) if !t.trim().is_empty() => Some(t.as_str()),
-                        _ => None,
-                    })
-                    .collect();
-                return TurnOutcome::Reply(text.join("\n\n"));
+            if !calls_tools {
+                return TurnOutcome::Reply(reply.text().join("\n\n"));
             }
             // The calls of the response are made together, so the ones that need an answer
             // (custom tools, confirmations) are pending at once. Text between calls is said in
