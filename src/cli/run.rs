@@ -206,6 +206,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         local: Some(super::embedded_emulator(
             cma_emulator::EmulatorConfig::default(),
         )),
+        agent: model_backend.then(|| cma_scenario::AgentSettings {
+            backend: agent.backend.to_string(),
+            base_url: cma_scenario::run::target::redact_url(&agent.effective_base_url()),
+            model: agent.model.clone(),
+            temperature: agent.temperature,
+            seed: agent.seed,
+            max_tokens: agent.max_tokens,
+        }),
     };
 
     if args.list {

@@ -29,6 +29,17 @@ pub struct AgentArgs {
     /// Model calls per turn before the turn fails.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Agent")]
     pub agent_max_iterations: u32,
+    /// Sampling temperature sent with every model request; 0 makes answers as repeatable as
+    /// the model allows.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_temperature, help_heading = "Agent")]
+    pub agent_temperature: f64,
+    /// Seed sent with every chat-completions request (the Messages API has none).
+    #[arg(long, value_name = "N", help_heading = "Agent")]
+    pub agent_seed: Option<u64>,
+    /// The output limit of each model request (sent as `max_completion_tokens` to
+    /// api.openai.com). A reply cut at it ends the turn with an error.
+    #[arg(long, value_name = "N", default_value_t = cma_emulator::DEFAULT_MAX_TOKENS, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Agent")]
+    pub agent_max_tokens: u32,
     /// Run the agent's `bash` in the emulated shell even where bubblewrap is installed. The real
     /// shell is faithful but costs a few ms per command (a process per command); the emulated one
     /// understands the memory commands the reference agent uses (ls, cat, rm, mkdir -p, find).
@@ -38,6 +49,13 @@ pub struct AgentArgs {
 
 fn parse_backend(s: &str) -> Result<Backend, String> {
     s.parse()
+}
+
+fn parse_temperature(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(t) if (0.0..=2.0).contains(&t) => Ok(t),
+        _ => Err(format!("a temperature is a number from 0 to 2, not {s:?}")),
+    }
 }
 
 impl AgentArgs {
@@ -70,6 +88,9 @@ impl AgentArgs {
             base_url: self.agent_base_url.clone(),
             model: self.agent_model.clone(),
             max_iterations: self.agent_max_iterations,
+            max_tokens: self.agent_max_tokens,
+            temperature: Some(self.agent_temperature),
+            seed: self.agent_seed,
             real_shell: !self.emulated_shell,
             ..AgentConfig::default()
         })

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::http::{client, post_json};
 use crate::{
     ApiKey, Block, CallError, ClientConfig, Message, ModelReply, ModelUsage, Protocol, Request,
-    Role, Stop,
+    Role, Sampling, Stop,
 };
 
 pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
@@ -18,7 +18,7 @@ pub struct Anthropic {
     client: Client,
     url: String,
     key: Option<ApiKey>,
-    max_tokens: u32,
+    sampling: Sampling,
 }
 
 impl Anthropic {
@@ -31,7 +31,7 @@ impl Anthropic {
             client: client(config)?,
             url: format!("{}/v1/messages", base_url.trim_end_matches('/')),
             key,
-            max_tokens: config.max_tokens,
+            sampling: config.sampling(),
         })
     }
 
@@ -52,13 +52,17 @@ impl Anthropic {
 }
 
 /// The request body.
-pub fn body(request: &Request<'_>, max_tokens: u32) -> Value {
+pub fn body(request: &Request<'_>, sampling: &Sampling) -> Value {
     let messages: Vec<Value> = request.messages.iter().map(message).collect();
     let mut body = json!({
         "model": request.model,
-        "max_tokens": max_tokens,
+        "max_tokens": sampling.max_tokens,
         "messages": messages,
     });
+    // The Messages API has no seed.
+    if let Some(t) = sampling.temperature {
+        body["temperature"] = json!(t);
+    }
     if !request.system.is_empty() {
         body["system"] = json!(request.system);
     }
@@ -177,7 +181,7 @@ impl Protocol for Anthropic {
             &self.client,
             &self.url,
             self.headers()?,
-            &body(request, self.max_tokens),
+            &body(request, &self.sampling),
             self.key.as_ref(),
         )?;
         parse(&v)

@@ -82,6 +82,19 @@ impl fmt::Debug for ApiKey {
     }
 }
 
+/// `--agent-max-tokens` when none is given: enough for a turn's reply or tool call, and within
+/// the output limit of small local models (vLLM rejects a request asking more than its
+/// `--max-model-len` leaves).
+pub const DEFAULT_MAX_TOKENS: u32 = 4096;
+
+/// What each request asks of the model's sampling.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sampling {
+    pub max_tokens: u32,
+    pub temperature: Option<f64>,
+    pub seed: Option<u64>,
+}
+
 /// How a client reaches a model.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -92,8 +105,13 @@ pub struct ClientConfig {
     pub base_url: Option<String>,
     /// Unset: `ANTHROPIC_API_KEY` (anthropic) or `OPENAI_API_KEY` (openai) when the client is built.
     pub api_key: Option<ApiKey>,
-    /// `max_tokens` of each request.
+    /// The output limit of each request (`max_tokens`; `max_completion_tokens` on OpenAI's own
+    /// endpoint, whose reasoning models reject `max_tokens`).
     pub max_tokens: u32,
+    /// Sent with every request when set; 0 makes a model's answers as repeatable as it allows.
+    pub temperature: Option<f64>,
+    /// Sent where the protocol has one (chat completions' `seed`; the Messages API has none).
+    pub seed: Option<u64>,
     /// Retries after the first attempt, as the official client's `max_retries`.
     pub max_retries: u32,
     /// Bound on each model request.
@@ -106,7 +124,9 @@ impl Default for ClientConfig {
             backend: Backend::Anthropic,
             base_url: None,
             api_key: None,
-            max_tokens: 8192,
+            max_tokens: DEFAULT_MAX_TOKENS,
+            temperature: Some(0.0),
+            seed: None,
             max_retries: 2,
             request_timeout: Duration::from_secs(600),
         }
@@ -137,6 +157,14 @@ impl ClientConfig {
                 .filter(|k| !k.trim().is_empty())
                 .map(ApiKey)
         })
+    }
+
+    pub fn sampling(&self) -> Sampling {
+        Sampling {
+            max_tokens: self.max_tokens,
+            temperature: self.temperature,
+            seed: self.seed,
+        }
     }
 
     /// The client for this configuration's protocol.

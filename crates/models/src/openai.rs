@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::http::{client, post_json};
 use crate::{
     ApiKey, Block, CallError, ClientConfig, Message, ModelReply, ModelUsage, Protocol, Request,
-    Role, Stop,
+    Role, Sampling, Stop,
 };
 
 /// Ollama's.
@@ -18,7 +18,9 @@ pub struct OpenAi {
     client: Client,
     url: String,
     key: Option<ApiKey>,
-    max_tokens: u32,
+    sampling: Sampling,
+    /// OpenAI's own endpoint: the limit goes as `max_completion_tokens`.
+    completion_tokens_field: bool,
 }
 
 impl OpenAi {
@@ -31,7 +33,8 @@ impl OpenAi {
             client: client(config)?,
             url: format!("{}/chat/completions", base_url.trim_end_matches('/')),
             key,
-            max_tokens: config.max_tokens,
+            sampling: config.sampling(),
+            completion_tokens_field: is_openai_platform(base_url),
         })
     }
 
@@ -48,7 +51,20 @@ impl OpenAi {
 }
 
 /// The request body.
-pub fn body(request: &Request<'_>, max_tokens: u32) -> Value {
+/// Whether `base_url` is OpenAI's own API, whose reasoning models reject `max_tokens` (it takes
+/// `max_completion_tokens`, which local servers do not all know).
+pub fn is_openai_platform(base_url: &str) -> bool {
+    url::Url::parse(base_url)
+        .ok()
+        .and_then(|u| {
+            u.host_str()
+                .map(|h| h.eq_ignore_ascii_case("api.openai.com"))
+        })
+        .unwrap_or(false)
+}
+
+/// The request body; `completion_tokens_field` sends the limit as `max_completion_tokens`.
+pub fn body(request: &Request<'_>, sampling: &Sampling, completion_tokens_field: bool) -> Value {
     let mut messages = Vec::new();
     if !request.system.is_empty() {
         messages.push(json!({ "role": "system", "content": request.system }));
@@ -59,8 +75,18 @@ pub fn body(request: &Request<'_>, max_tokens: u32) -> Value {
     let mut body = json!({
         "model": request.model,
         "messages": messages,
-        "max_tokens": max_tokens,
     });
+    let limit = match completion_tokens_field {
+        true => "max_completion_tokens",
+        false => "max_tokens",
+    };
+    body[limit] = json!(sampling.max_tokens);
+    if let Some(t) = sampling.temperature {
+        body["temperature"] = json!(t);
+    }
+    if let Some(seed) = sampling.seed {
+        body["seed"] = json!(seed);
+    }
     if !request.tools.is_empty() {
         let tools: Vec<Value> = request
             .tools
@@ -252,7 +278,7 @@ impl Protocol for OpenAi {
             &self.client,
             &self.url,
             self.headers()?,
-            &body(request, self.max_tokens),
+            &body(request, &self.sampling, self.completion_tokens_field),
             self.key.as_ref(),
         )?;
         parse(&v)

@@ -33,6 +33,14 @@ fn transcript() -> Vec<Message> {
     ]
 }
 
+fn sampling(seed: Option<u64>) -> Sampling {
+    Sampling {
+        max_tokens: 1024,
+        temperature: Some(0.0),
+        seed,
+    }
+}
+
 fn request<'a>(messages: &'a [Message], tools: &'a [ToolDef]) -> Request<'a> {
     Request {
         model: "m",
@@ -50,9 +58,11 @@ fn anthropic_body_carries_system_tools_and_tool_blocks() {
         description: "Run a command".into(),
         input_schema: json!({ "type": "object" }),
     }];
-    let b = anthropic::body(&request(&msgs, &tools), 1024);
+    let b = anthropic::body(&request(&msgs, &tools), &sampling(Some(7)));
     assert_eq!(b["system"], "sys");
     assert_eq!(b["max_tokens"], 1024);
+    assert_eq!(b["temperature"], 0.0);
+    assert!(b.get("seed").is_none(), "the Messages API has no seed");
     assert_eq!(b["tools"][0]["name"], "bash");
     assert_eq!(b["messages"][1]["content"][1]["type"], "tool_use");
     assert_eq!(
@@ -64,7 +74,17 @@ fn anthropic_body_carries_system_tools_and_tool_blocks() {
 #[test]
 fn openai_body_puts_tool_messages_right_after_the_calls() {
     let msgs = transcript();
-    let b = openai::body(&request(&msgs, &[]), 1024);
+    let b = openai::body(&request(&msgs, &[]), &sampling(Some(7)), false);
+    assert_eq!(
+        (&b["max_tokens"], &b["temperature"], &b["seed"]),
+        (&json!(1024), &json!(0.0), &json!(7))
+    );
+    assert!(b.get("max_completion_tokens").is_none());
+    let platform = openai::body(&request(&msgs, &[]), &sampling(None), true);
+    assert_eq!(platform["max_completion_tokens"], 1024);
+    assert!(platform.get("max_tokens").is_none() && platform.get("seed").is_none());
+    assert!(openai::is_openai_platform("https://api.openai.com/v1"));
+    assert!(!openai::is_openai_platform("http://127.0.0.1:11434/v1"));
     let m = b["messages"].as_array().unwrap();
     assert_eq!(m[0], json!({ "role": "system", "content": "sys" }));
     assert_eq!(

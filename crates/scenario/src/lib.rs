@@ -27,7 +27,8 @@ pub use check::{
 pub use error::{LoadError, LoadErrors, RunError};
 pub use load::{load_file, load_paths, load_str};
 pub use outcome::{
-    CheckResult, CheckSummary, Regression, RunReport, Totals, UnitReport, VisitRecord,
+    AgentSettings, CheckResult, CheckSummary, Regression, RunReport, Totals, UnitReport,
+    VisitRecord,
 };
 pub use record::{MemoryFile, StoreSnapshot, StoreState, TurnRecord, TurnStatus};
 pub use run::target::Connection;

@@ -30,7 +30,8 @@ pub use target::{LocalServer, LocalTarget, Target};
 
 use crate::error::RunError;
 use crate::outcome::{
-    RUN_SCHEMA, RunReport, RunSettings, ScenarioInfo, SharedStoreReport, UnitReport, read_baseline,
+    AgentSettings, RUN_SCHEMA, RunReport, RunSettings, ScenarioInfo, SharedStoreReport, UnitReport,
+    read_baseline,
 };
 use crate::record::StoreState;
 use crate::scenario::{AgentSpec, Scenario};
@@ -69,6 +70,8 @@ pub struct RunOptions {
     pub grader_cache: Option<PathBuf>,
     /// Starts the server of `Target::Local` (the embedded emulator, handed in by the CLI).
     pub local: Option<LocalTarget>,
+    /// The model agent behind the embedded emulator, recorded in `run.json`.
+    pub agent: Option<AgentSettings>,
 }
 
 impl Default for RunOptions {
@@ -88,6 +91,7 @@ impl Default for RunOptions {
             grader: None,
             grader_cache: None,
             local: None,
+            agent: None,
         }
     }
 }
@@ -289,6 +293,7 @@ pub async fn run(
             turn_timeout_ms: options.turn_timeout.as_millis() as u64,
             keep: options.keep,
             baseline: options.baseline.as_ref().map(|p| p.display().to_string()),
+            agent: options.agent.clone(),
         },
         scenarios: selected
             .iter()

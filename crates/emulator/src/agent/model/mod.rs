@@ -32,8 +32,12 @@ pub struct AgentConfig {
     pub api_key: Option<ApiKey>,
     /// Model calls per turn before the turn fails.
     pub max_iterations: u32,
-    /// `max_tokens` of each Messages API request (and `max_tokens` for openai).
+    /// The output limit of each model request (see [`ClientConfig::max_tokens`]).
     pub max_tokens: u32,
+    /// Sent with each model request when set (default 0).
+    pub temperature: Option<f64>,
+    /// Sent where the protocol has one (chat completions).
+    pub seed: Option<u64>,
     /// Retries after the first attempt, as the official client's `max_retries`.
     pub max_retries: u32,
     /// Bound on each model request.
@@ -51,7 +55,9 @@ impl Default for AgentConfig {
             model: None,
             api_key: None,
             max_iterations: 50,
-            max_tokens: 8192,
+            max_tokens: cma_models::DEFAULT_MAX_TOKENS,
+            temperature: Some(0.0),
+            seed: None,
             max_retries: 2,
             request_timeout: Duration::from_secs(600),
             real_shell: true,
@@ -77,6 +83,8 @@ impl AgentConfig {
             base_url: self.base_url.clone(),
             api_key: self.api_key.clone(),
             max_tokens: self.max_tokens,
+            temperature: self.temperature,
+            seed: self.seed,
             max_retries: self.max_retries,
             request_timeout: self.request_timeout,
         }
