@@ -163,3 +163,38 @@ async fn a_chat_completion_with_no_content_and_no_calls_is_an_error() {
     assert!(msg.contains("no `content` and no `tool_calls`"), "{msg:?}");
     assert_eq!(idle_reason(&ev), "retries_exhausted");
 }
+
+/// Arguments that are not JSON get an error result the model sees, and go back in the history
+/// as `{}`: the fake refuses non-object arguments in a history as Ollama does, so the model's
+/// next request succeeds and it recovers within the turn.
+#[tokio::test]
+async fn invalid_json_arguments_are_replayed_as_an_object_and_the_model_recovers() {
+    let s = script(|s: &Seen| match s.results.first() {
+        None => Step::Reply {
+            text: vec![],
+            tools: vec![("read".into(), json!("{\"file_path\": \"/mnt/memory/x"))],
+            stop: Stop::Tools,
+        },
+        Some(r) if r.is_error && r.text.contains("not valid JSON") => {
+            fake_models::say("Recovered.")
+        }
+        Some(r) => fake_models::say(&format!("unexpected result: {}", r.text)),
+    });
+    let fake = FakeModel::start(s, true).await;
+    let env = emulator(config(&fake, Proto::OpenAi)).await;
+    let (sid, _) = session_on_store(&env, "m", Access::ReadWrite).await;
+    let ev = turn(&env, &sid, "hi").await;
+    assert_eq!(session_error(&ev), "");
+    assert_eq!(texts(&ev, "agent.message"), ["Recovered."]);
+    assert_eq!(idle_reason(&ev), "end_turn");
+    assert_eq!(fake.requests().len(), 2);
+    let replayed = &fake.requests()[1].body["messages"];
+    let args = replayed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|m| m["tool_calls"][0]["function"]["arguments"].as_str())
+        .unwrap();
+    assert_eq!(args, "{}");
+    fake.assert_clean();
+}

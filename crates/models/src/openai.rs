@@ -121,9 +121,12 @@ fn push_message(out: &mut Vec<Value>, m: &Message) {
                         id, name, input, ..
                     } => Some(json!({
                         "id": id, "type": "function",
+                        // Arguments the model got wrong go back as `{}` (their error result
+                        // says what was wrong): Ollama and vLLM reject a request whose history
+                        // holds arguments that are not a JSON object.
                         "function": { "name": name, "arguments": match input {
-                            Value::String(raw) => raw.clone(),
-                            other => other.to_string(),
+                            Value::Object(_) => input.to_string(),
+                            _ => "{}".to_string(),
                         }},
                     })),
                     _ => None,
