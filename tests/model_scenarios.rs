@@ -474,6 +474,14 @@ async fn sampling_settings_are_sent_with_every_request_and_recorded() {
             q.body
         );
     }
+    // A model server on 127.0.0.1: one unit at a time unless told, the values said at the start.
+    assert!(
+        r.out
+            .contains("seed 7, max tokens 512; concurrency 1, turn timeout 30 s"),
+        "{}",
+        r.out
+    );
+    assert_eq!(run_json(dir.path())["settings"]["concurrency"], 1);
     let agent = &run_json(dir.path())["settings"]["agent"];
     assert_eq!(agent["backend"], "openai");
     assert_eq!(
@@ -499,11 +507,23 @@ async fn sampling_settings_are_sent_with_every_request_and_recorded() {
     let url = model.base_url(Proto::Anthropic);
     let r = cma_run(
         dir.path(),
-        &["--agent", "anthropic", "--agent-base-url", &url],
+        &[
+            "--agent",
+            "anthropic",
+            "--agent-base-url",
+            &url,
+            "--concurrency",
+            "3",
+        ],
         &[],
     )
     .await;
     assert_eq!(r.code, 0, "{}", r.out);
+    assert!(
+        r.out.contains("concurrency 3, turn timeout 30 s"),
+        "{}",
+        r.out
+    );
     for q in &model.requests() {
         assert_eq!(
             (&q.body["temperature"], &q.body["max_tokens"]),

@@ -39,6 +39,11 @@ Examples:
 The scenario format, every check kind and templating over a customers CSV are described in
 scenarios/README.md.";
 
+/// `--turn-timeout` when none is given.
+const DEFAULT_TURN_TIMEOUT: Duration = Duration::from_secs(60);
+/// `--turn-timeout` when none is given and the model agent's server is on this machine.
+const LOCAL_MODEL_TURN_TIMEOUT: Duration = Duration::from_secs(600);
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Progress {
     /// A bar on a terminal, plain lines otherwise.
@@ -66,7 +71,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub model: Option<String>,
 
-    /// Units (scenario × customer × repeat) run at once [default: 8 local, 4 URL, 2 live].
+    /// Units (scenario × customer × repeat) run at once [default: 8 local, 4 URL, 2 live; 1
+    /// with a model agent on this machine, whose server usually answers one request at a time].
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: Option<u16>,
 
@@ -87,9 +93,10 @@ pub struct RunArgs {
     pub shard: Option<Shard>,
 
     /// Bound on each turn, to idle: `60`, `90s`, `1500ms`, `2m`. A turn that times out fails its
-    /// checks and stops its script; the run goes on.
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
-    pub turn_timeout: Duration,
+    /// checks and stops its script; the run goes on. [default: 60s; 600s with a model agent on
+    /// this machine]
+    #[arg(long, value_parser = parse_duration)]
+    pub turn_timeout: Option<Duration>,
 
     /// Leave the sessions, stores, agents and environment in place.
     #[arg(long)]
@@ -184,15 +191,25 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
+    // A model server on this machine usually has one slot and is slow: one unit at a time, and
+    // turns given ten minutes, unless the user says otherwise.
+    let local_model = model_backend && agent.client().is_local();
+    let turn_timeout = args.turn_timeout.unwrap_or(match local_model {
+        true => LOCAL_MODEL_TURN_TIMEOUT,
+        false => DEFAULT_TURN_TIMEOUT,
+    });
     let mut options = RunOptions {
         target: args.target,
         model: args.model,
-        concurrency: args.concurrency.map(usize::from),
+        concurrency: args
+            .concurrency
+            .map(usize::from)
+            .or(local_model.then_some(1)),
         repeat: usize::from(args.repeat),
         min_pass_rate: args.min_pass_rate,
         filters: args.filter,
         shard: args.shard,
-        turn_timeout: args.turn_timeout,
+        turn_timeout,
         keep: args.keep,
         baseline: args.baseline,
         progress: match args.progress {
@@ -249,6 +266,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("starting the embedded emulator")?;
         options.target = Target::Url(emulator.base_url());
+        if let Some(a) = &options.agent {
+            eprintln!(
+                "--agent {}; concurrency {}, turn timeout {} s",
+                a.describe(),
+                options
+                    .concurrency
+                    .unwrap_or_else(|| options.target.default_concurrency()),
+                options.turn_timeout.as_secs_f64()
+            );
+        }
         Some(emulator)
     } else {
         None

@@ -198,3 +198,26 @@ async fn invalid_json_arguments_are_replayed_as_an_object_and_the_model_recovers
     assert_eq!(args, "{}");
     fake.assert_clean();
 }
+
+/// A request to a server on this machine that times out is not sent again into the server that
+/// is still busy with it: the turn fails at once, saying so.
+#[tokio::test]
+async fn a_timed_out_call_to_a_local_server_is_not_retried() {
+    let fake = FakeModel::start(script(|_| fake_models::say("late")), true).await;
+    // The first answer is held until the test ends.
+    let (_arrived, _release) = fake.hold(0);
+    let env = emulator(cma_emulator::AgentConfig {
+        request_timeout: std::time::Duration::from_secs(1),
+        ..config(&fake, Proto::OpenAi)
+    })
+    .await;
+    let (sid, _) = session_on_store(&env, "m", Access::ReadWrite).await;
+    let ev = turn(&env, &sid, "hi").await;
+    let msg = session_error(&ev);
+    assert!(
+        msg.contains("did not answer within 1 s; not retried"),
+        "{msg}"
+    );
+    assert_eq!(fake.requests().len(), 1, "retried into the busy server");
+    assert_eq!(idle_reason(&ev), "retries_exhausted");
+}

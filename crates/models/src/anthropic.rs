@@ -1,11 +1,10 @@
 //! Claude through the Messages API: `POST {base}/v1/messages` with `x-api-key` and
 //! `anthropic-version`, the tools as ordinary client tools, not streamed.
 
-use reqwest::blocking::Client;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
 
-use crate::http::{client, post_json};
+use crate::http::{Http, client, post_json};
 use crate::{
     ApiKey, Block, CallError, ClientConfig, Message, ModelReply, ModelUsage, Protocol, Request,
     Role, Sampling, Stop,
@@ -15,7 +14,7 @@ pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 
 pub struct Anthropic {
-    client: Client,
+    http: Http,
     url: String,
     key: Option<ApiKey>,
     sampling: Sampling,
@@ -28,7 +27,7 @@ impl Anthropic {
         config: &ClientConfig,
     ) -> Result<Self, CallError> {
         Ok(Self {
-            client: client(config)?,
+            http: client(config)?,
             url: format!("{}/v1/messages", base_url.trim_end_matches('/')),
             key,
             sampling: config.sampling(),
@@ -178,7 +177,7 @@ pub fn parse(v: &Value) -> Result<ModelReply, CallError> {
 impl Protocol for Anthropic {
     fn send(&self, request: &Request<'_>) -> Result<ModelReply, CallError> {
         let v = post_json(
-            &self.client,
+            &self.http,
             &self.url,
             self.headers()?,
             &body(request, &self.sampling),

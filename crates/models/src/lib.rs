@@ -144,6 +144,11 @@ impl ClientConfig {
         url.trim_end_matches('/').to_string()
     }
 
+    /// Whether the model server is on this machine (a loopback address or `localhost`).
+    pub fn is_local(&self) -> bool {
+        is_loopback(&self.effective_base_url())
+    }
+
     /// The key sent: the configured one, else the backend's variable from the environment.
     pub fn key(&self) -> Option<ApiKey> {
         let var = match self.backend {
@@ -174,6 +179,21 @@ impl ClientConfig {
             Backend::OpenAi => Arc::new(openai::OpenAi::new(&url, self.key(), self)?),
             _ => Arc::new(anthropic::Anthropic::new(&url, self.key(), self)?),
         })
+    }
+}
+
+/// Whether `url`'s host is a loopback address or `localhost`.
+pub fn is_loopback(url: &str) -> bool {
+    let Ok(u) = url::Url::parse(url) else {
+        return false;
+    };
+    match u.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => {
+            d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
+        }
+        None => false,
     }
 }
 

@@ -1,11 +1,10 @@
 //! Any OpenAI-compatible server: `POST {base}/chat/completions` (Ollama, llama.cpp's
 //! `llama-server`, vLLM, ...), the key as a Bearer token when one is set, not streamed.
 
-use reqwest::blocking::Client;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
-use crate::http::{client, post_json};
+use crate::http::{Http, client, post_json};
 use crate::{
     ApiKey, Block, CallError, ClientConfig, Message, ModelReply, ModelUsage, Protocol, Request,
     Role, Sampling, Stop,
@@ -15,7 +14,7 @@ use crate::{
 pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:11434/v1";
 
 pub struct OpenAi {
-    client: Client,
+    http: Http,
     url: String,
     key: Option<ApiKey>,
     sampling: Sampling,
@@ -30,7 +29,7 @@ impl OpenAi {
         config: &ClientConfig,
     ) -> Result<Self, CallError> {
         Ok(Self {
-            client: client(config)?,
+            http: client(config)?,
             url: format!("{}/chat/completions", base_url.trim_end_matches('/')),
             key,
             sampling: config.sampling(),
@@ -278,7 +277,7 @@ pub fn parse(v: &Value) -> Result<ModelReply, CallError> {
 impl Protocol for OpenAi {
     fn send(&self, request: &Request<'_>) -> Result<ModelReply, CallError> {
         let v = post_json(
-            &self.client,
+            &self.http,
             &self.url,
             self.headers()?,
             &body(request, &self.sampling, self.completion_tokens_field),
