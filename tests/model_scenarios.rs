@@ -131,7 +131,14 @@ async fn passes_and_fails_without_memory(proto: Proto, agent: &str, key_var: &st
     let url = good.base_url(proto);
     let r = cma_run(
         dir.path(),
-        &["--agent", agent, "--agent-base-url", &url],
+        &[
+            "--agent",
+            agent,
+            "--agent-base-url",
+            &url,
+            "--agent-api-key-env",
+            key_var,
+        ],
         &[(key_var, KEY)],
     )
     .await;
@@ -159,9 +166,16 @@ async fn passes_and_fails_without_memory(proto: Proto, agent: &str, key_var: &st
     let r = cma_run(
         dir.path(),
         &["--agent", agent, "--agent-base-url", &url],
-        &[],
+        &[(key_var, KEY)],
     )
     .await;
+    // Not named, the backend's own key does not go to a server other than its company's.
+    for q in forgetful.requests() {
+        assert!(
+            !q.headers.contains_key("x-api-key") && !q.headers.contains_key("authorization"),
+            "{agent}: {key_var} was sent to {url}"
+        );
+    }
     assert_eq!(
         r.code, 1,
         "{agent}: a model that never reads memory must fail: {}",

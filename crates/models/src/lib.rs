@@ -103,8 +103,12 @@ pub struct ClientConfig {
     pub backend: Backend,
     /// `https://api.anthropic.com` (anthropic) or `http://127.0.0.1:11434/v1` (openai) when unset.
     pub base_url: Option<String>,
-    /// Unset: `ANTHROPIC_API_KEY` (anthropic) or `OPENAI_API_KEY` (openai) when the client is built.
+    /// Unset: the variable [`Self::api_key_env`] names, else `ANTHROPIC_API_KEY` (anthropic) or
+    /// `OPENAI_API_KEY` (openai) when the base URL is that company's own API.
     pub api_key: Option<ApiKey>,
+    /// The environment variable whose key goes to the base URL, whatever it is
+    /// (`--agent-api-key-env`).
+    pub api_key_env: Option<String>,
     /// The output limit of each request (`max_tokens`; `max_completion_tokens` on OpenAI's own
     /// endpoint, whose reasoning models reject `max_tokens`).
     pub max_tokens: u32,
@@ -124,6 +128,7 @@ impl Default for ClientConfig {
             backend: Backend::Anthropic,
             base_url: None,
             api_key: None,
+            api_key_env: None,
             max_tokens: DEFAULT_MAX_TOKENS,
             temperature: Some(0.0),
             seed: None,
@@ -149,19 +154,39 @@ impl ClientConfig {
         is_loopback(&self.effective_base_url())
     }
 
-    /// The key sent: the configured one, else the backend's variable from the environment.
+    /// The key sent: the configured one, else the named variable's, else the backend's own
+    /// variable, but only to its company's endpoint (api.anthropic.com, api.openai.com): a key
+    /// meant for a cloud API never goes to a local or third-party server unless the user names it.
     pub fn key(&self) -> Option<ApiKey> {
-        let var = match self.backend {
-            Backend::Anthropic => "ANTHROPIC_API_KEY",
-            Backend::OpenAi => "OPENAI_API_KEY",
-            Backend::Reference => return None,
+        if let Some(k) = &self.api_key {
+            return Some(k.clone());
+        }
+        let url = self.effective_base_url();
+        let var = match (&self.api_key_env, self.backend) {
+            (Some(name), _) => name.as_str(),
+            (None, Backend::Anthropic) if is_host(&url, "api.anthropic.com") => "ANTHROPIC_API_KEY",
+            (None, Backend::OpenAi) if is_host(&url, "api.openai.com") => "OPENAI_API_KEY",
+            _ => return None,
         };
-        self.api_key.clone().or_else(|| {
-            std::env::var(var)
-                .ok()
-                .filter(|k| !k.trim().is_empty())
-                .map(ApiKey)
-        })
+        std::env::var(var)
+            .ok()
+            .filter(|k| !k.trim().is_empty())
+            .map(ApiKey)
+    }
+
+    /// The variable whose key [`Self::key`] would send, if any.
+    pub fn key_variable(&self) -> Option<String> {
+        let url = self.effective_base_url();
+        match (&self.api_key_env, self.backend) {
+            (Some(name), _) => Some(name.clone()),
+            (None, Backend::Anthropic) if is_host(&url, "api.anthropic.com") => {
+                Some("ANTHROPIC_API_KEY".into())
+            }
+            (None, Backend::OpenAi) if is_host(&url, "api.openai.com") => {
+                Some("OPENAI_API_KEY".into())
+            }
+            _ => None,
+        }
     }
 
     pub fn sampling(&self) -> Sampling {
@@ -180,6 +205,14 @@ impl ClientConfig {
             _ => Arc::new(anthropic::Anthropic::new(&url, self.key(), self)?),
         })
     }
+}
+
+/// Whether `url`'s host is `host`.
+pub fn is_host(url: &str, host: &str) -> bool {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(|h| h.eq_ignore_ascii_case(host)))
+        .unwrap_or(false)
 }
 
 /// Whether `url`'s host is a loopback address or `localhost`.

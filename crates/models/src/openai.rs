@@ -53,13 +53,7 @@ impl OpenAi {
 /// Whether `base_url` is OpenAI's own API, whose reasoning models reject `max_tokens` (it takes
 /// `max_completion_tokens`, which local servers do not all know).
 pub fn is_openai_platform(base_url: &str) -> bool {
-    url::Url::parse(base_url)
-        .ok()
-        .and_then(|u| {
-            u.host_str()
-                .map(|h| h.eq_ignore_ascii_case("api.openai.com"))
-        })
-        .unwrap_or(false)
+    crate::is_host(base_url, "api.openai.com")
 }
 
 /// The request body; `completion_tokens_field` sends the limit as `max_completion_tokens`.

@@ -219,3 +219,48 @@ fn thousands_separates_groups_of_three() {
     assert_eq!(thousands(4096), "4,096");
     assert_eq!(thousands(1_234_567), "1,234,567");
 }
+
+#[test]
+fn a_backends_key_goes_only_to_its_company_unless_named() {
+    let at = |backend, url: &str, env: Option<&str>| ClientConfig {
+        backend,
+        base_url: Some(url.into()),
+        api_key_env: env.map(str::to_string),
+        ..ClientConfig::default()
+    };
+    let var = |c: ClientConfig| c.key_variable();
+    assert_eq!(
+        var(at(Backend::OpenAi, "https://api.openai.com/v1", None)),
+        Some("OPENAI_API_KEY".into())
+    );
+    assert_eq!(
+        var(at(Backend::OpenAi, "http://127.0.0.1:11434/v1", None)),
+        None
+    );
+    assert_eq!(
+        var(at(
+            Backend::OpenAi,
+            "https://api.openai.com.evil.example/v1",
+            None
+        )),
+        None
+    );
+    assert_eq!(
+        var(at(Backend::Anthropic, "https://api.anthropic.com", None)),
+        Some("ANTHROPIC_API_KEY".into())
+    );
+    assert_eq!(
+        var(at(Backend::Anthropic, "http://127.0.0.1:8080", None)),
+        None
+    );
+    assert_eq!(
+        var(at(
+            Backend::OpenAi,
+            "http://127.0.0.1:8080/v1",
+            Some("LOCAL_KEY")
+        )),
+        Some("LOCAL_KEY".into())
+    );
+    assert!(is_loopback("http://127.0.0.1:8080/v1") && is_loopback("http://localhost:1/"));
+    assert!(is_loopback("http://[::1]:8080/") && !is_loopback("https://api.openai.com/v1"));
+}

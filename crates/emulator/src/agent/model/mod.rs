@@ -28,8 +28,10 @@ pub struct AgentConfig {
     pub base_url: Option<String>,
     /// Sent instead of the session agent's `model` (`emulator:*` ids keep their behaviours).
     pub model: Option<String>,
-    /// Unset: `ANTHROPIC_API_KEY` (anthropic) or `OPENAI_API_KEY` (openai) at each turn.
+    /// Unset: see [`ClientConfig::key`] (read at each turn).
     pub api_key: Option<ApiKey>,
+    /// The variable whose key goes to any base URL (`--agent-api-key-env`).
+    pub api_key_env: Option<String>,
     /// Model calls per turn before the turn fails.
     pub max_iterations: u32,
     /// The output limit of each model request (see [`ClientConfig::max_tokens`]).
@@ -54,6 +56,7 @@ impl Default for AgentConfig {
             base_url: None,
             model: None,
             api_key: None,
+            api_key_env: None,
             max_iterations: 50,
             max_tokens: cma_models::DEFAULT_MAX_TOKENS,
             temperature: Some(0.0),
@@ -82,6 +85,7 @@ impl AgentConfig {
             backend: self.backend,
             base_url: self.base_url.clone(),
             api_key: self.api_key.clone(),
+            api_key_env: self.api_key_env.clone(),
             max_tokens: self.max_tokens,
             temperature: self.temperature,
             seed: self.seed,
