@@ -17,6 +17,7 @@ pub mod report;
 pub mod run;
 pub mod scenario;
 mod spec;
+pub mod stats;
 pub mod template;
 pub mod tools;
 pub mod usage;
