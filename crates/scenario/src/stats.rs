@@ -243,15 +243,30 @@ mod tests {
         let j = judge(s(5, 5, true), s(0, 5, false));
         assert_eq!(j.change, Change::Regressed);
         assert!(j.p_value.is_some_and(|p| p < ALPHA));
-        assert_eq!(judge(s(0, 5, false), s(5, 5, true)).change, Change::Improved);
+        assert_eq!(
+            judge(s(0, 5, false), s(5, 5, true)).change,
+            Change::Improved
+        );
         let j = judge(s(3, 3, true), s(2, 3, false));
         assert_eq!(j.change, Change::Inconclusive);
         assert!(j.repeats_needed.is_some_and(|n| n > 3));
-        assert_eq!(judge(s(5, 5, true), s(5, 5, true)).change, Change::Unchanged);
+        assert_eq!(
+            judge(s(5, 5, true), s(5, 5, true)).change,
+            Change::Unchanged
+        );
         // A single run keeps the exact rule.
-        assert_eq!(judge(s(1, 1, true), s(0, 1, false)).change, Change::Regressed);
-        assert_eq!(judge(s(1, 1, true), s(1, 1, true)).change, Change::Unchanged);
+        assert_eq!(
+            judge(s(1, 1, true), s(0, 1, false)).change,
+            Change::Regressed
+        );
+        assert_eq!(
+            judge(s(1, 1, true), s(1, 1, true)).change,
+            Change::Unchanged
+        );
         // No runs on one side: nothing to call.
-        assert_eq!(judge(s(0, 0, false), s(5, 5, true)).change, Change::Inconclusive);
+        assert_eq!(
+            judge(s(0, 0, false), s(5, 5, true)).change,
+            Change::Inconclusive
+        );
     }
 }
