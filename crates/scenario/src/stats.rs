@@ -63,10 +63,12 @@ pub fn fisher_two_sided(a: u64, b: u64, c: u64, d: u64) -> f64 {
     p.min(1.0)
 }
 
-/// Repeats per side so that a two-sided test at [`ALPHA`] detects pass rates `p1` against `p2`
-/// with [`POWER`] (the normal approximation for two proportions, Fleiss, *Statistical Methods
-/// for Rates and Proportions*, 3rd ed., eq. 4.14, without continuity correction). `None` when
-/// the rates are equal (no difference to detect).
+/// Repeats per side that would tell pass rates `p1` and `p2` apart: the larger of the normal
+/// approximation for two proportions at [`ALPHA`] and [`POWER`] (Fleiss, *Statistical Methods
+/// for Rates and Proportions*, 3rd ed., eq. 4.14, without continuity correction) and the fewest
+/// repeats at which Fisher's test itself, on the counts the rates predict, falls below
+/// [`ALPHA`] (the normal approximation is too hopeful near 0 and 1: it says 2 for 100% against
+/// 0%, where Fisher needs 4). `None` when the rates are equal (no difference to detect).
 pub fn repeats_needed(p1: f64, p2: f64) -> Option<usize> {
     let delta = (p1 - p2).abs();
     if delta < 1e-12 {
@@ -78,12 +80,25 @@ pub fn repeats_needed(p1: f64, p2: f64) -> Option<usize> {
     let a = za * (2.0 * mean * (1.0 - mean)).sqrt();
     let b = zb * (p1 * (1.0 - p1) + p2 * (1.0 - p2)).sqrt();
     let n = ((a + b) / delta).powi(2).ceil();
-    Some(if n.is_finite() && n < MAX_REPEATS as f64 {
+    let normal = if n.is_finite() && n < MAX_REPEATS as f64 {
         (n as usize).max(2)
     } else {
-        MAX_REPEATS
-    })
+        return Some(MAX_REPEATS);
+    };
+    let predicted = |n: usize, p: f64| {
+        let passes = (p * n as f64).round() as u64;
+        (passes, n as u64 - passes.min(n as u64))
+    };
+    // Fisher on predicted counts: a bounded scan, as the normal figure is the usual answer.
+    let exact = (2..=FISHER_SCAN.min(4 * normal)).find(|&n| {
+        let ((a, b), (c, d)) = (predicted(n, p1), predicted(n, p2));
+        fisher_two_sided(a, b, c, d) < ALPHA
+    });
+    Some(exact.map_or(normal, |e| e.max(normal)))
 }
+
+/// The most repeats [`repeats_needed`] tries Fisher's test at.
+const FISHER_SCAN: usize = 500;
 
 /// How a check moved from one side (the baseline, or the first variant) to the other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -234,6 +249,8 @@ mod tests {
     fn repeats_needed_matches_the_normal_approximation() {
         assert_eq!(repeats_needed(0.9, 0.7), Some(62));
         assert_eq!(repeats_needed(0.5, 0.5), None);
+        // 4/4 against 0/4 gives Fisher p = 2/70 < 0.05; 3/3 against 0/3 gives 0.1.
+        assert_eq!(repeats_needed(1.0, 0.0), Some(4));
         assert!(repeats_needed(1.0, 0.8).is_some_and(|n| n > 5));
     }
 

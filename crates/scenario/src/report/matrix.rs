@@ -378,7 +378,7 @@ mod tests {
 
     #[test]
     fn rate_text_carries_the_wilson_interval() {
-        assert_eq!(Rate { passes: 0, runs: 5 }.text(), "0/5 0% (0–43%)");
+        assert_eq!(Rate { passes: 0, runs: 5 }.text(), "0/5 0% (0–44%)");
         assert_eq!(Rate::default().text(), "— (no runs)");
     }
 }
