@@ -63,7 +63,10 @@ fn bad_variants_are_usage_errors_naming_the_problem() {
             vec!["--variant", "a", "--variant", "a:model=emulator:forgetful"],
             "two variants are named `a`",
         ),
-        (vec!["--variant", "a:temprature=0.2"], "no flag `temprature`"),
+        (
+            vec!["--variant", "a:temprature=0.2"],
+            "no flag `temprature`",
+        ),
         (vec!["--variant", "a:agent=gpt"], "--variant a:"),
         (
             vec!["--variant", "a:system-file=/nonexistent/prompt.txt"],
@@ -75,7 +78,10 @@ fn bad_variants_are_usage_errors_naming_the_problem() {
         let out = cma(&all);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains(says), "{args:?} should say {says:?}: {stderr}");
+        assert!(
+            stderr.contains(says),
+            "{args:?} should say {says:?}: {stderr}"
+        );
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
     assert!(!reports.exists(), "nothing ran");
@@ -136,7 +142,11 @@ fn variants_land_in_every_report_and_compare_joins_runs() {
 
     // Two earlier runs side by side.
     let before = run_into(&reports, &[SCENARIO], 0);
-    let after = run_into(&reports, &[SCENARIO, OTHER, "--model", "emulator:forgetful"], 1);
+    let after = run_into(
+        &reports,
+        &[SCENARIO, OTHER, "--model", "emulator:forgetful"],
+        1,
+    );
     let out_dir = dir.path().join("cmp");
     let out = cma(&[
         "compare",
@@ -148,7 +158,10 @@ fn variants_land_in_every_report_and_compare_joins_runs() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let md = String::from_utf8_lossy(&out.stdout);
     assert!(md.contains("❌ significant regression"), "{md}");
-    assert!(md.contains("scenario `abstention` is not in every run"), "{md}");
+    assert!(
+        md.contains("scenario `abstention` is not in every run"),
+        "{md}"
+    );
     assert_eq!(
         std::fs::read_to_string(out_dir.join("summary.md")).expect("summary.md"),
         md
@@ -157,7 +170,13 @@ fn variants_land_in_every_report_and_compare_joins_runs() {
     assert!(page.contains("id=\"check-matrix\"") && page.contains("data-change=\"regressed\""));
 
     // The same run twice: nothing changed.
-    let out = cma(&["compare", path(&before), path(&run_into(&reports, &[SCENARIO], 0)), "--out", path(&out_dir)]);
+    let out = cma(&[
+        "compare",
+        path(&before),
+        path(&run_into(&reports, &[SCENARIO], 0)),
+        "--out",
+        path(&out_dir),
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 
     // Another schema, one run, a missing file: usage errors.
@@ -188,7 +207,11 @@ fn a_baseline_with_repeats_regresses_only_when_fisher_says_so() {
     let mut args = vec![SCENARIO, "--repeat", "2", "--baseline", path(&baseline)];
     args.extend(forgetful);
     let two = json(&run_into(&reports, &args, 1).join("run.json"));
-    assert_eq!(two["regressions"].as_array().map(Vec::len), Some(0), "{two}");
+    assert_eq!(
+        two["regressions"].as_array().map(Vec::len),
+        Some(0),
+        "{two}"
+    );
     // 4 repeats against a 4-repeat baseline: 4/4 against 0/4, p = 2/70.
     let base4 = run_into(&reports, &[SCENARIO, "--repeat", "4"], 0).join("run.json");
     let mut args = vec![SCENARIO, "--repeat", "4", "--baseline", path(&base4)];

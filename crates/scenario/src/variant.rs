@@ -195,6 +195,64 @@ mod tests {
     }
 
     #[test]
+    fn files_replace_the_system_prompt_and_every_stores_instructions() {
+        let toml = r#"
+name = "s"
+[agent]
+name = "A"
+system = "old system"
+[[stores]]
+key = "prefs"
+name = "Notes"
+instructions = "old instructions"
+[[stores]]
+key = "other"
+name = "Other"
+[[visits]]
+[[visits.turns]]
+user = "hi"
+"#;
+        let scenario =
+            crate::load_str(std::path::Path::new("s.toml"), toml).expect("the scenario loads");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (system, instructions) = (dir.path().join("s.txt"), dir.path().join("i.txt"));
+        std::fs::write(&system, "new system").expect("write");
+        std::fs::write(&instructions, "new instructions").expect("write");
+        let spec: VariantSpec = format!(
+            "v:system-file={},instructions-file={}",
+            system.display(),
+            instructions.display()
+        )
+        .parse()
+        .expect("parses");
+        let applied = spec
+            .apply(std::slice::from_ref(&scenario))
+            .expect("applies");
+        let script = &applied[0].scripts[0];
+        assert_eq!(script.agent.system.as_deref(), Some("new system"));
+        assert_eq!(script.stores.len(), 2);
+        for store in &script.stores {
+            assert_eq!(store.instructions.as_deref(), Some("new instructions"));
+        }
+        // Without files, nothing changes.
+        let plain: VariantSpec = "p:model=x".parse().expect("parses");
+        let same = plain
+            .apply(std::slice::from_ref(&scenario))
+            .expect("applies");
+        assert_eq!(
+            same[0].scripts[0].agent.system.as_deref(),
+            Some("old system")
+        );
+        let missing: VariantSpec = "m:system-file=/nonexistent/x.txt".parse().expect("parses");
+        assert!(
+            missing
+                .apply(&[scenario])
+                .expect_err("unreadable")
+                .contains("--variant m: system-file /nonexistent/x.txt")
+        );
+    }
+
+    #[test]
     fn refuses_bad_variants_naming_the_problem() {
         let err = |s: &str| s.parse::<VariantSpec>().expect_err(s);
         assert!(err("x:temprature=0.2").contains("no flag `temprature`"));
