@@ -205,7 +205,7 @@ pub(crate) fn change_text(c: &Comparison) -> String {
         Change::Improved => "**improved**".to_string(),
         other => other.as_str().to_string(),
     };
-    if let Some(p) = j.p_value {
+    if let Some(p) = j.p_value.filter(|_| j.change != Change::Unchanged) {
         let _ = write!(s, " (p = {p:.4})");
     }
     if let Some(n) = j.repeats_needed {

@@ -17,7 +17,8 @@ pub(super) const STYLE: &str = "\
 table.matrix td.regressed{background:#ffebe9;color:#a40e26;font-weight:600}\
 table.matrix td.improved{background:#dafbe1;color:#116329;font-weight:600}\
 table.matrix td.inconclusive{background:#fff8c5}\
-table.matrix td{text-align:left}\
+table.matrix td,table.matrix th{text-align:left}\
+table#variants td:nth-child(2),table#variants th:nth-child(2){text-align:left}\
 .side-by-side{display:grid;grid-auto-flow:column;grid-auto-columns:minmax(0,1fr);gap:.6rem}\
 .side-by-side>div{min-width:0}";
 
