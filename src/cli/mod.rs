@@ -1,12 +1,14 @@
 //! Subcommands. Each module parses its arguments and calls into a library crate.
 
 pub mod bench;
+pub mod compare;
 pub mod history;
 pub mod lint;
 pub mod report;
 pub mod run;
 pub mod serve;
 pub mod stores;
+pub mod variants;
 
 /// `--target local`'s server for `cma run` and `cma bench turns`: the embedded emulator, started
 /// with `config` for each run (`cma-scenario` does not depend on the emulator).
