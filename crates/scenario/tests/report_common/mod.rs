@@ -86,6 +86,7 @@ pub async fn reference_vs_forgetful(scenarios: &[Scenario], repeat: usize) -> Ru
             concurrency: Some(16),
             repeat,
             model: spec.model.clone(),
+            local: local::embedded(),
             ..RunOptions::default()
         };
         let scenarios = spec.apply(scenarios).expect("the variant applies");
