@@ -33,7 +33,6 @@ Persistent memory stores are mounted as directories in your sandbox. Their files
 
 PROMPTS = {
     "recall": "What's my shoe size?",
-    "save": "Hello! My shoe size is 41.",
     "explicit": "Use the read tool to read /mnt/memory/customer-notes/preferences.md, then tell me my shoe size.",
 }
 
@@ -65,7 +64,7 @@ def chat(base, tools, user, seed):
                                               "parameters": t["input_schema"]}}
             for t in tools
         ],
-        "max_tokens": 256,
+        "max_tokens": 128,
         "temperature": 0,
         "seed": seed,
     }
@@ -93,7 +92,7 @@ def messages(base, tools, user, seed):
         "system": SYSTEM,
         "messages": [{"role": "user", "content": user}],
         "tools": tools,
-        "max_tokens": 256,
+        "max_tokens": 128,
         "temperature": 0,
         # Not part of the Messages API; llama-server reads it from any body.
         "seed": seed,
