@@ -2,6 +2,8 @@
 
 pub mod bench;
 pub mod history;
+#[cfg(test)]
+mod history_stores_tests;
 pub mod lint;
 pub mod report;
 pub mod run;

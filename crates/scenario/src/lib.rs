@@ -18,6 +18,7 @@ pub mod run;
 pub mod scenario;
 mod spec;
 pub mod template;
+mod text;
 pub mod tools;
 pub mod usage;
 

@@ -10,12 +10,28 @@ use serde::{Deserialize, Serialize};
 use crate::check::{CheckId, Verdict};
 use crate::error::RunError;
 use crate::record::{StoreState, TurnRecord};
-use crate::run::CleanupReport;
 use crate::template::Customer;
-use crate::usage::{TokenUsage, UnitUsage};
+use crate::usage::{TokenUsage, TurnUsage, UnitUsage};
 
 /// `run.json`'s schema name; bumped on incompatible changes.
 pub const RUN_SCHEMA: &str = "cma.run.v1";
+
+/// What the clean-up did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CleanupReport {
+    /// `--keep` was given: nothing was removed.
+    pub kept: bool,
+    pub sessions_archived: usize,
+    /// Sessions that could not be archived and were deleted instead.
+    pub sessions_deleted: usize,
+    pub stores_deleted: usize,
+    pub agents_archived: usize,
+    pub environments_archived: usize,
+    /// Resources left behind, with the reason.
+    pub failures: Vec<String>,
+    /// Ids of what `--keep` left in place.
+    pub left: Vec<String>,
+}
 
 /// One check's verdict in one unit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -379,4 +395,16 @@ pub fn read_baseline(path: &Path) -> Result<Vec<CheckSummary>, RunError> {
         )));
     }
     Ok(partial.checks)
+}
+
+// Summed here, beside the visits it reads, so that `usage` stays below `outcome`.
+impl UnitUsage {
+    pub fn of(visits: &[VisitRecord]) -> Self {
+        let turns: Vec<TurnUsage> = visits
+            .iter()
+            .flat_map(|v| v.turns.iter().map(TurnUsage::of))
+            .collect();
+        let total = turns.iter().map(|t| t.usage).sum();
+        UnitUsage { turns, total }
+    }
 }

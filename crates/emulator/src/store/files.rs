@@ -21,8 +21,8 @@ use super::Model;
 use crate::clock::{self, Timestamp};
 use crate::error::{ApiError, ApiResult};
 use crate::ids;
+use crate::paths::{MOUNT_ROOT, normalize};
 use crate::persist::Change;
-use crate::sandbox::fs::{MOUNT_ROOT, normalize};
 
 pub const KIND_FILE: &str = "file";
 

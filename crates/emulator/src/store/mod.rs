@@ -14,6 +14,7 @@ pub mod history;
 pub mod journal;
 pub mod log;
 pub mod memory;
+pub mod outcomes;
 pub mod pending;
 pub mod session_events;
 pub mod sessions;
@@ -60,7 +61,15 @@ pub(crate) enum Effect {
     WakePollers(Arc<tokio::sync::Notify>),
     /// Replaces an event of a log (its stored copy is replaced in the same commit).
     Replace(Arc<EventLog>, usize, Arc<StoredEvent>),
+    /// Starts the turn runner of a session whose queue got work (through the starter
+    /// [`Db::set_turn_starter`] installed; run after the model's lock is released, since the
+    /// runner's first act is a write).
+    StartTurn(String),
 }
+
+/// Starts a session's turn runner: installed by the layer that owns turns
+/// ([`crate::session::starter`]), so that queueing a message is all a handler does.
+pub type TurnStarter = Arc<dyn Fn(String) + Send + Sync>;
 
 impl Effect {
     fn run(self) {
@@ -74,6 +83,8 @@ impl Effect {
             Effect::Webhook(notifier, data) => notifier.send(data),
             Effect::WakePollers(ready) => ready.notify_waiters(),
             Effect::Replace(log, index, event) => log.replace(index, event),
+            // Taken out by `Db::write` and run once the lock is released.
+            Effect::StartTurn(_) => {}
         }
     }
 }
@@ -261,6 +272,7 @@ pub struct Db {
     persist: Option<Mutex<Persist>>,
     commit_faults: CommitFaults,
     shutting_down: AtomicBool,
+    turn_starter: Mutex<Option<TurnStarter>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -287,6 +299,7 @@ impl Db {
                 .unwrap_or_default(),
             persist: persist.map(Mutex::new),
             shutting_down: AtomicBool::new(false),
+            turn_starter: Mutex::new(None),
         }
     }
 
@@ -333,8 +346,12 @@ impl Db {
         model.changes.clear();
         // Still under the model's lock: streams may now read what this write appended, and the
         // effects happen in the order the write made them.
+        let mut turns = Vec::new();
         for effect in std::mem::take(&mut model.effects) {
-            effect.run();
+            match effect {
+                Effect::StartTurn(sid) => turns.push(sid),
+                effect => effect.run(),
+            }
         }
         let notify = std::mem::take(&mut model.notify);
         for log in &notify {
@@ -344,7 +361,23 @@ impl Db {
         for log in notify {
             log.notify();
         }
+        if !turns.is_empty() {
+            let starter = self
+                .turn_starter
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            match starter {
+                Some(start) => turns.into_iter().for_each(|sid| start(sid)),
+                None => tracing::debug!(sessions = turns.len(), "no turn starter installed"),
+            }
+        }
         Ok(value)
+    }
+
+    /// Makes every committed write that queues a session's first message start its turn runner.
+    pub(crate) fn set_turn_starter(&self, starter: TurnStarter) {
+        *self.turn_starter.lock().unwrap_or_else(|e| e.into_inner()) = Some(starter);
     }
 
     /// Announces committed changes through `notifier` from now on.

@@ -15,14 +15,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::agents::{resolve_model, resolve_tools};
+use super::outcomes::OutcomeSpec;
 use super::pending::PendingCall;
-use super::session_events::validate_events;
+use super::session_events::{Queued, validate_events};
 use super::usage::Tally;
 use super::{Effect, EventLog, Model, StoredEvent};
 use crate::clock::{self, Timestamp};
 use crate::error::{ApiError, ApiResult};
 use crate::ids;
-use crate::outcome::OutcomeSpec;
 use crate::paths::unique_slug;
 use crate::persist::Change;
 use crate::validate;
@@ -31,16 +31,6 @@ pub const KIND_SESSION: &str = "session";
 pub const MAX_MEMORY_STORES: usize = 8;
 pub const MAX_INSTRUCTIONS_CHARS: usize = 4_096;
 pub const MAX_INITIAL_EVENTS: usize = 50;
-
-/// A `user.message` waiting for its turn.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Queued {
-    pub event_id: String,
-    pub text: String,
-    /// The outcome this turn works toward (its grader runs when the turn ends).
-    #[serde(default)]
-    pub outcome: Option<String>,
-}
 
 /// Per-session state that lives only in this process.
 #[derive(Debug, Default)]

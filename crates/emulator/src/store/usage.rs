@@ -7,7 +7,15 @@ use cma_types::{Money, SessionEvent, SessionUsage, SessionUsageEvent};
 use serde::{Deserialize, Serialize};
 
 use super::Model;
-use crate::agent::ModelUsage;
+
+/// The token usage of one model call, as `span.model_request_end` reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ModelUsage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_creation_input_tokens: u64,
+    pub cache_read_input_tokens: u64,
+}
 
 /// Token counts, with the list cost in millionths of a cent (so small turns still add up).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
