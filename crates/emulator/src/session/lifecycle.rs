@@ -42,11 +42,11 @@ pub(super) fn give_up(db: &Db, sid: &str) {
 }
 
 /// Leaves the session stalled with no runner. Only runtime state changes (a restart sets
-/// `stalled` on a running session the same way), so this write has nothing to commit and
-/// cannot fail.
+/// `stalled` on a running session the same way), unjournaled, so this write has nothing to
+/// commit and cannot fail.
 pub(super) fn stall(db: &Db, sid: &str) {
     let _ = db.write(|m| {
-        if let Some(rec) = m.sessions.get_mut(sid) {
+        if let Some(rec) = m.sessions.get_mut_unjournaled(sid) {
             rec.rt.runner_active = false;
             rec.stalled = true;
         }
@@ -62,7 +62,6 @@ pub(super) fn finish(m: &mut Model, sid: &str, stop_reason: StopReason) {
     rec.rt.runner_active = false;
     rec.queue.clear();
     m.go_idle(sid, stop_reason);
-    m.persist_session(sid);
 }
 
 /// Closes the model-request span `span_id` with `usage`, and adds it to the session's usage.
@@ -144,13 +143,11 @@ pub(super) fn end_interrupted(m: &mut Model, sid: &str) -> bool {
     };
     if rec.queue.is_empty() {
         rec.rt.runner_active = false;
-        m.persist_session(sid);
         return false;
     }
     let flag = rec.rt.interrupted.clone();
     rec.session.status = cma_types::SessionStatus::Running;
     m.after_commit(crate::store::Effect::SetFlag(flag, false));
     m.append_event(sid, SessionEvent::SessionStatusRunning, Marker {});
-    m.persist_session(sid);
     true
 }

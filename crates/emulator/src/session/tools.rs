@@ -63,7 +63,6 @@ impl TurnContext {
                 let id = m.append_event(&sid, variant, body).map(|e| e.id.clone());
                 if let (Some(id), Some(kind)) = (&id, pending) {
                     m.add_pending(&sid, id, kind);
-                    m.persist_session(&sid);
                 }
                 Ok(id)
             })
@@ -178,7 +177,6 @@ impl TurnContext {
                 rec.rt.wake = Some(tx);
             }
             m.idle_requires_action(&sid);
-            m.persist_session(&sid);
             Ok(Some(None))
         });
         match waiting {
@@ -197,7 +195,6 @@ impl TurnContext {
         let sid = self.session_id.clone();
         match self.db.write(|m| {
             let calls = m.take_pending(&sid);
-            m.persist_session(&sid);
             Ok(calls)
         }) {
             Ok(calls) => Waited::Answered(calls),
@@ -219,7 +216,6 @@ impl TurnContext {
             for id in ids {
                 m.add_pending(&sid, id, PendingKind::ToolResult);
             }
-            m.persist_session(&sid);
             Ok(())
         });
         if registered.is_err() {

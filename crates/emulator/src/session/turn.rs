@@ -219,7 +219,6 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                             rec.stalled = true;
                             rec.rt.runner_active = false;
                         }
-                        m.persist_session(&sid);
                         Ok(false)
                     }
                     Ok(TurnOutcome::Reply(text)) => {
@@ -248,9 +247,7 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                             finish(m, &sid, StopReason::BudgetReached(Marker {}));
                             return Ok(false);
                         }
-                        if more {
-                            m.persist_session(&sid);
-                        } else {
+                        if !more {
                             finish(m, &sid, StopReason::EndTurn(Marker {}));
                         }
                         Ok(more)
@@ -316,7 +313,6 @@ fn next_turn(m: &mut Model, sid: &str, transcript: bool) -> Option<TurnSetup> {
         m.outcome_running(sid, outcome);
     }
     let span = m.append_event(sid, SessionEvent::SpanModelRequestStart, Marker {})?;
-    m.persist_session(sid);
     Some(TurnSetup {
         message: q.text,
         model,

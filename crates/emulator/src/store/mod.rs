@@ -26,8 +26,6 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 
-use serde::Serialize;
-
 use crate::error::{ApiError, ApiResult};
 use crate::faults::CommitFaults;
 use crate::persist::{Change, Persist};
@@ -36,7 +34,7 @@ pub use agents::AgentRec;
 pub use environments::EnvRec;
 pub use files::FileRec;
 pub use history::History;
-pub use journal::{Table, Undo};
+pub use journal::{Durable, Table, Undo};
 pub use log::{EventLog, StoredEvent};
 pub use memory::{MemoryRec, StoreRec, VersionRec};
 use sessions::Runtime;
@@ -122,6 +120,71 @@ pub struct Model {
     pub(crate) persisting: bool,
 }
 
+/// Every table of the model, once. Commit, rollback and staging all go through this list, so a
+/// table missing from it would not roll back either (which the atomic-write tests catch), and a
+/// table on it is stored with no further code.
+macro_rules! each_table {
+    ($model:expr, $table:ident => $body:expr) => {{
+        {
+            let $table = &mut $model.stores;
+            $body;
+        }
+        {
+            let $table = &mut $model.memories;
+            $body;
+        }
+        {
+            let $table = &mut $model.versions;
+            $body;
+        }
+        {
+            let $table = &mut $model.agents;
+            $body;
+        }
+        {
+            let $table = &mut $model.environments;
+            $body;
+        }
+        {
+            let $table = &mut $model.sessions;
+            $body;
+        }
+        {
+            let $table = &mut $model.files;
+            $body;
+        }
+        {
+            let $table = &mut $model.work;
+            $body;
+        }
+    }};
+}
+
+impl Durable for StoreRec {
+    const KIND: &'static str = memory::KIND_STORE;
+}
+impl Durable for MemoryRec {
+    const KIND: &'static str = memory::KIND_MEMORY;
+}
+impl Durable for VersionRec {
+    const KIND: &'static str = memory::KIND_VERSION;
+}
+impl Durable for AgentRec {
+    const KIND: &'static str = agents::KIND_AGENT;
+}
+impl Durable for EnvRec {
+    const KIND: &'static str = environments::KIND_ENVIRONMENT;
+}
+impl Durable for SessionRec {
+    const KIND: &'static str = sessions::KIND_SESSION;
+}
+impl Durable for FileRec {
+    const KIND: &'static str = files::KIND_FILE;
+}
+impl Durable for WorkRec {
+    const KIND: &'static str = work::KIND_WORK;
+}
+
 impl Undo for StoreRec {
     /// Without the path index: rollback rebuilds it from the restored memories.
     fn before_image(&self) -> Self {
@@ -203,28 +266,23 @@ impl Model {
 
     /// The current write is stored: forget its before-images.
     fn commit_undo(&mut self) {
-        self.stores.commit();
-        self.memories.commit();
-        self.versions.commit();
-        self.agents.commit();
-        self.environments.commit();
-        self.sessions.commit();
-        self.files.commit();
-        self.work.commit();
+        each_table!(self, table => table.commit());
+    }
+
+    /// What the current write stores: every row its journal touched, as it is now, then the
+    /// events and file bytes it recorded.
+    fn stage(&mut self) -> Result<Vec<Change>, serde_json::Error> {
+        let mut rows = Vec::new();
+        each_table!(self, table => table.stage(&mut rows)?);
+        rows.append(&mut self.changes);
+        Ok(rows)
     }
 
     /// The current write is not stored: put back every record it touched, the sequence counter,
     /// the path indexes, and cut its events from the logs (streams never saw them).
     fn rollback(&mut self, seq_before: u64) {
         let paths_stale = self.stores.touched() || self.memories.touched();
-        self.stores.rollback();
-        self.memories.rollback();
-        self.versions.rollback();
-        self.agents.rollback();
-        self.environments.rollback();
-        self.sessions.rollback();
-        self.files.rollback();
-        self.work.rollback();
+        each_table!(self, table => table.rollback());
         if paths_stale {
             self.rebuild_path_index();
         }
@@ -239,30 +297,6 @@ impl Model {
     pub fn next_seq(&mut self) -> u64 {
         self.seq += 1;
         self.seq
-    }
-
-    pub(crate) fn record<T: Serialize>(&mut self, kind: &'static str, id: &str, rec: Option<&T>) {
-        if !self.persisting {
-            return;
-        }
-        let change = match rec {
-            Some(rec) => match serde_json::to_string(rec) {
-                Ok(json) => Change::Put {
-                    kind,
-                    id: id.to_string(),
-                    json,
-                },
-                Err(e) => {
-                    tracing::error!(kind, id, error = %e, "record does not serialize");
-                    return;
-                }
-            },
-            None => Change::Delete {
-                kind,
-                id: id.to_string(),
-            },
-        };
-        self.changes.push(change);
     }
 }
 
@@ -323,7 +357,13 @@ impl Db {
             done: false,
         };
         let result = f(&mut pending.model).and_then(|value| {
-            let changes = std::mem::take(&mut pending.model.changes);
+            let changes = match &self.persist {
+                Some(_) => pending.model.stage().map_err(|e| {
+                    tracing::error!(error = %e, "a record does not serialize; the write is rolled back");
+                    ApiError::internal(NOT_STORED)
+                })?,
+                None => std::mem::take(&mut pending.model.changes),
+            };
             match &self.persist {
                 Some(p) if !changes.is_empty() => {
                     let mut p = p.lock().unwrap_or_else(|e| e.into_inner());

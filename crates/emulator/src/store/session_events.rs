@@ -115,7 +115,6 @@ impl Model {
             // A dormant self-hosted session (its worker stopped) needs a worker again.
             self.queue_session_work(id);
         }
-        self.persist_session(id);
         Ok(result)
     }
 

@@ -12,7 +12,6 @@ use cma_types::{
     StatusIdle, StopReason, UpdateSession,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::agents::{resolve_model, resolve_tools};
 use super::outcomes::OutcomeSpec;
@@ -72,12 +71,6 @@ pub struct SessionRec {
     pub rt: Runtime,
 }
 
-impl SessionRec {
-    fn persisted(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
-    }
-}
-
 fn check_budget(field: &str, b: &Budget) -> ApiResult<()> {
     if b.kind != "limit" {
         return Err(ApiError::invalid(format!("{field}.type: must be `limit`")));
@@ -118,20 +111,6 @@ impl Model {
         self.sessions
             .get(id)
             .ok_or_else(|| ApiError::not_found(format!("session {id:?} not found")))
-    }
-
-    pub(crate) fn persist_session(&mut self, id: &str) {
-        if !self.persisting {
-            return;
-        }
-        if let Some(rec) = self.sessions.get(id) {
-            let json = rec.persisted().to_string();
-            self.changes.push(Change::Put {
-                kind: KIND_SESSION,
-                id: id.to_string(),
-                json,
-            });
-        }
     }
 
     /// Ends a turn (or pauses it for answers): the session's status becomes `idle`, and
@@ -449,7 +428,6 @@ impl Model {
         // A self-hosted environment's worker serves the session from its work queue.
         self.queue_session_work(&id);
         let (_, start) = self.accept_events(&id, initial)?;
-        self.persist_session(&id);
         let session = self.session(&id)?.session.clone();
         Ok((session, start))
     }
@@ -516,7 +494,6 @@ impl Model {
             rec.session = s.clone();
         }
         self.append_event(id, SessionEvent::SessionUpdated, changed);
-        self.persist_session(id);
         Ok(s)
     }
 
@@ -543,7 +520,6 @@ impl Model {
         if let Some(flag) = interrupt {
             self.after_commit(Effect::SetFlag(flag, true));
         }
-        self.persist_session(id);
         self.webhook("session.archived", id);
         Ok(self.session(id)?.session.clone())
     }
@@ -556,10 +532,7 @@ impl Model {
             self.after_commit(Effect::SetFlag(rec.rt.interrupted.clone(), true));
             self.after_commit(Effect::Close(rec.rt.log.clone()));
         }
-        self.changes.push(Change::Delete {
-            kind: KIND_SESSION,
-            id: id.to_string(),
-        });
+        // The session's row goes with its journaled removal; its events are not a table's rows.
         self.changes.push(Change::DeleteEvents {
             session_id: id.to_string(),
         });
