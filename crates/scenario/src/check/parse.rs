@@ -472,6 +472,7 @@ pub(crate) fn parse(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::distance;
 
     #[test]
     fn suggestions() {
