@@ -1,5 +1,5 @@
 //! Sessions and their event logs (reference 4.6, 4.8, 5.9, 5.10, 6). Turns themselves run in
-//! [`crate::runner`]; this module keeps the state they share with the API.
+//! [`crate::session`]; this module keeps the state they share with the API.
 
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicBool;
@@ -61,7 +61,7 @@ pub struct SessionRec {
     /// The session's usage so far (see [`super::usage`]).
     #[serde(default)]
     pub usage: Tally,
-    /// The rubric and iteration cap of each outcome (see [`crate::outcome`]).
+    /// The rubric and iteration cap of each outcome (see [`crate::session::outcome`]).
     #[serde(default)]
     pub outcomes: Vec<OutcomeSpec>,
     /// When the primary thread was archived (see [`super::threads`]).
