@@ -1,6 +1,7 @@
 //! Subcommands. Each module parses its arguments and calls into a library crate.
 
 pub mod bench;
+pub mod compare;
 pub mod history;
 #[cfg(test)]
 mod history_stores_tests;
@@ -9,6 +10,7 @@ pub mod report;
 pub mod run;
 pub mod serve;
 pub mod stores;
+pub mod variants;
 
 /// An error that means the user's input was wrong (exit status 2), as opposed to a failed check (1).
 #[derive(Debug, thiserror::Error)]
