@@ -1,6 +1,8 @@
 //! A run's results: every unit's turns and check verdicts, the per-check pass rates over
 //! repeats, the totals and the baseline comparison. Serialized as `run.json`.
 
+pub mod comparison;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -15,6 +17,9 @@ use crate::usage::{TokenUsage, TurnUsage, UnitUsage};
 
 /// `run.json`'s schema name; bumped on incompatible changes.
 pub const RUN_SCHEMA: &str = "cma.run.v1";
+
+/// The report's file name in a run directory.
+pub const RUN_JSON: &str = "run.json";
 
 /// What the clean-up did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -233,7 +238,7 @@ pub struct RunReport {
     pub usage: TokenUsage,
     /// Every check of every variant after the first, judged against the first (`--variant`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub comparisons: Vec<crate::compare::Comparison>,
+    pub comparisons: Vec<comparison::Comparison>,
 }
 
 impl RunReport {
@@ -241,7 +246,7 @@ impl RunReport {
     pub fn exit_code(&self) -> u8 {
         let ok = self.totals.checks_failed == 0
             && self.regressions.is_empty()
-            && !crate::compare::any_regressed(&self.comparisons)
+            && !comparison::any_regressed(&self.comparisons)
             && !self.interrupted
             && self.errors.is_empty();
         if ok { 0 } else { 1 }
@@ -277,7 +282,7 @@ impl RunReport {
             )
         });
         self.checks = summarize(&self.units, min_pass_rate);
-        self.comparisons = crate::compare::between_variants(self);
+        self.comparisons = comparison::between_variants(self);
         self.usage = self.units.iter().map(|u| u.usage.total).sum();
         let turns: Vec<&TurnRecord> = self
             .units
@@ -351,7 +356,7 @@ impl RunReport {
                 c.scenario, c.customer, c.id, c.label, c.passes, c.runs, c.expected, c.seen
             ));
         }
-        out.push_str(&crate::compare::console_lines(&self.comparisons));
+        out.push_str(&comparison::console_lines(&self.comparisons));
         if !self.regressions.is_empty() {
             out.push_str(&format!(
                 "{} regression(s) against the baseline:\n",
