@@ -4,9 +4,9 @@
 
 use std::hint::black_box;
 
+use cma_bench::samples::{mixed_line_endings, one_long_line, sample_event_stream};
 use cma_client::resources::sessions::events::dispatch_kind;
 use cma_client::sse::SseDecoder;
-use cma_client::testing::{mixed_line_endings, one_long_line, sample_event_stream};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 fn decode(bytes: &[u8], chunk: usize) -> usize {

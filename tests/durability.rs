@@ -4,6 +4,10 @@
 //! every session and every event a client had already seen.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+// The live fixtures the emulator's tests use, shared rather than copied.
+#[path = "../crates/emulator/tests/common/fixtures.rs"]
+mod fixtures;
+
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::process::Stdio;
@@ -244,7 +248,7 @@ async fn list_events(client: &Client, session: &str) -> Vec<String> {
 }
 
 async fn session(client: &Client, store: &str) -> Session {
-    t(cma_client::testing::session_on_store(
+    t(fixtures::session_on_store(
         client,
         store,
         "Durable Shopper",
@@ -257,9 +261,7 @@ async fn session(client: &Client, store: &str) -> Session {
 /// After the restart: every acknowledged write is there, the memory at each path holds its last
 /// acknowledged content or the write that was in flight, and versions agree with memories.
 async fn check_writes(client: &Client, store: &str, ledger: &Ledger) -> (usize, usize) {
-    let (memories, versions) = t(cma_client::testing::store_contents(client, store))
-        .await
-        .unwrap();
+    let (memories, versions) = t(fixtures::store_contents(client, store)).await.unwrap();
     let version: HashMap<&str, &MemoryVersion> =
         versions.iter().map(|v| (v.id.as_str(), v)).collect();
     let mut by_path: HashMap<&str, &Memory> = HashMap::new();

@@ -177,7 +177,7 @@ fn sse(args: SseArgs) -> anyhow::Result<ExitCode> {
     }
     let bytes = match &args.input {
         Some(path) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
-        None => cma_client::testing::sample_event_stream(args.mib << 20),
+        None => cma_bench::samples::sample_event_stream(args.mib << 20),
     };
     if let Some(path) = &args.write {
         std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?;

@@ -3,6 +3,8 @@
 pub mod bench;
 pub mod compare;
 pub mod history;
+#[cfg(test)]
+mod history_stores_tests;
 pub mod lint;
 pub mod report;
 pub mod run;

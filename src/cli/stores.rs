@@ -1,8 +1,6 @@
 //! `cma stores`, `cma memories` and `cma versions`: the memory store API from the command line.
 //! Every command prints a readable table or text by default and the API's objects with `--json`.
 
-#[cfg(test)]
-mod cli_tests;
 mod memories;
 pub(crate) mod shared;
 pub(crate) mod versions;

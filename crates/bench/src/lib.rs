@@ -8,6 +8,7 @@
 //! * [`sse`]: SSE framing (and typed decoding) throughput over a byte buffer.
 
 pub mod cpu;
+pub mod samples;
 pub mod sse;
 pub mod stats;
 pub mod turns;

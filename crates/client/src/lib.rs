@@ -24,10 +24,8 @@ pub mod error;
 mod http;
 mod query;
 pub mod resources;
-pub mod retry;
+mod retry;
 pub mod sse;
-#[doc(hidden)]
-pub mod testing;
 pub mod turn;
 /// The wire types, re-exported from `cma-types` so `cma_client::types::X` paths keep working.
 pub use cma_types as types;

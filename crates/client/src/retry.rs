@@ -73,3 +73,6 @@ pub fn backoff(retries_taken: u32) -> Duration {
 pub(crate) fn retry_wait(headers: &HeaderMap, retries_taken: u32, scale: f64) -> Duration {
     retry_after_hint(headers).unwrap_or_else(|| backoff(retries_taken).mul_f64(scale))
 }
+
+#[cfg(test)]
+mod tests;

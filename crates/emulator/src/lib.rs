@@ -26,13 +26,11 @@ pub mod error;
 pub mod faults;
 mod ids;
 mod load;
-mod outcome;
 mod pagination;
 pub mod paths;
 mod persist;
-mod runner;
 mod sandbox;
-mod sse;
+mod session;
 mod store;
 mod validate;
 pub mod webhooks;
@@ -141,6 +139,7 @@ pub async fn bind(config: EmulatorConfig, addr: SocketAddr) -> Result<Bound, Emu
         .await
         .map_err(|e| EmulatorError::Config(format!("opening storage: {e}")))??;
     let db = Arc::new(db);
+    db.set_turn_starter(session::starter(&db, Arc::new(config.agent.clone())));
     db.set_webhooks(webhooks::Notifier::start(&config.webhooks).map_err(EmulatorError::Config)?);
     let listener = TcpListener::bind(addr)
         .await
@@ -156,7 +155,6 @@ pub async fn bind(config: EmulatorConfig, addr: SocketAddr) -> Result<Bound, Emu
         ping_interval: config.ping_interval,
         max_body_bytes: config.max_body_bytes,
         max_file_bytes: config.max_file_bytes,
-        agent: Arc::new(config.agent.clone()),
         shutdown: shutdown_rx,
     };
     let router = api::router(Arc::new(shared));

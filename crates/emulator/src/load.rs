@@ -4,19 +4,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use cma_types::SessionStatus;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::clock;
 use crate::persist::Loaded;
-use crate::store::{
-    AgentRec, EnvRec, EventLog, FileRec, MemoryRec, Model, SessionRec, StoreRec, StoredEvent,
-    VersionRec, WorkRec,
-};
-
-fn parse<T: DeserializeOwned>(kind: &str, id: &str, json: &str) -> Result<T, String> {
-    serde_json::from_str(json).map_err(|e| format!("record {kind} {id} does not decode: {e}"))
-}
+use crate::store::{EventLog, Model, StoredEvent};
 
 fn event(json: &str) -> Result<StoredEvent, String> {
     let value: Value =
@@ -42,40 +34,35 @@ pub fn model(loaded: Loaded) -> Result<Model, String> {
     for (kind, id, json) in &loaded.objects {
         match kind.as_str() {
             "memory_store" => {
-                let r: StoreRec = parse(kind, id, json)?;
+                let r = m.stores.load(id, json).map_err(|e| e.to_string())?;
                 latest = latest.max(r.store.updated_at);
                 m.seq = m.seq.max(r.seq);
-                m.stores.insert(id.clone(), r);
             }
             "memory" => {
-                let r: MemoryRec = parse(kind, id, json)?;
+                let r = m.memories.load(id, json).map_err(|e| e.to_string())?;
                 latest = latest.max(r.memory.updated_at);
                 m.seq = m.seq.max(r.seq);
-                m.memories.insert(id.clone(), r);
             }
             "memory_version" => {
-                let r: VersionRec = parse(kind, id, json)?;
+                let r = m.versions.load(id, json).map_err(|e| e.to_string())?;
                 latest = latest
                     .max(r.version.created_at)
                     .max(r.version.redacted_at.unwrap_or(latest));
                 m.seq = m.seq.max(r.seq);
-                m.versions.insert(id.clone(), r);
             }
             "agent" => {
-                let r: AgentRec = parse(kind, id, json)?;
+                let r = m.agents.load(id, json).map_err(|e| e.to_string())?;
                 for a in &r.versions {
                     latest = latest.max(a.updated_at);
                 }
                 m.seq = m.seq.max(r.seq);
-                m.agents.insert(id.clone(), r);
             }
             "environment" => {
-                let r: EnvRec = parse(kind, id, json)?;
+                let r = m.environments.load(id, json).map_err(|e| e.to_string())?;
                 m.seq = m.seq.max(r.seq);
-                m.environments.insert(id.clone(), r);
             }
             "session" => {
-                let mut r: SessionRec = parse(kind, id, json)?;
+                let r = m.sessions.load(id, json).map_err(|e| e.to_string())?;
                 latest = latest.max(r.session.updated_at);
                 m.seq = m.seq.max(r.seq);
                 // No turn survives a restart: a running session waits for an interrupt, and
@@ -84,18 +71,15 @@ pub fn model(loaded: Loaded) -> Result<Model, String> {
                     r.stalled = true;
                 }
                 r.pending.clear();
-                m.sessions.insert(id.clone(), r);
             }
             "file" => {
-                let r: FileRec = parse(kind, id, json)?;
+                let r = m.files.load(id, json).map_err(|e| e.to_string())?;
                 latest = latest.max(r.file.created_at);
                 m.seq = m.seq.max(r.seq);
-                m.files.insert(id.clone(), r);
             }
             "work" => {
-                let r: WorkRec = parse(kind, id, json)?;
+                let r = m.work.load(id, json).map_err(|e| e.to_string())?;
                 m.seq = m.seq.max(r.seq);
-                m.work.insert(id.clone(), r);
             }
             other => return Err(format!("unknown record kind {other:?}")),
         }

@@ -2,6 +2,26 @@
 
 use unicode_normalization::is_nfc;
 
+pub const MOUNT_ROOT: &str = "/mnt/memory";
+
+/// Collapses `//`, `.` and `..`; `None` for a relative path.
+pub fn normalize(path: &str) -> Option<String> {
+    if !path.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in path.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            s => parts.push(s),
+        }
+    }
+    Some(format!("/{}", parts.join("/")))
+}
+
 pub const MAX_PATH_BYTES: usize = 1024;
 pub const MAX_SEGMENTS: usize = 20;
 

@@ -711,7 +711,7 @@ async fn a_disk_that_fills_keeps_exactly_the_acknowledged_memories() {
 /// turn no longer reaches the fault). Whatever the turn got stored is all that is visible, live
 /// and after a restart; the session is never stuck (an interrupt ends a cut turn) and the same
 /// message, sent again, runs to the end.
-/// Break it: skip the rollback (module doc); or in `runner.rs` make `give_up` return without
+/// Break it: skip the rollback (module doc); or in `session/lifecycle.rs` make `give_up` return without
 /// settling the session (it stays `running` with no runner and `wait_idle` times out).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_turn_cut_by_a_full_disk_keeps_only_what_it_stored() {

@@ -276,7 +276,7 @@ fn lost_updates_are_caught() {
 /// Every memory's current version exists and matches it; every version is self-consistent; each
 /// memory's newest version is its current one; paths are unique.
 async fn check_store_consistent(client: &Client, store: &str) -> (usize, usize) {
-    let (memories, versions) = t(cma_client::testing::store_contents(client, store))
+    let (memories, versions) = t(common::fixtures::store_contents(client, store))
         .await
         .unwrap();
     let by_id: HashMap<&str, &MemoryVersion> =

@@ -579,7 +579,7 @@ async fn talker(
 }
 
 async fn setup_session(client: &Client, store: &str) -> String {
-    op(cma_client::testing::session_on_store(
+    op(common::fixtures::session_on_store(
         client,
         store,
         "Soak Shopper",

@@ -2,10 +2,6 @@
 
 use std::time::Duration;
 
-use cma_client::types::Timestamp;
-
-use crate::time::format_time;
-
 /// Fetching a history through the API failed.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -15,26 +11,6 @@ pub enum FetchError {
     /// One request (a page of the listing, or one version's content) took longer than allowed.
     #[error("{what} timed out after {after:?}")]
     Timeout { what: String, after: Duration },
-}
-
-/// A point in time could not be resolved against a history.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum SnapshotError {
-    #[error("version {version_id} is not in the history of memory store {store_id}")]
-    UnknownVersion {
-        store_id: String,
-        version_id: String,
-    },
-    #[error(
-        "{} is before memory store {store_id} existed (it was created at {})",
-        format_time(at),
-        format_time(created_at)
-    )]
-    BeforeStore {
-        store_id: String,
-        at: Timestamp,
-        created_at: Timestamp,
-    },
 }
 
 /// A user-supplied value (a time, a point in history, a format or algorithm name) did not parse.

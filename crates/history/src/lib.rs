@@ -33,11 +33,13 @@ pub mod time;
 
 pub use change::{ChangeKind, Entry, FileChange, FileState, Note};
 pub use diff::{DiffAlgorithm, DiffOptions};
-pub use error::{FetchError, ParseError, SnapshotError};
+pub use error::{FetchError, ParseError};
 pub use fetch::{FetchOptions, FetchStats, HistoryFetcher};
 pub use filter::VersionFilter;
 pub use model::{History, MemoryTimeline, Version};
 pub use render::{
     Format, RenderOptions, escape_html, render_history, render_snapshot, render_snapshot_diff,
 };
-pub use snapshot::{Snapshot, SnapshotDiff, SnapshotPoint, SnapshotSource, UnknownMemory};
+pub use snapshot::{
+    Snapshot, SnapshotDiff, SnapshotError, SnapshotPoint, SnapshotSource, UnknownMemory,
+};

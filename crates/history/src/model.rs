@@ -283,6 +283,49 @@ impl History {
     }
 }
 
+impl VersionFilter {
+    pub fn matches(&self, history: &History, index: usize) -> bool {
+        let Some(v) = history.versions().get(index) else {
+            return false;
+        };
+        if self.memory_id.as_ref().is_some_and(|m| *m != v.memory_id) {
+            return false;
+        }
+        if self.operation.as_ref().is_some_and(|op| *op != v.operation) {
+            return false;
+        }
+        if self.since.is_some_and(|t| v.created_at < t)
+            || self.until.is_some_and(|t| v.created_at > t)
+        {
+            return false;
+        }
+        if let Some(session) = &self.session_id {
+            match &v.created_by {
+                Some(Actor::Session(a)) if a.session_id == *session => {}
+                _ => return false,
+            }
+        }
+        if let Some(wanted) = &self.path {
+            let previous_path = history
+                .previous(index)
+                .and_then(|p| history.versions()[p].path.as_deref());
+            let hit = |path: Option<&str>| path.is_some_and(|p| path_matches(wanted, p));
+            if !hit(v.path.as_deref()) && !hit(previous_path) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+fn path_matches(wanted: &str, path: &str) -> bool {
+    if wanted.ends_with('/') {
+        path.starts_with(wanted)
+    } else {
+        path == wanted
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

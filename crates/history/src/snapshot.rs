@@ -7,9 +7,29 @@ use std::str::FromStr;
 use cma_client::types::{Operation, Timestamp};
 
 use crate::change::{Entry, FileChange, FileState};
-use crate::error::{ParseError, SnapshotError};
+use crate::error::ParseError;
 use crate::model::History;
 use crate::time::{format_time, parse_time};
+
+/// A point in time could not be resolved against a history.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("version {version_id} is not in the history of memory store {store_id}")]
+    UnknownVersion {
+        store_id: String,
+        version_id: String,
+    },
+    #[error(
+        "{} is before memory store {store_id} existed (it was created at {})",
+        format_time(at),
+        format_time(created_at)
+    )]
+    BeforeStore {
+        store_id: String,
+        at: Timestamp,
+        created_at: Timestamp,
+    },
+}
 
 /// A point in a store's history: a time, or just after a given version was written.
 #[derive(Debug, Clone, PartialEq, Eq)]

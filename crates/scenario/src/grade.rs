@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::check::Verdict;
-use crate::run::target::redact_url;
+use crate::text::redact_url;
 
 const SYSTEM: &str = "You grade the replies of a customer-facing AI agent against a rubric. \
 Answer with one JSON object and nothing else: {\"pass\": true or false, \"reason\": \"one short sentence\"}.";

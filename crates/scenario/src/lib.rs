@@ -20,6 +20,7 @@ pub mod scenario;
 mod spec;
 pub mod stats;
 pub mod template;
+mod text;
 pub mod tools;
 pub mod usage;
 pub mod variant;

@@ -7,12 +7,13 @@ use cma_client::types::Access;
 use serde_path_to_error::Segment;
 use toml::Spanned;
 
-use crate::check::parse::{Ctx, StoreRef, parse as parse_check, suggest};
+use crate::check::parse::parse as parse_check;
 use crate::check::{CheckId, CheckSpec};
 use crate::error::{LoadError, LoadErrors};
 use crate::scenario::{
     AgentSpec, DEFAULT_MODEL, Scenario, Script, SeedMemory, StoreSpec, TurnSpec, VisitSpec,
 };
+use crate::spec::{Ctx, StoreRef, suggest};
 use crate::spec::{RawCheck, RawScenario, Str};
 use crate::template::{Customer, Customers, placeholders, read_customers};
 use crate::tools::load as tools;

@@ -1,9 +1,17 @@
 //! The scenario file as written: TOML tables deserialized with their spans, so that every later
 //! check of their meaning can point at `line:column`. Nothing here is validated beyond types
-//! and field names; [`crate::load`] turns these into [`crate::Scenario`]s.
+//! and field names; [`crate::load`] turns these into [`crate::Scenario`]s. [`Ctx`] is what reading
+//! a check or a scripted tool needs to know about its file and customer, shared by both.
 
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use cma_client::types::Access;
 use serde::Deserialize;
 use toml::Spanned;
+
+use crate::error::LoadError;
+use crate::template::{TemplateError, render};
 
 pub(crate) type Str = Spanned<String>;
 
@@ -127,4 +135,84 @@ pub(crate) struct RawCheck {
     pub tool: Option<Str>,
     /// A subset of a call's input (`called_tool`).
     pub input_contains: Option<Spanned<toml::Table>>,
+}
+
+/// A store as checks may refer to it.
+#[derive(Debug, Clone)]
+pub(crate) struct StoreRef {
+    pub key: String,
+    pub access: Access,
+}
+
+/// What parsing a check needs to know about its file and customer.
+pub(crate) struct Ctx<'a> {
+    pub path: &'a Path,
+    pub source: &'a str,
+    pub stores: &'a [StoreRef],
+    /// The agent's custom tools' names.
+    pub tools: &'a [String],
+    /// The customers file's columns, when there is one.
+    pub columns: Option<&'a [String]>,
+    /// The customer's values (empty without a customers file).
+    pub values: &'a BTreeMap<String, String>,
+    /// The customer's id, named in errors that depend on the values.
+    pub customer: Option<&'a str>,
+}
+
+impl Ctx<'_> {
+    pub fn err(&self, offset: usize, field: &str, message: impl Into<String>) -> LoadError {
+        LoadError::at(self.path, self.source, offset, field, message)
+    }
+
+    /// Renders `{{column}}` placeholders; an unknown column is an error at the placeholder.
+    pub fn render(&self, s: &Str, field: &str) -> Result<String, LoadError> {
+        let start = s.span().start;
+        // Where in the source the string's text starts: after the opening quote(s), when the
+        // raw text can be found verbatim; otherwise at the value.
+        let raw = self.source.get(s.span()).unwrap_or("");
+        let body_at = |at: usize| -> usize {
+            let needle = s.get_ref().get(at..).unwrap_or("");
+            let needle: String = needle.chars().take(12).collect();
+            raw.find(&needle).map_or(start, |i| start + i)
+        };
+        render(s.get_ref(), self.values).map_err(|e| match e {
+            TemplateError::Unknown { name, at } => {
+                let message = match self.columns {
+                    None => format!(
+                        "`{{{{{name}}}}}` needs a customers file (`customers = \"file.csv\"`) with a `{name}` column"
+                    ),
+                    Some(cols) => format!("no column `{name}` in the customers file (columns: {})", cols.join(", ")),
+                };
+                self.err(body_at(at), field, message)
+            }
+            TemplateError::Unclosed { at } => self.err(body_at(at), field, "`{{` without a closing `}}`"),
+        })
+    }
+}
+
+/// Levenshtein distance, for "did you mean".
+pub(crate) fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// ` (did you mean `x`?)` when some candidate is close.
+pub(crate) fn suggest(word: &str, candidates: &[&str]) -> String {
+    let normalized = word.replace('-', "_").to_lowercase();
+    candidates
+        .iter()
+        .map(|c| (distance(&normalized, c), *c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4))
+        .min()
+        .map(|(_, c)| format!(" (did you mean `{c}`?)"))
+        .unwrap_or_default()
 }

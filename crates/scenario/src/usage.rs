@@ -7,7 +7,6 @@ use std::ops::AddAssign;
 use cma_client::types::SessionEvent;
 use serde::{Deserialize, Serialize};
 
-use crate::outcome::VisitRecord;
 use crate::record::TurnRecord;
 
 /// Tokens spent by one or more model requests.
@@ -101,15 +100,6 @@ impl TurnUsage {
 }
 
 impl UnitUsage {
-    pub fn of(visits: &[VisitRecord]) -> Self {
-        let turns: Vec<TurnUsage> = visits
-            .iter()
-            .flat_map(|v| v.turns.iter().map(TurnUsage::of))
-            .collect();
-        let total = turns.iter().map(|t| t.usage).sum();
-        UnitUsage { turns, total }
-    }
-
     /// The usage of turn `turn` of visit `visit`, if it ran.
     pub fn turn(&self, visit: usize, turn: usize) -> Option<&TokenUsage> {
         self.turns

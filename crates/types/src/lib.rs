@@ -12,6 +12,7 @@ mod union;
 
 pub mod agents;
 pub mod content;
+pub mod create_session;
 pub mod environments;
 pub mod errors;
 pub mod events;
@@ -27,6 +28,7 @@ pub mod work;
 
 pub use agents::*;
 pub use content::*;
+pub use create_session::*;
 pub use environments::*;
 pub use errors::*;
 pub use events::*;

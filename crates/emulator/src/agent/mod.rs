@@ -15,6 +15,12 @@ pub mod reference;
 
 use cma_types::Access;
 
+// Defined where they are produced (the store sums usage, the sandbox runs a call); the agent
+// sees them here.
+pub use crate::sandbox::ToolOutput;
+/// The token usage of one model call, as `span.model_request_end` reports it.
+pub use cma_types::ModelUsage;
+
 /// A memory store as the agent sees it inside the sandbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mount {
@@ -56,16 +62,6 @@ impl TurnInput<'_> {
     pub fn system_prompt(&self) -> String {
         prompt::render(self.system, self.mounts)
     }
-}
-
-/// The token usage of one model call, as `span.model_request_end` reports it.
-pub use cma_types::ModelUsage;
-
-/// The result of one tool call, as the agent sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ToolOutput {
-    pub is_error: bool,
-    pub text: String,
 }
 
 /// One tool call the agent makes: a toolset tool or one of the agent's custom tools.

@@ -1,4 +1,4 @@
-//! `/v1/sessions/{id}/events`: send and list (reference 4.8). The stream is in [`crate::sse`].
+//! `/v1/sessions/{id}/events`: send and list (reference 4.8). The stream is in [`super::sse`].
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -9,7 +9,6 @@ use super::extract::{Params, TimeRange, json_body};
 use super::{AppState, ok_json, page_json, read, write};
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Cursor, Key, Paged, paginate};
-use crate::runner;
 
 pub async fn send(
     State(st): State<AppState>,
@@ -17,11 +16,8 @@ pub async fn send(
     body: Bytes,
 ) -> ApiResult<Response> {
     let p: SendEvents = json_body(&body, &["events"])?;
-    let sid = id.clone();
-    let (echoes, start) = write(&st, move |m| m.send_events(&sid, p.events)).await?;
-    if start {
-        runner::spawn(st.db.clone(), st.agent.clone(), id);
-    }
+    // A runner, when these events queued a turn, starts as the write commits.
+    let (echoes, _) = write(&st, move |m| m.send_events(&id, p.events)).await?;
     Ok(ok_json(SentEvents { data: echoes }))
 }
 

@@ -11,6 +11,7 @@ mod memory_stores;
 mod memory_versions;
 mod session_resources;
 mod sessions;
+mod sse;
 mod threads;
 mod work;
 
@@ -49,8 +50,6 @@ pub struct Shared {
     pub max_body_bytes: usize,
     /// The size limit of one uploaded file (`POST /v1/files` allows its body this much more).
     pub max_file_bytes: usize,
-    /// The agent behind sessions.
-    pub agent: Arc<crate::agent::model::AgentConfig>,
     /// Becomes `true` when the server shuts down; open streams end.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -172,10 +171,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/sessions/{session_id}/events",
             get(events::list).post(events::send),
         )
-        .route(
-            "/v1/sessions/{session_id}/events/stream",
-            get(crate::sse::stream),
-        )
+        .route("/v1/sessions/{session_id}/events/stream", get(sse::stream))
         .route("/v1/sessions/{session_id}/threads", get(threads::list))
         .route(
             "/v1/sessions/{session_id}/threads/{thread_id}",

@@ -10,7 +10,6 @@ use super::extract::{Params, TimeRange, json_body};
 use super::{AppState, deleted, ok_json, page_json, read, write};
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{Cursor, Key, paginate};
-use crate::runner;
 
 /// `GET /v1/sessions` is the one list that carries `prev_page`, always (`null` on the first
 /// page); the shared [`Page`] leaves it out when it is `None`.
@@ -35,10 +34,8 @@ pub async fn create(State(st): State<AppState>, body: Bytes) -> ApiResult<Respon
             "budget",
         ],
     )?;
-    let (session, start) = write(&st, move |m| m.create_session(p)).await?;
-    if start {
-        runner::spawn(st.db.clone(), st.agent.clone(), session.id.clone());
-    }
+    // Its runner (when initial events queued a turn) starts as the write commits.
+    let (session, _) = write(&st, move |m| m.create_session(p)).await?;
     Ok(ok_json(session))
 }
 
@@ -168,7 +165,7 @@ pub async fn system_prompt(
     let sid = id.clone();
     let prompt = read(&st, move |m| {
         let s = &m.session(&sid)?.session;
-        let (mounts, _) = runner::mounts_of(s);
+        let (mounts, _) = crate::session::mounts_of(s);
         Ok(crate::agent::prompt::render(
             s.agent.system.as_deref(),
             &mounts,

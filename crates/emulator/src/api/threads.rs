@@ -84,5 +84,5 @@ pub async fn stream(
 ) -> ApiResult<Response> {
     let sid = id.clone();
     let check = move |m: &crate::store::Model| m.thread(&sid, &thread_id).map(|_| ());
-    crate::sse::open(st, id, q.as_deref(), check).await
+    super::sse::open(st, id, q.as_deref(), check).await
 }

@@ -22,9 +22,9 @@ use std::time::{Duration, Instant};
 use cma_types::Access;
 use serde_json::Value;
 
+use super::ToolOutput;
 use super::files::{err, ok};
 use super::fs::{FileMount, Fs, FsMount, Loc};
-use crate::agent::ToolOutput;
 use crate::store::memory::MAX_CONTENT_BYTES;
 
 /// The SDK's `BASH_OUTPUT_LIMIT`: output past this many bytes is dropped (and said so).

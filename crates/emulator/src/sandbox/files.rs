@@ -2,8 +2,8 @@
 
 use serde_json::Value;
 
+use super::ToolOutput;
 use super::fs::{Errno, Fs, Loc, MOUNT_ROOT, Stat, UpdateError};
-use crate::agent::ToolOutput;
 
 pub fn ok(text: impl Into<String>) -> ToolOutput {
     ToolOutput {

@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::store::memory::MemoryChange;
 use crate::store::{Db, Model};
 
-pub const MOUNT_ROOT: &str = "/mnt/memory";
+pub use crate::paths::{MOUNT_ROOT, normalize};
 
 /// A mounted store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,24 +142,6 @@ pub struct Fs {
     actor: Actor,
     mounts: Vec<FsMount>,
     files: Vec<FileMount>,
-}
-
-/// Collapses `//`, `.` and `..`; `None` for a relative path.
-pub fn normalize(path: &str) -> Option<String> {
-    if !path.starts_with('/') {
-        return None;
-    }
-    let mut parts: Vec<&str> = Vec::new();
-    for seg in path.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            s => parts.push(s),
-        }
-    }
-    Some(format!("/{}", parts.join("/")))
 }
 
 impl Fs {

@@ -1,34 +1,35 @@
-//! The agent's sandbox: the [`Tools`] an [`crate::agent::AgentBehavior`] acts through. Each call
-//! becomes an `agent.tool_use` / `agent.tool_result` pair in the session's log, checked against
-//! the toolset's permission policy, and runs against the session's memory mounts.
+//! The agent's sandbox: runs one toolset call (`bash`, `read`, `write`, `edit`, `glob`, `grep`)
+//! on a session's mounts and returns its output ([`execute`], or `bash` in the real shell,
+//! [`bwrap`]), and decides under which permission a call may run ([`judge`]). It records no
+//! events and knows nothing of turns: the turn's context in [`crate::session`] makes each call
+//! an `agent.tool_use` / `agent.tool_result` pair and waits for answers.
 
 #[cfg(test)]
 mod atomic_tests;
 pub mod bash;
 pub mod bwrap;
-mod calls;
 #[cfg(test)]
 mod file_mount_tests;
 pub mod files;
 pub mod fs;
 #[cfg(test)]
-mod tests;
-
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+pub(crate) mod tests;
 
 use cma_types::{
-    AutoEvaluation, AutoJudgement, AutoPermission, Event, Marker, PermissionPolicy, SessionEvent,
-    Tool, ToolEvaluation,
+    AutoEvaluation, AutoJudgement, AutoPermission, Marker, PermissionPolicy, Tool, ToolEvaluation,
 };
 use serde_json::Value;
 
-use crate::agent::{ModelUsage, ToolOutput};
-use crate::store::Db;
 use crate::store::agents::TOOLSET_TOOLS;
-pub use calls::INTERRUPTED;
 use files::{err, ok};
 pub use fs::{Fs, FsMount};
+
+/// The result of one tool call, as the agent sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolOutput {
+    pub is_error: bool,
+    pub text: String,
+}
 
 /// How a tool call is allowed to run.
 #[derive(Debug, Clone, PartialEq)]
@@ -179,108 +180,5 @@ pub fn execute(fs: &Fs, name: &str, input: &Value) -> ToolOutput {
             err(format!("Error: `{name}` is not available in the emulator"))
         }
         other => err(format!("Error: unknown tool `{other}`")),
-    }
-}
-
-/// The [`Tools`] of one turn of one session.
-pub struct Sandbox {
-    db: Arc<Db>,
-    session_id: String,
-    fs: Fs,
-    tools: Vec<Tool>,
-    interrupted: Arc<AtomicBool>,
-    /// The session is gone or the turn was interrupted: nothing more is recorded.
-    aborted: bool,
-    /// Characters of tool input and agent output, for the token estimate.
-    pub output_chars: usize,
-    /// The open `span.model_request_start`'s event id.
-    pub span_id: String,
-    /// Whether that span is still open (a wait for answers closes it; the runner opens the
-    /// turn's first).
-    pub span_open: bool,
-    /// The span was opened as the turn resumed after a wait and nothing happened in it yet: the
-    /// agent's next model request is this one.
-    span_fresh: bool,
-    /// The session's budget was reached at a model-request boundary: the turn stops there.
-    pub budget_reached: bool,
-    /// Characters of the turn's input, for the token estimate of a span a wait closes.
-    pub input_chars: usize,
-    /// The usage a model backend reported for the open span (else the runner estimates it).
-    pub usage: Option<ModelUsage>,
-    /// Run `bash` in a real shell under bubblewrap (see [`bwrap`]) rather than the emulated one.
-    pub real_shell: bool,
-    /// The real shell, once a `bash` call started it (the runner keeps it for the next turn).
-    pub shell: Option<bwrap::BwrapShell>,
-    /// The session's environment is self-hosted: its worker runs the toolset calls.
-    pub self_hosted: bool,
-}
-
-impl Sandbox {
-    pub fn new(
-        db: Arc<Db>,
-        session_id: String,
-        fs: Fs,
-        tools: Vec<Tool>,
-        interrupted: Arc<AtomicBool>,
-    ) -> Self {
-        Self {
-            db,
-            session_id,
-            fs,
-            tools,
-            interrupted,
-            aborted: false,
-            output_chars: 0,
-            span_id: String::new(),
-            span_open: false,
-            span_fresh: false,
-            budget_reached: false,
-            input_chars: 0,
-            usage: None,
-            real_shell: false,
-            shell: None,
-            self_hosted: false,
-        }
-    }
-
-    /// Runs one tool: `bash` in the real shell when there is one, else [`execute`].
-    fn run_tool(&mut self, name: &str, input: &Value) -> ToolOutput {
-        if name == "bash" && self.real_shell {
-            if self.shell.is_none() {
-                match bwrap::BwrapShell::for_fs(&self.fs) {
-                    Ok(s) => self.shell = Some(s),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "no real shell for this turn; using the emulated one");
-                        self.real_shell = false;
-                    }
-                }
-            }
-            if let Some(shell) = self.shell.as_mut() {
-                return shell.call(&self.fs, input);
-            }
-        }
-        execute(&self.fs, name, input)
-    }
-
-    pub fn aborted(&self) -> bool {
-        self.aborted || self.interrupted.load(Ordering::SeqCst)
-    }
-
-    /// Appends an event; a vanished session aborts the turn.
-    fn emit<T>(
-        &mut self,
-        variant: impl FnOnce(Box<Event<T>>) -> SessionEvent,
-        body: T,
-    ) -> Option<String> {
-        let sid = self.session_id.clone();
-        let id = self
-            .db
-            .write(|m| Ok(m.append_event(&sid, variant, body).map(|e| e.id.clone())))
-            .ok()
-            .flatten();
-        if id.is_none() {
-            self.aborted = true;
-        }
-        id
     }
 }

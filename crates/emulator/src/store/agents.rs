@@ -332,11 +332,6 @@ impl Model {
             .ok_or_else(|| ApiError::not_found(format!("agent {id:?} not found")))
     }
 
-    fn persist_agent(&mut self, id: &str) {
-        let rec = self.agents.get(id).cloned();
-        self.record(KIND_AGENT, id, rec.as_ref());
-    }
-
     pub fn create_agent(&mut self, p: CreateAgent) -> ApiResult<Agent> {
         validate::name("name", &p.name, MAX_NAME_CHARS)?;
         let model = resolve_model("model", &p.model)?;
@@ -381,7 +376,6 @@ impl Model {
                 archived_at: None,
             },
         );
-        self.persist_agent(&id);
         self.webhook("agent.created", &id);
         Ok(agent)
     }
@@ -455,7 +449,6 @@ impl Model {
         if let Some(rec) = self.agents.get_mut(id) {
             rec.versions.push(next.clone());
         }
-        self.persist_agent(id);
         self.webhook("agent.updated", id);
         Ok(next)
     }
@@ -470,7 +463,6 @@ impl Model {
                     last.updated_at = now;
                 }
             }
-            self.persist_agent(id);
             self.webhook("agent.archived", id);
         }
         self.agent(id)?

@@ -120,11 +120,6 @@ impl Model {
         })
     }
 
-    fn persist_env(&mut self, id: &str) {
-        let rec = self.environments.get(id).cloned();
-        self.record(KIND_ENVIRONMENT, id, rec.as_ref());
-    }
-
     pub fn create_environment(&mut self, p: CreateEnvironment) -> ApiResult<Environment> {
         validate::name("name", &p.name, MAX_NAME_CHARS)?;
         let config = resolve_config("config", p.config)?;
@@ -153,7 +148,6 @@ impl Model {
                 env: env.clone(),
             },
         );
-        self.persist_env(&id);
         self.webhook("environment.created", &id);
         Ok(env)
     }
@@ -199,7 +193,6 @@ impl Model {
         if let Some(rec) = self.environments.get_mut(id) {
             rec.env = env.clone();
         }
-        self.persist_env(id);
         self.webhook("environment.updated", id);
         Ok(env)
     }
@@ -218,7 +211,6 @@ impl Model {
             }
             None => return Err(ApiError::not_found(format!("environment {id:?} not found"))),
         };
-        self.persist_env(id);
         self.webhook("environment.archived", id);
         Ok(env)
     }
@@ -226,7 +218,6 @@ impl Model {
     pub fn delete_environment(&mut self, id: &str) -> ApiResult<()> {
         self.environment(id)?;
         self.environments.remove(id);
-        self.record::<EnvRec>(KIND_ENVIRONMENT, id, None);
         self.webhook("environment.deleted", id);
         Ok(())
     }

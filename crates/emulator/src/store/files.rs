@@ -21,8 +21,8 @@ use super::Model;
 use crate::clock::{self, Timestamp};
 use crate::error::{ApiError, ApiResult};
 use crate::ids;
+use crate::paths::{MOUNT_ROOT, normalize};
 use crate::persist::Change;
-use crate::sandbox::fs::{MOUNT_ROOT, normalize};
 
 pub const KIND_FILE: &str = "file";
 
@@ -87,9 +87,8 @@ impl Model {
         self.files.get(id).ok_or_else(|| file_not_found(id))
     }
 
-    fn persist_file(&mut self, id: &str, bytes: Option<Bytes>) {
-        let rec = self.files.get(id).cloned();
-        self.record(KIND_FILE, id, rec.as_ref());
+    /// The file's bytes, stored in the same commit as its record.
+    fn store_content(&mut self, id: &str, bytes: Option<Bytes>) {
         self.changes.push(Change::FileContent {
             id: id.to_string(),
             bytes,
@@ -144,7 +143,7 @@ impl Model {
                 content: content.clone(),
             },
         );
-        self.persist_file(&id, Some(content));
+        self.store_content(&id, Some(content));
         Ok(file)
     }
 
@@ -153,7 +152,7 @@ impl Model {
     pub fn delete_file(&mut self, id: &str) -> ApiResult<()> {
         self.file(id)?;
         self.files.remove(id);
-        self.persist_file(id, None);
+        self.store_content(id, None);
         Ok(())
     }
 
@@ -258,7 +257,6 @@ impl Model {
             .ok_or_else(|| ApiError::internal("session vanished"))?;
         rec.session.resources.push(resource.clone());
         rec.session.updated_at = now;
-        self.persist_session(sid);
         Ok(resource)
     }
 
@@ -307,7 +305,6 @@ impl Model {
                 updated = r.clone();
             }
         }
-        self.persist_session(sid);
         Ok(updated)
     }
 
@@ -323,7 +320,6 @@ impl Model {
             .resources
             .retain(|r| resource_id(r) != Some(rid));
         rec.session.updated_at = now;
-        self.persist_session(sid);
         Ok(())
     }
 }

@@ -92,21 +92,6 @@ impl Model {
         self.stores.get(id).ok_or_else(|| store_not_found(id))
     }
 
-    fn persist_store(&mut self, id: &str) {
-        let rec = self.stores.get(id).cloned();
-        self.record(KIND_STORE, id, rec.as_ref());
-    }
-
-    fn persist_memory(&mut self, id: &str) {
-        let rec = self.memories.get(id).cloned();
-        self.record(KIND_MEMORY, id, rec.as_ref());
-    }
-
-    fn persist_version(&mut self, id: &str) {
-        let rec = self.versions.get(id).cloned();
-        self.record(KIND_VERSION, id, rec.as_ref());
-    }
-
     pub fn create_store(&mut self, p: CreateMemoryStore) -> ApiResult<MemoryStore> {
         validate::name("name", &p.name, MAX_STORE_NAME_CHARS)?;
         let description = p.description.unwrap_or_default();
@@ -134,7 +119,6 @@ impl Model {
                 paths: BTreeMap::new(),
             },
         );
-        self.persist_store(&id);
         self.webhook("memory_store.created", &id);
         Ok(store)
     }
@@ -163,7 +147,6 @@ impl Model {
         if let Some(rec) = self.stores.get_mut(id) {
             rec.store = store.clone();
         }
-        self.persist_store(id);
         Ok(store)
     }
 
@@ -182,7 +165,6 @@ impl Model {
             }
             None => return Err(store_not_found(id)),
         };
-        self.persist_store(id);
         self.webhook("memory_store.archived", id);
         Ok(store)
     }
@@ -190,10 +172,8 @@ impl Model {
     /// Removes the store with every memory and version in it.
     pub fn delete_store(&mut self, id: &str) -> ApiResult<()> {
         let rec = self.stores.remove(id).ok_or_else(|| store_not_found(id))?;
-        self.record::<StoreRec>(KIND_STORE, id, None);
         for mem_id in rec.paths.values() {
             self.memories.remove(mem_id);
-            self.record::<MemoryRec>(KIND_MEMORY, mem_id, None);
         }
         let versions: Vec<String> = self
             .versions
@@ -203,7 +183,6 @@ impl Model {
             .collect();
         for vid in versions {
             self.versions.remove(&vid);
-            self.record::<VersionRec>(KIND_VERSION, &vid, None);
         }
         self.webhook("memory_store.deleted", id);
         Ok(())
@@ -250,7 +229,6 @@ impl Model {
         let id = version.id.clone();
         self.versions
             .insert(id.clone(), VersionRec { seq, version });
-        self.persist_version(&id);
         (id, now)
     }
 
@@ -318,7 +296,6 @@ impl Model {
         if let Some(s) = self.stores.get_mut(store_id) {
             s.paths.insert(path.to_string(), memory_id.clone());
         }
-        self.persist_memory(&memory_id);
         Ok(memory)
     }
 
@@ -391,7 +368,6 @@ impl Model {
             s.paths.remove(&current.path);
             s.paths.insert(new_path, memory_id.to_string());
         }
-        self.persist_memory(memory_id);
         Ok(memory)
     }
 
@@ -427,7 +403,6 @@ impl Model {
         if let Some(s) = self.stores.get_mut(store_id) {
             s.paths.remove(&current.path);
         }
-        self.record::<MemoryRec>(KIND_MEMORY, memory_id, None);
         Ok(())
     }
 
@@ -468,7 +443,6 @@ impl Model {
                 )));
             }
         };
-        self.persist_version(version_id);
         Ok(version)
     }
 

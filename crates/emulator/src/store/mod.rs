@@ -14,6 +14,7 @@ pub mod history;
 pub mod journal;
 pub mod log;
 pub mod memory;
+pub mod outcomes;
 pub mod pending;
 pub mod session_events;
 pub mod sessions;
@@ -25,8 +26,6 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 
-use serde::Serialize;
-
 use crate::error::{ApiError, ApiResult};
 use crate::faults::CommitFaults;
 use crate::persist::{Change, Persist};
@@ -35,7 +34,7 @@ pub use agents::AgentRec;
 pub use environments::EnvRec;
 pub use files::FileRec;
 pub use history::History;
-pub use journal::{Table, Undo};
+pub use journal::{Durable, Table, Undo};
 pub use log::{EventLog, StoredEvent};
 pub use memory::{MemoryRec, StoreRec, VersionRec};
 use sessions::Runtime;
@@ -60,7 +59,15 @@ pub(crate) enum Effect {
     WakePollers(Arc<tokio::sync::Notify>),
     /// Replaces an event of a log (its stored copy is replaced in the same commit).
     Replace(Arc<EventLog>, usize, Arc<StoredEvent>),
+    /// Starts the turn runner of a session whose queue got work (through the starter
+    /// [`Db::set_turn_starter`] installed; run after the model's lock is released, since the
+    /// runner's first act is a write).
+    StartTurn(String),
 }
+
+/// Starts a session's turn runner: installed by the layer that owns turns
+/// ([`crate::session::starter`]), so that queueing a message is all a handler does.
+pub type TurnStarter = Arc<dyn Fn(String) + Send + Sync>;
 
 impl Effect {
     fn run(self) {
@@ -74,6 +81,8 @@ impl Effect {
             Effect::Webhook(notifier, data) => notifier.send(data),
             Effect::WakePollers(ready) => ready.notify_waiters(),
             Effect::Replace(log, index, event) => log.replace(index, event),
+            // Taken out by `Db::write` and run once the lock is released.
+            Effect::StartTurn(_) => {}
         }
     }
 }
@@ -109,6 +118,71 @@ pub struct Model {
     /// nothing reads them, and serializing a session (its whole history) on every write of
     /// every turn was the largest cost of an emulated turn, growing with the session.
     pub(crate) persisting: bool,
+}
+
+/// Every table of the model, once. Commit, rollback and staging all go through this list, so a
+/// table missing from it would not roll back either (which the atomic-write tests catch), and a
+/// table on it is stored with no further code.
+macro_rules! each_table {
+    ($model:expr, $table:ident => $body:expr) => {{
+        {
+            let $table = &mut $model.stores;
+            $body;
+        }
+        {
+            let $table = &mut $model.memories;
+            $body;
+        }
+        {
+            let $table = &mut $model.versions;
+            $body;
+        }
+        {
+            let $table = &mut $model.agents;
+            $body;
+        }
+        {
+            let $table = &mut $model.environments;
+            $body;
+        }
+        {
+            let $table = &mut $model.sessions;
+            $body;
+        }
+        {
+            let $table = &mut $model.files;
+            $body;
+        }
+        {
+            let $table = &mut $model.work;
+            $body;
+        }
+    }};
+}
+
+impl Durable for StoreRec {
+    const KIND: &'static str = memory::KIND_STORE;
+}
+impl Durable for MemoryRec {
+    const KIND: &'static str = memory::KIND_MEMORY;
+}
+impl Durable for VersionRec {
+    const KIND: &'static str = memory::KIND_VERSION;
+}
+impl Durable for AgentRec {
+    const KIND: &'static str = agents::KIND_AGENT;
+}
+impl Durable for EnvRec {
+    const KIND: &'static str = environments::KIND_ENVIRONMENT;
+}
+impl Durable for SessionRec {
+    const KIND: &'static str = sessions::KIND_SESSION;
+}
+impl Durable for FileRec {
+    const KIND: &'static str = files::KIND_FILE;
+}
+impl Durable for WorkRec {
+    const KIND: &'static str = work::KIND_WORK;
 }
 
 impl Undo for StoreRec {
@@ -192,28 +266,23 @@ impl Model {
 
     /// The current write is stored: forget its before-images.
     fn commit_undo(&mut self) {
-        self.stores.commit();
-        self.memories.commit();
-        self.versions.commit();
-        self.agents.commit();
-        self.environments.commit();
-        self.sessions.commit();
-        self.files.commit();
-        self.work.commit();
+        each_table!(self, table => table.commit());
+    }
+
+    /// What the current write stores: every row its journal touched, as it is now, then the
+    /// events and file bytes it recorded.
+    fn stage(&mut self) -> Result<Vec<Change>, serde_json::Error> {
+        let mut rows = Vec::new();
+        each_table!(self, table => table.stage(&mut rows)?);
+        rows.append(&mut self.changes);
+        Ok(rows)
     }
 
     /// The current write is not stored: put back every record it touched, the sequence counter,
     /// the path indexes, and cut its events from the logs (streams never saw them).
     fn rollback(&mut self, seq_before: u64) {
         let paths_stale = self.stores.touched() || self.memories.touched();
-        self.stores.rollback();
-        self.memories.rollback();
-        self.versions.rollback();
-        self.agents.rollback();
-        self.environments.rollback();
-        self.sessions.rollback();
-        self.files.rollback();
-        self.work.rollback();
+        each_table!(self, table => table.rollback());
         if paths_stale {
             self.rebuild_path_index();
         }
@@ -229,30 +298,6 @@ impl Model {
         self.seq += 1;
         self.seq
     }
-
-    pub(crate) fn record<T: Serialize>(&mut self, kind: &'static str, id: &str, rec: Option<&T>) {
-        if !self.persisting {
-            return;
-        }
-        let change = match rec {
-            Some(rec) => match serde_json::to_string(rec) {
-                Ok(json) => Change::Put {
-                    kind,
-                    id: id.to_string(),
-                    json,
-                },
-                Err(e) => {
-                    tracing::error!(kind, id, error = %e, "record does not serialize");
-                    return;
-                }
-            },
-            None => Change::Delete {
-                kind,
-                id: id.to_string(),
-            },
-        };
-        self.changes.push(change);
-    }
 }
 
 /// The shared model, its persistence and the shutdown flag.
@@ -261,6 +306,7 @@ pub struct Db {
     persist: Option<Mutex<Persist>>,
     commit_faults: CommitFaults,
     shutting_down: AtomicBool,
+    turn_starter: Mutex<Option<TurnStarter>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -287,6 +333,7 @@ impl Db {
                 .unwrap_or_default(),
             persist: persist.map(Mutex::new),
             shutting_down: AtomicBool::new(false),
+            turn_starter: Mutex::new(None),
         }
     }
 
@@ -310,7 +357,13 @@ impl Db {
             done: false,
         };
         let result = f(&mut pending.model).and_then(|value| {
-            let changes = std::mem::take(&mut pending.model.changes);
+            let changes = match &self.persist {
+                Some(_) => pending.model.stage().map_err(|e| {
+                    tracing::error!(error = %e, "a record does not serialize; the write is rolled back");
+                    ApiError::internal(NOT_STORED)
+                })?,
+                None => std::mem::take(&mut pending.model.changes),
+            };
             match &self.persist {
                 Some(p) if !changes.is_empty() => {
                     let mut p = p.lock().unwrap_or_else(|e| e.into_inner());
@@ -333,8 +386,12 @@ impl Db {
         model.changes.clear();
         // Still under the model's lock: streams may now read what this write appended, and the
         // effects happen in the order the write made them.
+        let mut turns = Vec::new();
         for effect in std::mem::take(&mut model.effects) {
-            effect.run();
+            match effect {
+                Effect::StartTurn(sid) => turns.push(sid),
+                effect => effect.run(),
+            }
         }
         let notify = std::mem::take(&mut model.notify);
         for log in &notify {
@@ -344,7 +401,23 @@ impl Db {
         for log in notify {
             log.notify();
         }
+        if !turns.is_empty() {
+            let starter = self
+                .turn_starter
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            match starter {
+                Some(start) => turns.into_iter().for_each(|sid| start(sid)),
+                None => tracing::debug!(sessions = turns.len(), "no turn starter installed"),
+            }
+        }
         Ok(value)
+    }
+
+    /// Makes every committed write that queues a session's first message start its turn runner.
+    pub(crate) fn set_turn_starter(&self, starter: TurnStarter) {
+        *self.turn_starter.lock().unwrap_or_else(|e| e.into_inner()) = Some(starter);
     }
 
     /// Announces committed changes through `notifier` from now on.

@@ -5,12 +5,23 @@
 use cma_types::{ClientEvent, ContentBlock, Marker, SessionEvent, SessionStatus, StopReason};
 use serde_json::Value;
 
+use serde::{Deserialize, Serialize};
+
 use super::pending::{Answer, PendingCall, PendingKind};
-use super::sessions::Queued;
 use super::{Effect, Model};
 use crate::clock;
 use crate::error::{ApiError, ApiResult};
 use crate::ids;
+
+/// A `user.message` waiting for its turn.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Queued {
+    pub event_id: String,
+    pub text: String,
+    /// The outcome this turn works toward (its grader runs when the turn ends).
+    #[serde(default)]
+    pub outcome: Option<String>,
+}
 
 fn text_of(blocks: &[ContentBlock]) -> String {
     blocks
@@ -104,7 +115,6 @@ impl Model {
             // A dormant self-hosted session (its worker stopped) needs a worker again.
             self.queue_session_work(id);
         }
-        self.persist_session(id);
         Ok(result)
     }
 
@@ -193,8 +203,8 @@ impl Model {
         Ok((echoes, start))
     }
 
-    /// Marks the session running when its queue has work and no runner is on it; returns
-    /// whether a runner must start.
+    /// Marks the session running when its queue has work and no runner is on it, and has the
+    /// commit start its runner; returns whether it did.
     fn start_runner(&mut self, id: &str) -> bool {
         let Some(rec) = self.sessions.get_mut(id) else {
             return false;
@@ -208,6 +218,7 @@ impl Model {
         rec.session.updated_at = clock::now();
         self.after_commit(Effect::SetFlag(flag, false));
         self.append_event(id, SessionEvent::SessionStatusRunning, Marker {});
+        self.after_commit(Effect::StartTurn(id.to_string()));
         true
     }
 

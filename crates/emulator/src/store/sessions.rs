@@ -1,5 +1,5 @@
 //! Sessions and their event logs (reference 4.6, 4.8, 5.9, 5.10, 6). Turns themselves run in
-//! [`crate::runner`]; this module keeps the state they share with the API.
+//! [`crate::session`]; this module keeps the state they share with the API.
 
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicBool;
@@ -12,17 +12,16 @@ use cma_types::{
     StatusIdle, StopReason, UpdateSession,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::agents::{resolve_model, resolve_tools};
+use super::outcomes::OutcomeSpec;
 use super::pending::PendingCall;
-use super::session_events::validate_events;
+use super::session_events::{Queued, validate_events};
 use super::usage::Tally;
 use super::{Effect, EventLog, Model, StoredEvent};
 use crate::clock::{self, Timestamp};
 use crate::error::{ApiError, ApiResult};
 use crate::ids;
-use crate::outcome::OutcomeSpec;
 use crate::paths::unique_slug;
 use crate::persist::Change;
 use crate::validate;
@@ -31,16 +30,6 @@ pub const KIND_SESSION: &str = "session";
 pub const MAX_MEMORY_STORES: usize = 8;
 pub const MAX_INSTRUCTIONS_CHARS: usize = 4_096;
 pub const MAX_INITIAL_EVENTS: usize = 50;
-
-/// A `user.message` waiting for its turn.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Queued {
-    pub event_id: String,
-    pub text: String,
-    /// The outcome this turn works toward (its grader runs when the turn ends).
-    #[serde(default)]
-    pub outcome: Option<String>,
-}
 
 /// Per-session state that lives only in this process.
 #[derive(Debug, Default)]
@@ -72,7 +61,7 @@ pub struct SessionRec {
     /// The session's usage so far (see [`super::usage`]).
     #[serde(default)]
     pub usage: Tally,
-    /// The rubric and iteration cap of each outcome (see [`crate::outcome`]).
+    /// The rubric and iteration cap of each outcome (see [`crate::session::outcome`]).
     #[serde(default)]
     pub outcomes: Vec<OutcomeSpec>,
     /// When the primary thread was archived (see [`super::threads`]).
@@ -80,12 +69,6 @@ pub struct SessionRec {
     pub thread_archived_at: Option<Timestamp>,
     #[serde(skip)]
     pub rt: Runtime,
-}
-
-impl SessionRec {
-    fn persisted(&self) -> Value {
-        serde_json::to_value(self).unwrap_or(Value::Null)
-    }
 }
 
 fn check_budget(field: &str, b: &Budget) -> ApiResult<()> {
@@ -128,20 +111,6 @@ impl Model {
         self.sessions
             .get(id)
             .ok_or_else(|| ApiError::not_found(format!("session {id:?} not found")))
-    }
-
-    pub(crate) fn persist_session(&mut self, id: &str) {
-        if !self.persisting {
-            return;
-        }
-        if let Some(rec) = self.sessions.get(id) {
-            let json = rec.persisted().to_string();
-            self.changes.push(Change::Put {
-                kind: KIND_SESSION,
-                id: id.to_string(),
-                json,
-            });
-        }
     }
 
     /// Ends a turn (or pauses it for answers): the session's status becomes `idle`, and
@@ -459,7 +428,6 @@ impl Model {
         // A self-hosted environment's worker serves the session from its work queue.
         self.queue_session_work(&id);
         let (_, start) = self.accept_events(&id, initial)?;
-        self.persist_session(&id);
         let session = self.session(&id)?.session.clone();
         Ok((session, start))
     }
@@ -526,7 +494,6 @@ impl Model {
             rec.session = s.clone();
         }
         self.append_event(id, SessionEvent::SessionUpdated, changed);
-        self.persist_session(id);
         Ok(s)
     }
 
@@ -553,7 +520,6 @@ impl Model {
         if let Some(flag) = interrupt {
             self.after_commit(Effect::SetFlag(flag, true));
         }
-        self.persist_session(id);
         self.webhook("session.archived", id);
         Ok(self.session(id)?.session.clone())
     }
@@ -566,10 +532,7 @@ impl Model {
             self.after_commit(Effect::SetFlag(rec.rt.interrupted.clone(), true));
             self.after_commit(Effect::Close(rec.rt.log.clone()));
         }
-        self.changes.push(Change::Delete {
-            kind: KIND_SESSION,
-            id: id.to_string(),
-        });
+        // The session's row goes with its journaled removal; its events are not a table's rows.
         self.changes.push(Change::DeleteEvents {
             session_id: id.to_string(),
         });

@@ -102,7 +102,6 @@ impl Model {
         if let Some(rec) = self.sessions.get_mut(session_id) {
             rec.thread_archived_at = Some(clock::now());
         }
-        self.persist_session(session_id);
         self.thread(session_id, thread_id)
     }
 

@@ -3,11 +3,10 @@
 //! `BetaManagedAgentsSessionUsageEvent` documents it) just before each idle; a session whose
 //! list cost reached its budget stops with `budget_reached`.
 
-use cma_types::{Money, SessionEvent, SessionUsage, SessionUsageEvent};
+use cma_types::{ModelUsage, Money, SessionEvent, SessionUsage, SessionUsageEvent};
 use serde::{Deserialize, Serialize};
 
 use super::Model;
-use crate::agent::ModelUsage;
 
 /// Token counts, with the list cost in millionths of a cent (so small turns still add up).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -115,11 +115,6 @@ impl Model {
             .ok_or_else(|| work_not_found(env_id, work_id))
     }
 
-    fn persist_work(&mut self, id: &str) {
-        let rec = self.work.get(id).cloned();
-        self.record(KIND_WORK, id, rec.as_ref());
-    }
-
     /// The session a live work item's sessions token belongs to (a stopped item's token is dead).
     pub fn session_of_token(&self, token: &str) -> Option<String> {
         if !token.starts_with(SESSIONS_TOKEN_PREFIX) {
@@ -184,7 +179,6 @@ impl Model {
                 lease_until: None,
             },
         );
-        self.persist_work(&id);
         self.after_commit(Effect::WakePollers(self.work_ready.clone()));
     }
 
@@ -219,7 +213,6 @@ impl Model {
                 rec.work.latest_heartbeat_at = None;
                 rec.polled_at = None;
             }
-            self.persist_work(&id);
         }
     }
 
@@ -257,7 +250,6 @@ impl Model {
         rec.polled_at = Some(now);
         let mut work = rec.work.clone();
         work.secret = Some(secret_for(&rec.sessions_token));
-        self.persist_work(&id);
         Ok(Some(work))
     }
 
@@ -281,7 +273,6 @@ impl Model {
         rec.polled_at = None;
         rec.lease_until = Some(now + chrono::Duration::seconds(rec.ttl_seconds as i64));
         let work = rec.work.clone();
-        self.persist_work(work_id);
         Ok(work)
     }
 
@@ -336,7 +327,6 @@ impl Model {
         rec.work.latest_heartbeat_at = Some(at);
         rec.lease_until = Some(now + chrono::Duration::seconds(rec.ttl_seconds as i64));
         let out = answer(rec, true);
-        self.persist_work(work_id);
         Ok(out)
     }
 
@@ -373,7 +363,6 @@ impl Model {
             rec.work.state = WorkState::Stopping;
         }
         let work = rec.work.clone();
-        self.persist_work(work_id);
         Ok(work)
     }
 
@@ -390,7 +379,6 @@ impl Model {
         };
         rec.work.metadata = metadata;
         let work = rec.work.clone();
-        self.persist_work(work_id);
         Ok(work)
     }
 

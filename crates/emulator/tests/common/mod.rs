@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+pub mod fixtures;
 pub mod turns;
 
 use cma_client::Client;

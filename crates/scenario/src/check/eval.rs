@@ -5,26 +5,12 @@ use cma_client::turn::{ToolUse, memory_paths};
 use cma_client::types::{Access, Operation, SessionEvent};
 use serde::{Deserialize, Serialize};
 
-use super::{Check, TextMatch, expected, shorten};
+use super::{Check, Evidence, TextMatch, expected};
 use crate::record::{StoreState, TurnRecord, under_mount};
-use crate::template::Customer;
+use crate::text::shorten;
 
 /// How much of a reply or memory a verdict quotes.
 const QUOTE: usize = 300;
-
-/// Everything a check may look at.
-#[derive(Debug, Clone, Copy)]
-pub struct Evidence<'a> {
-    /// The turns in the check's scope, in order: the turn, the visit's turns, or all turns.
-    pub turns: &'a [TurnRecord],
-    /// The sessions in scope (the visit's, or every visit's for an end check).
-    pub sessions: &'a [String],
-    /// Every store the customer's sessions attach, with the last state read.
-    pub stores: &'a [StoreState],
-    pub customer: &'a Customer,
-    /// Every customer of the scenario, this one included.
-    pub customers: &'a [Customer],
-}
 
 /// A check's result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

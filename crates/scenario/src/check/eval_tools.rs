@@ -3,9 +3,8 @@
 use cma_client::types::SessionEvent;
 use serde_json::Value;
 
-use super::eval::Evidence;
-use super::shorten;
-use crate::tools::{input_contains, show_input};
+use super::Evidence;
+use crate::text::{input_contains, shorten, show_input};
 
 /// Every tool call in scope — toolset, MCP and custom — as (name, input), in order.
 fn calls<'a>(ev: &'a Evidence<'_>) -> impl Iterator<Item = (&'a str, &'a str, &'a Value)> + 'a {

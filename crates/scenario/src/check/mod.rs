@@ -5,15 +5,33 @@
 mod describe;
 pub(crate) mod eval;
 mod eval_tools;
-pub mod kinds;
 pub(crate) mod parse;
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::record::{StoreState, TurnRecord};
+use crate::template::Customer;
+use crate::text::shorten;
+
 pub use describe::expected;
-pub use eval::{Evidence, Verdict, evaluate};
+pub use eval::{Verdict, evaluate};
+pub use parse::kinds;
+
+/// Everything a check may look at.
+#[derive(Debug, Clone, Copy)]
+pub struct Evidence<'a> {
+    /// The turns in the check's scope, in order: the turn, the visit's turns, or all turns.
+    pub turns: &'a [TurnRecord],
+    /// The sessions in scope (the visit's, or every visit's for an end check).
+    pub sessions: &'a [String],
+    /// Every store the customer's sessions attach, with the last state read.
+    pub stores: &'a [StoreState],
+    pub customer: &'a Customer,
+    /// Every customer of the scenario, this one included.
+    pub customers: &'a [Customer],
+}
 
 /// Where a check sits in the script; `visit` and `turn` count from 1.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -292,16 +310,5 @@ impl Check {
             Check::Isolation { columns } => format!("{kind} ({})", columns.join(", ")),
             Check::LlmRubric { rubric } => format!("{kind} {}", q(rubric)),
         }
-    }
-}
-
-/// At most `max` characters, with `…` when cut.
-pub(crate) fn shorten(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-        out.push('…');
-        out
     }
 }

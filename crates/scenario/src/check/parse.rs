@@ -2,19 +2,16 @@
 //! do not apply to a kind, bad regexes, unknown stores and unknown CSV columns — each with its
 //! `line:column` and field path.
 
-use std::collections::BTreeMap;
-use std::path::Path;
-
 use cma_client::types::Access;
 use toml::Spanned;
 
+pub mod kinds;
 mod tools;
 
-use super::kinds::{self, KINDS, Kind};
 use super::{Check, CountRange, TextMatch};
 use crate::error::LoadError;
-use crate::spec::{RawCheck, Str};
-use crate::template::{TemplateError, render};
+use crate::spec::{Ctx, RawCheck, StoreRef, Str, suggest};
+use kinds::{KINDS, Kind};
 
 pub const STOP_REASONS: &[&str] = &[
     "end_turn",
@@ -24,86 +21,6 @@ pub const STOP_REASONS: &[&str] = &[
     "refusal",
 ];
 pub const OPERATIONS: &[&str] = &["created", "modified", "deleted"];
-
-/// A store as checks may refer to it.
-#[derive(Debug, Clone)]
-pub(crate) struct StoreRef {
-    pub key: String,
-    pub access: Access,
-}
-
-/// What parsing a check needs to know about its file and customer.
-pub(crate) struct Ctx<'a> {
-    pub path: &'a Path,
-    pub source: &'a str,
-    pub stores: &'a [StoreRef],
-    /// The agent's custom tools' names.
-    pub tools: &'a [String],
-    /// The customers file's columns, when there is one.
-    pub columns: Option<&'a [String]>,
-    /// The customer's values (empty without a customers file).
-    pub values: &'a BTreeMap<String, String>,
-    /// The customer's id, named in errors that depend on the values.
-    pub customer: Option<&'a str>,
-}
-
-impl Ctx<'_> {
-    pub fn err(&self, offset: usize, field: &str, message: impl Into<String>) -> LoadError {
-        LoadError::at(self.path, self.source, offset, field, message)
-    }
-
-    /// Renders `{{column}}` placeholders; an unknown column is an error at the placeholder.
-    pub fn render(&self, s: &Str, field: &str) -> Result<String, LoadError> {
-        let start = s.span().start;
-        // Where in the source the string's text starts: after the opening quote(s), when the
-        // raw text can be found verbatim; otherwise at the value.
-        let raw = self.source.get(s.span()).unwrap_or("");
-        let body_at = |at: usize| -> usize {
-            let needle = s.get_ref().get(at..).unwrap_or("");
-            let needle: String = needle.chars().take(12).collect();
-            raw.find(&needle).map_or(start, |i| start + i)
-        };
-        render(s.get_ref(), self.values).map_err(|e| match e {
-            TemplateError::Unknown { name, at } => {
-                let message = match self.columns {
-                    None => format!(
-                        "`{{{{{name}}}}}` needs a customers file (`customers = \"file.csv\"`) with a `{name}` column"
-                    ),
-                    Some(cols) => format!("no column `{name}` in the customers file (columns: {})", cols.join(", ")),
-                };
-                self.err(body_at(at), field, message)
-            }
-            TemplateError::Unclosed { at } => self.err(body_at(at), field, "`{{` without a closing `}}`"),
-        })
-    }
-}
-
-/// Levenshtein distance, for "did you mean".
-pub(crate) fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
-/// ` (did you mean `x`?)` when some candidate is close.
-pub(crate) fn suggest(word: &str, candidates: &[&str]) -> String {
-    let normalized = word.replace('-', "_").to_lowercase();
-    candidates
-        .iter()
-        .map(|c| (distance(&normalized, c), *c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 4))
-        .min()
-        .map(|(_, c)| format!(" (did you mean `{c}`?)"))
-        .unwrap_or_default()
-}
 
 /// A check's fields as written, with what building it needs: the kind table's `build` functions
 /// call these to read, render and validate each field.
@@ -555,6 +472,7 @@ pub(crate) fn parse(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::distance;
 
     #[test]
     fn suggestions() {

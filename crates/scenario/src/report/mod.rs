@@ -25,7 +25,7 @@ pub const INDEX_HTML: &str = "index.html";
 pub const RESULTS_CSV: &str = "results.csv";
 pub const SUMMARY_MD: &str = "summary.md";
 pub const JUNIT_XML: &str = "junit.xml";
-pub const RUN_JSON: &str = "run.json";
+pub use crate::outcome::RUN_JSON;
 pub const HISTORY_DIR: &str = "history";
 
 /// Writes every report of `report` to `root/<run-id>/` and points `root/latest` at it.

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use cma_client::Client;
 use cma_client::types::{ClientEvent, UserInterrupt};
-use serde::{Deserialize, Serialize};
+
+use crate::outcome::CleanupReport;
 
 /// How long a clean-up waits for a session to go idle before archiving it anyway.
 const IDLE_WAIT: Duration = Duration::from_secs(15);
@@ -14,23 +15,6 @@ const IDLE_WAIT: Duration = Duration::from_secs(15);
 const STUCK_IDLE_WAIT: Duration = Duration::from_secs(3);
 /// A bound on any single clean-up call.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// What the clean-up did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CleanupReport {
-    /// `--keep` was given: nothing was removed.
-    pub kept: bool,
-    pub sessions_archived: usize,
-    /// Sessions that could not be archived and were deleted instead.
-    pub sessions_deleted: usize,
-    pub stores_deleted: usize,
-    pub agents_archived: usize,
-    pub environments_archived: usize,
-    /// Resources left behind, with the reason.
-    pub failures: Vec<String>,
-    /// Ids of what `--keep` left in place.
-    pub left: Vec<String>,
-}
 
 #[derive(Default)]
 struct Created {

@@ -23,7 +23,7 @@ use cma_client::types::{
 };
 use futures::StreamExt;
 
-pub use ledger::CleanupReport;
+pub use crate::outcome::CleanupReport;
 pub use plan::{Shard, Unit};
 pub use progress::ProgressMode;
 pub use target::{LocalServer, LocalTarget, Target};

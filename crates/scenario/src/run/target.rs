@@ -12,6 +12,7 @@ use cma_client::Client;
 use futures::future::BoxFuture;
 
 use crate::error::RunError;
+pub use crate::text::redact_url;
 
 /// Every non-streaming call made by a run gives up after this long.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -61,18 +62,6 @@ impl Target {
             Target::Url(_) => 4,
             Target::Live => 2,
         }
-    }
-}
-
-/// A URL without any `user:password@` part, for reports and logs.
-pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) => {
-            let _ = u.set_username("");
-            let _ = u.set_password(None);
-            u.to_string()
-        }
-        Err(_) => "(invalid URL)".to_string(),
     }
 }
 

@@ -7,8 +7,8 @@ use serde_json::Value;
 use toml::Spanned;
 
 use super::{BUILT_IN_TOOLS, Confirm, CustomToolSpec, JsonObject, ToolAnswer, table_to_json};
-use crate::check::parse::{Ctx, suggest};
 use crate::error::LoadError;
+use crate::spec::{Ctx, suggest};
 use crate::spec::{RawCustomTool, RawScenario, RawToolAnswer, Str};
 
 /// The API's limit on a custom tool's name.

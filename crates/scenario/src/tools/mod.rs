@@ -1,12 +1,17 @@
 //! Custom tools in scenarios: the agent's `[[agent.custom_tools]]`, the canned answers the runner
 //! gives its calls (`[[tool_answers]]`), the `confirm` answer to tool uses awaiting confirmation,
-//! and the one rule for "this input contains that" that answers and checks share.
+//! and the one rule for "this input contains that" that answers and checks share (kept in
+//! `crate::text`, below both).
 
 pub(crate) mod load;
 
 use std::hash::{Hash, Hasher};
 
 use serde_json::Value;
+
+// Shared with the checks (`called_tool`), so they live below both.
+pub use crate::text::input_contains;
+pub(crate) use crate::text::show_input;
 
 /// The agent toolset's tools: names a `called_tool` check may use besides the custom tools, and
 /// that a custom tool may not take.
@@ -90,28 +95,6 @@ pub fn select_answer<'a>(
         .find(|a| a.matches(tool, input))
 }
 
-/// Whether `input` holds every key of `want` with a matching value: objects match when they
-/// contain the wanted keys (recursively), numbers by value (`2` matches `2.0`), anything else —
-/// strings, booleans, arrays — only when equal.
-pub fn input_contains(input: &Value, want: &serde_json::Map<String, Value>) -> bool {
-    let Value::Object(have) = input else {
-        return false;
-    };
-    want.iter()
-        .all(|(k, w)| have.get(k).is_some_and(|h| value_contains(h, w)))
-}
-
-fn value_contains(have: &Value, want: &Value) -> bool {
-    match (have, want) {
-        (Value::Object(_), Value::Object(w)) => input_contains(have, w),
-        (Value::Number(h), Value::Number(w)) => match (h.as_f64(), w.as_f64()) {
-            (Some(a), Some(b)) => a == b,
-            _ => h == w,
-        },
-        _ => have == want,
-    }
-}
-
 /// A TOML value as JSON; a date or time becomes its TOML text.
 pub(crate) fn toml_to_json(v: &toml::Value) -> Value {
     match v {
@@ -131,11 +114,6 @@ pub(crate) fn table_to_json(t: &toml::Table) -> serde_json::Map<String, Value> {
     t.iter()
         .map(|(k, v)| (k.clone(), toml_to_json(v)))
         .collect()
-}
-
-/// A short rendering of a call's input for verdicts and errors.
-pub(crate) fn show_input(input: &Value) -> String {
-    crate::check::shorten(&input.to_string(), 120)
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 //! `cma lint` and the README test are driven from it. How a built [`Check`] is judged is the
 //! exhaustive match in [`super::eval::evaluate`].
 
-use super::parse::Fields;
-use super::{Check, CountRange, TextMatch};
+use super::Fields;
+use crate::check::{Check, CountRange, TextMatch};
 use crate::error::LoadError;
 
 /// What a kind looks at; also the section of scenarios/README.md that documents it.

@@ -14,17 +14,14 @@
 //! rubric too (the emulator has no files to read it from).
 
 use cma_types::{
-    AgentMessage, ContentBlock, Marker, ModelUsage, OutcomeEvaluation, OutcomeEvaluationEnd,
-    OutcomeEvaluationProgress, SessionEvent, SessionResource, UserDefineOutcome,
+    AgentMessage, ContentBlock, Marker, ModelUsage, OutcomeEvaluationEnd,
+    OutcomeEvaluationProgress, SessionEvent, SessionResource,
 };
 use serde_json::Value;
 
 use crate::clock;
 use crate::store::Model;
-use crate::store::sessions::Queued;
-
-/// `max_iterations` when a `user.define_outcome` leaves it out (reference 6.2).
-pub const DEFAULT_MAX_ITERATIONS: u32 = 3;
+use crate::store::session_events::Queued;
 
 /// File name endings the grader takes for a file a rubric line names.
 const FILE_ENDINGS: &[&str] = &[
@@ -188,43 +185,6 @@ impl Model {
         Some((state.description.clone(), spec.rubric.clone()))
     }
 
-    /// `user.define_outcome` (already validated): records the outcome as `pending` and queues its
-    /// first turn. Returns whether a runner must start.
-    pub(crate) fn define_outcome(&mut self, sid: &str, event_id: &str, o: &UserDefineOutcome) {
-        let Some(rec) = self.sessions.get_mut(sid) else {
-            return;
-        };
-        let outcome_id = o.outcome_id.clone().unwrap_or_default();
-        rec.session.outcome_evaluations.push(OutcomeEvaluation {
-            kind: "outcome_evaluation".into(),
-            outcome_id: outcome_id.clone(),
-            description: o.description.clone(),
-            iteration: 0,
-            result: "pending".into(),
-            explanation: None,
-            completed_at: None,
-        });
-        rec.outcomes.push(OutcomeSpec {
-            outcome_id: outcome_id.clone(),
-            rubric: o.rubric.clone(),
-            max_iterations: o.max_iterations.unwrap_or(DEFAULT_MAX_ITERATIONS),
-        });
-        rec.queue.push_back(Queued {
-            event_id: event_id.to_string(),
-            text: o.description.clone(),
-            outcome: Some(outcome_id),
-        });
-    }
-
-    fn outcome_mut(&mut self, sid: &str, outcome_id: &str) -> Option<&mut OutcomeEvaluation> {
-        self.sessions
-            .get_mut(sid)?
-            .session
-            .outcome_evaluations
-            .iter_mut()
-            .find(|o| o.outcome_id == outcome_id)
-    }
-
     /// An outcome's turn starts (or a revision of it).
     pub(crate) fn outcome_running(&mut self, sid: &str, outcome_id: &str) {
         if let Some(o) = self.outcome_mut(sid, outcome_id) {
@@ -375,18 +335,10 @@ impl Model {
                     output_tokens: text.len().div_ceil(4) as u64,
                     ..Default::default()
                 };
-                crate::runner::end_span(self, sid, &span.id, usage, false);
+                super::lifecycle::end_span(self, sid, &span.id, usage, false);
             }
         }
     }
-}
-
-/// What the grader needs of an outcome beyond its public state.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct OutcomeSpec {
-    pub outcome_id: String,
-    pub rubric: Value,
-    pub max_iterations: u32,
 }
 
 #[cfg(test)]

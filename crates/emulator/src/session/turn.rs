@@ -2,9 +2,9 @@
 //! another, on a thread of its own (agent behaviours are synchronous). Event order per turn:
 //! `span.model_request_start`, the tool calls and mid-turn messages, the final `agent.message`,
 //! `span.model_request_end` (an outcome's turn then has its evaluation spans, see
-//! [`crate::outcome`]); once the queue is empty, `session.usage` and
+//! [`super::outcome`]); once the queue is empty, `session.usage` and
 //! `session.status_idle{end_turn}` (or `budget_reached` once the budget is spent). A turn whose
-//! calls need the client's answers pauses inside [`crate::sandbox`] (idle `requires_action`)
+//! calls need the client's answers pauses inside [`super::tools`] (idle `requires_action`)
 //! and resumes on this same thread. An interrupt ends the turn here: pending calls get error
 //! results, the open span is closed, and the session idles `end_turn`.
 
@@ -12,18 +12,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use cma_types::{
-    Access, Actor, AgentMessage, AgentToolResult, ContentBlock, Marker, ModelRequestEnd,
-    RetryStatus, Session, SessionActor, SessionError, SessionErrorDetail, SessionEvent,
+    Access, Actor, AgentMessage, ContentBlock, Marker, Session, SessionActor, SessionEvent,
     SessionResource, StopReason, Tool,
 };
 
+use super::context::TurnContext;
+use super::lifecycle::{
+    answer_unanswered, end_interrupted, end_outcomes, end_span, fail, finish, give_up, stall,
+};
 use crate::agent::model::{AgentConfig, Backend, Message};
 use crate::agent::{Exchange, ModelUsage, Mount, TurnInput, TurnOutcome};
 use crate::sandbox::bwrap::BwrapShell;
 use crate::sandbox::fs::FileMount;
-use crate::sandbox::{Fs, FsMount, INTERRUPTED, Sandbox};
-use crate::store::Db;
-use crate::store::pending::PendingKind;
+use crate::sandbox::{Fs, FsMount};
+use crate::store::{Db, Model};
 
 /// Everything a turn needs, copied out of the model.
 struct TurnSetup {
@@ -69,55 +71,6 @@ pub fn spawn(db: Arc<Db>, agent: Arc<AgentConfig>, session_id: String) {
     }
 }
 
-/// A write of this runner could not be stored, so none of it happened and the session is as
-/// last stored: `running`, its message still queued. The runner stops. If an interrupt already
-/// asked the turn to end, it ends here when that can be stored; otherwise the session is left
-/// stalled, as a restart would leave it, and the next `user.interrupt` ends the turn. Checked
-/// and done in one write, so an interrupt lands either before (and is honoured here) or after
-/// (and finds the session stalled).
-fn give_up(db: &Db, sid: &str) {
-    tracing::error!(session_id = %sid, "a turn's write could not be stored; the turn stops");
-    let settled = db.write(|m| {
-        let Some(rec) = m.sessions.get_mut(sid) else {
-            return Ok(());
-        };
-        if rec.rt.interrupted.load(Ordering::SeqCst) {
-            finish(m, sid, StopReason::EndTurn(Marker {}));
-        } else {
-            rec.rt.runner_active = false;
-            rec.stalled = true;
-        }
-        Ok(())
-    });
-    if settled.is_err() {
-        stall(db, sid);
-    }
-}
-
-/// Leaves the session stalled with no runner. Only runtime state changes (a restart sets
-/// `stalled` on a running session the same way), so this write has nothing to commit and
-/// cannot fail.
-fn stall(db: &Db, sid: &str) {
-    let _ = db.write(|m| {
-        if let Some(rec) = m.sessions.get_mut(sid) {
-            rec.rt.runner_active = false;
-            rec.stalled = true;
-        }
-        Ok(())
-    });
-}
-
-/// Ends the current run: idle with `stop_reason`, queue flushed, no runner.
-fn finish(m: &mut crate::store::Model, sid: &str, stop_reason: StopReason) {
-    let Some(rec) = m.sessions.get_mut(sid) else {
-        return;
-    };
-    rec.rt.runner_active = false;
-    rec.queue.clear();
-    m.go_idle(sid, stop_reason);
-    m.persist_session(sid);
-}
-
 /// Characters of what a turn's model request reads, for the token estimate.
 fn input_chars(setup: &TurnSetup) -> usize {
     setup.system.as_deref().map_or(0, str::len)
@@ -131,59 +84,6 @@ fn input_chars(setup: &TurnSetup) -> usize {
 
 fn tokens(chars: usize) -> u64 {
     chars.div_ceil(4) as u64
-}
-
-/// Closes the model-request span `span_id` with `usage`, and adds it to the session's usage.
-pub(crate) fn end_span(
-    m: &mut crate::store::Model,
-    sid: &str,
-    span_id: &str,
-    usage: ModelUsage,
-    is_error: bool,
-) {
-    let end = ModelRequestEnd {
-        model_request_start_id: span_id.to_string(),
-        is_error: is_error.then_some(true),
-        model_usage: usage.clone(),
-    };
-    if m.append_event(sid, SessionEvent::SpanModelRequestEnd, end)
-        .is_none()
-    {
-        return;
-    }
-    m.add_usage(sid, &usage);
-}
-
-/// Every outcome still being worked on ends with `result` (the turn that would serve it ended).
-fn end_outcomes(m: &mut crate::store::Model, sid: &str, result: &str, why: &str) {
-    let active: Vec<String> = m
-        .sessions
-        .get(sid)
-        .map(|r| {
-            r.session
-                .outcome_evaluations
-                .iter()
-                .filter(|o| o.is_active())
-                .map(|o| o.outcome_id.clone())
-                .collect()
-        })
-        .unwrap_or_default();
-    for id in active {
-        m.outcome_ended(sid, &id, result, why);
-    }
-}
-
-/// The failure of a turn: `session.error`, then idle with `retries_exhausted`.
-fn fail(m: &mut crate::store::Model, sid: &str, message: &str) {
-    end_outcomes(m, sid, "failed", message);
-    let error = SessionErrorDetail {
-        kind: "unknown_error".into(),
-        message: message.into(),
-        retry_status: Some(RetryStatus::Exhausted(Marker {})),
-        extra: Default::default(),
-    };
-    m.append_event(sid, SessionEvent::SessionError, SessionError { error });
-    finish(m, sid, StopReason::RetriesExhausted(Marker {}));
 }
 
 fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
@@ -203,7 +103,7 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
         });
         let fs =
             Fs::new(db.clone(), actor, setup.fs_mounts.clone()).with_files(setup.files.clone());
-        let mut sandbox = Sandbox::new(
+        let mut sandbox = TurnContext::new(
             db.clone(),
             sid.clone(),
             fs,
@@ -246,7 +146,7 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                 db.read(|m| m.outcome_task(&sid, outcome_id))
                     .map(|(description, rubric)| {
                         let model = agent.model.clone().unwrap_or_else(|| setup.model.clone());
-                        crate::outcome::model_grade(agent, &model, &description, &rubric, text)
+                        super::outcome::model_grade(agent, &model, &description, &rubric, text)
                     })
             }
             _ => None,
@@ -261,9 +161,7 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                 let mut span_id = sandbox.span_id.clone();
                 let span_open = sandbox.span_open;
                 let reported = sandbox.usage.clone();
-                let mut span_end = |m: &mut crate::store::Model,
-                                    out_chars: usize,
-                                    is_error: bool| {
+                let mut span_end = |m: &mut Model, out_chars: usize, is_error: bool| {
                     // A wait for answers closed the span: the reply comes from a new request.
                     if !span_open {
                         match m.append_event(&sid, SessionEvent::SpanModelRequestStart, Marker {}) {
@@ -336,7 +234,6 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                             rec.stalled = true;
                             rec.rt.runner_active = false;
                         }
-                        m.persist_session(&sid);
                         Ok(false)
                     }
                     Ok(TurnOutcome::Reply(text)) => {
@@ -365,9 +262,7 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                             finish(m, &sid, StopReason::BudgetReached(Marker {}));
                             return Ok(false);
                         }
-                        if more {
-                            m.persist_session(&sid);
-                        } else {
+                        if !more {
                             finish(m, &sid, StopReason::EndTurn(Marker {}));
                         }
                         Ok(more)
@@ -385,45 +280,8 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
     }
 }
 
-/// The pending calls an ended turn leaves get error results: an `agent.tool_result` for each
-/// toolset call (a custom call's result is the client's to send; the model's transcript gets
-/// the error, see [`crate::agent::model::history`]).
-fn answer_unanswered(m: &mut crate::store::Model, sid: &str) {
-    for call in m.take_pending(sid) {
-        if call.kind == PendingKind::CustomResult {
-            continue;
-        }
-        let result = AgentToolResult {
-            tool_use_id: call.event_id,
-            content: Some(vec![ContentBlock::text(INTERRUPTED)]),
-            is_error: Some(true),
-        };
-        m.append_event(sid, SessionEvent::AgentToolResult, result);
-    }
-}
-
-/// An interrupted turn idles `end_turn`. Messages sent after the interrupt (it dropped the
-/// ones before) start the next turn: returns whether the runner goes on.
-fn end_interrupted(m: &mut crate::store::Model, sid: &str) -> bool {
-    m.go_idle(sid, StopReason::EndTurn(Marker {}));
-    let Some(rec) = m.sessions.get_mut(sid) else {
-        return false;
-    };
-    if rec.queue.is_empty() {
-        rec.rt.runner_active = false;
-        m.persist_session(sid);
-        return false;
-    }
-    let flag = rec.rt.interrupted.clone();
-    rec.session.status = cma_types::SessionStatus::Running;
-    m.after_commit(crate::store::Effect::SetFlag(flag, false));
-    m.append_event(sid, SessionEvent::SessionStatusRunning, Marker {});
-    m.persist_session(sid);
-    true
-}
-
 /// Pops the next queued message and opens its model-request span.
-fn next_turn(m: &mut crate::store::Model, sid: &str, transcript: bool) -> Option<TurnSetup> {
+fn next_turn(m: &mut Model, sid: &str, transcript: bool) -> Option<TurnSetup> {
     if m.budget_reached(sid) {
         // The budget is spent: queued messages wait for a raised budget (they are flushed).
         end_outcomes(m, sid, "failed", "the session's budget was reached");
@@ -470,7 +328,6 @@ fn next_turn(m: &mut crate::store::Model, sid: &str, transcript: bool) -> Option
         m.outcome_running(sid, outcome);
     }
     let span = m.append_event(sid, SessionEvent::SpanModelRequestStart, Marker {})?;
-    m.persist_session(sid);
     Some(TurnSetup {
         message: q.text,
         model,

@@ -1,6 +1,8 @@
 //! A run's results: every unit's turns and check verdicts, the per-check pass rates over
 //! repeats, the totals and the baseline comparison. Serialized as `run.json`.
 
+pub mod comparison;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -10,12 +12,31 @@ use serde::{Deserialize, Serialize};
 use crate::check::{CheckId, Verdict};
 use crate::error::RunError;
 use crate::record::{StoreState, TurnRecord};
-use crate::run::CleanupReport;
 use crate::template::Customer;
-use crate::usage::{TokenUsage, UnitUsage};
+use crate::usage::{TokenUsage, TurnUsage, UnitUsage};
 
 /// `run.json`'s schema name; bumped on incompatible changes.
 pub const RUN_SCHEMA: &str = "cma.run.v1";
+
+/// The report's file name in a run directory.
+pub const RUN_JSON: &str = "run.json";
+
+/// What the clean-up did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CleanupReport {
+    /// `--keep` was given: nothing was removed.
+    pub kept: bool,
+    pub sessions_archived: usize,
+    /// Sessions that could not be archived and were deleted instead.
+    pub sessions_deleted: usize,
+    pub stores_deleted: usize,
+    pub agents_archived: usize,
+    pub environments_archived: usize,
+    /// Resources left behind, with the reason.
+    pub failures: Vec<String>,
+    /// Ids of what `--keep` left in place.
+    pub left: Vec<String>,
+}
 
 /// One check's verdict in one unit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -254,7 +275,7 @@ pub struct RunReport {
     pub usage: TokenUsage,
     /// Every check of every variant after the first, judged against the first (`--variant`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub comparisons: Vec<crate::compare::Comparison>,
+    pub comparisons: Vec<comparison::Comparison>,
 }
 
 impl RunReport {
@@ -262,7 +283,7 @@ impl RunReport {
     pub fn exit_code(&self) -> u8 {
         let ok = self.totals.checks_failed == 0
             && self.regressions.is_empty()
-            && !crate::compare::any_regressed(&self.comparisons)
+            && !comparison::any_regressed(&self.comparisons)
             && !self.interrupted
             && self.errors.is_empty();
         if ok { 0 } else { 1 }
@@ -298,7 +319,7 @@ impl RunReport {
             )
         });
         self.checks = summarize(&self.units, min_pass_rate);
-        self.comparisons = crate::compare::between_variants(self);
+        self.comparisons = comparison::between_variants(self);
         self.usage = self.units.iter().map(|u| u.usage.total).sum();
         let turns: Vec<&TurnRecord> = self
             .units
@@ -372,7 +393,7 @@ impl RunReport {
                 c.scenario, c.customer, c.id, c.label, c.passes, c.runs, c.expected, c.seen
             ));
         }
-        out.push_str(&crate::compare::console_lines(&self.comparisons));
+        out.push_str(&comparison::console_lines(&self.comparisons));
         if !self.regressions.is_empty() {
             out.push_str(&format!(
                 "{} regression(s) against the baseline:\n",
@@ -497,4 +518,16 @@ pub fn read_baseline(path: &Path) -> Result<Vec<CheckSummary>, RunError> {
         )));
     }
     Ok(partial.checks)
+}
+
+// Summed here, beside the visits it reads, so that `usage` stays below `outcome`.
+impl UnitUsage {
+    pub fn of(visits: &[VisitRecord]) -> Self {
+        let turns: Vec<TurnUsage> = visits
+            .iter()
+            .flat_map(|v| v.turns.iter().map(TurnUsage::of))
+            .collect();
+        let total = turns.iter().map(|t| t.usage).sum();
+        UnitUsage { turns, total }
+    }
 }

@@ -15,8 +15,8 @@ use cma_types::{
 };
 use serde::Deserialize;
 
-use crate::api::AppState;
-use crate::api::extract::Params;
+use super::AppState;
+use super::extract::Params;
 use crate::error::{ApiError, ApiResult};
 use crate::store::StoredEvent;
 

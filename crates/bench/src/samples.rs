@@ -1,4 +1,5 @@
-//! Sample data shared by benches, the `cma bench sse` command and tests. Not part of the API.
+//! Sample event streams for the SSE throughput benchmark (`cma bench sse`) and the criterion
+//! benches of the decoder.
 
 /// A realistic session event stream of at least `target_len` bytes: status changes, a memory
 /// read and its result, a reply, the idle event, and a ping, repeated.
@@ -67,75 +68,4 @@ pub fn mixed_line_endings(stream: &[u8]) -> Vec<u8> {
         out.extend_from_slice(line);
     }
     out
-}
-
-/// An agent with the agent toolset (every tool always allowed), an environment, and a session with
-/// `store_id` attached read-write: the fixture most end-to-end tests start from.
-pub async fn session_on_store(
-    client: &crate::Client,
-    store_id: &str,
-    agent_name: &str,
-    model: &str,
-) -> crate::Result<crate::types::Session> {
-    use crate::types::{
-        Access, AgentRef, AgentToolset, CreateAgent, CreateEnvironment, CreateSession,
-        PermissionPolicy, ResourceParams, Tool,
-    };
-    let mut agent = CreateAgent::new(agent_name, model);
-    agent.tools = Some(vec![Tool::AgentToolset20260401(AgentToolset::all(
-        PermissionPolicy::AlwaysAllow(Default::default()),
-    ))]);
-    let agent = client.agents().create(&agent).await?;
-    let env = client
-        .environments()
-        .create(&CreateEnvironment {
-            name: agent_name.to_string(),
-            ..Default::default()
-        })
-        .await?;
-    let mut params = CreateSession::new(AgentRef::Id(agent.id), env.id);
-    params.resources = Some(vec![ResourceParams::memory_store(
-        store_id,
-        Access::ReadWrite,
-        None,
-    )]);
-    client.sessions().create(&params).await
-}
-
-/// Every memory (with content) and every version (with content) of a store, all pages.
-pub async fn store_contents(
-    client: &crate::Client,
-    store_id: &str,
-) -> crate::Result<(
-    Vec<crate::types::MemoryListItem>,
-    Vec<crate::types::MemoryVersion>,
-)> {
-    use crate::types::{ListMemories, ListMemoryVersions, View};
-    use futures::TryStreamExt;
-    let stores = client.memory_stores();
-    let memories = stores
-        .memories()
-        .list_all(
-            store_id,
-            &ListMemories {
-                view: Some(View::Full),
-                limit: Some(20),
-                ..Default::default()
-            },
-        )
-        .try_collect()
-        .await?;
-    let versions = stores
-        .memory_versions()
-        .list_all(
-            store_id,
-            &ListMemoryVersions {
-                view: Some(View::Full),
-                limit: Some(20),
-                ..Default::default()
-            },
-        )
-        .try_collect()
-        .await?;
-    Ok((memories, versions))
 }

@@ -1,4 +1,4 @@
-//! The [`Tools`] of a sandbox: how the calls of one model response become events, run, and
+//! The [`Tools`] of a turn's context: how the calls of one model response become events, run, and
 //! wait for the client's answers (custom tools, confirmations).
 //!
 //! Event order for one batch, call by call: the `agent.tool_use` / `agent.custom_tool_use` (a
@@ -16,13 +16,12 @@ use cma_types::{
 };
 use serde_json::Value;
 
-use super::files::err;
-use super::{Permission, Sandbox, judge};
+use super::context::TurnContext;
+use super::lifecycle::{INTERRUPTED, end_span};
 use crate::agent::{ModelUsage, ToolCall, ToolOutput, Tools};
+use crate::sandbox::files::err;
+use crate::sandbox::{Permission, judge};
 use crate::store::pending::{Answer, PendingCall, PendingKind};
-
-/// Said for a call the turn ended before it was answered (an interrupt, an archive).
-pub const INTERRUPTED: &str = "Error: the turn was interrupted before this tool call was answered";
 
 /// What becomes of one call of a batch.
 enum Plan {
@@ -42,7 +41,7 @@ enum Waited {
     Ended,
 }
 
-impl Sandbox {
+impl TurnContext {
     fn is_custom(&self, name: &str) -> bool {
         self.tools
             .iter()
@@ -64,7 +63,6 @@ impl Sandbox {
                 let id = m.append_event(&sid, variant, body).map(|e| e.id.clone());
                 if let (Some(id), Some(kind)) = (&id, pending) {
                     m.add_pending(&sid, id, kind);
-                    m.persist_session(&sid);
                 }
                 Ok(id)
             })
@@ -169,7 +167,7 @@ impl Sandbox {
                 return Ok(Some(Some(m.take_pending(&sid))));
             }
             if let Some(usage) = usage {
-                crate::runner::end_span(m, &sid, &span_id, usage, false);
+                end_span(m, &sid, &span_id, usage, false);
             }
             // Checked under the model's lock, which `Db::shut_down` takes after setting the
             // flag: either it drops this sender, or the sender is never stored (and dropped here).
@@ -179,7 +177,6 @@ impl Sandbox {
                 rec.rt.wake = Some(tx);
             }
             m.idle_requires_action(&sid);
-            m.persist_session(&sid);
             Ok(Some(None))
         });
         match waiting {
@@ -198,7 +195,6 @@ impl Sandbox {
         let sid = self.session_id.clone();
         match self.db.write(|m| {
             let calls = m.take_pending(&sid);
-            m.persist_session(&sid);
             Ok(calls)
         }) {
             Ok(calls) => Waited::Answered(calls),
@@ -220,7 +216,6 @@ impl Sandbox {
             for id in ids {
                 m.add_pending(&sid, id, PendingKind::ToolResult);
             }
-            m.persist_session(&sid);
             Ok(())
         });
         if registered.is_err() {
@@ -268,7 +263,7 @@ impl Sandbox {
     }
 }
 
-impl Tools for Sandbox {
+impl Tools for TurnContext {
     fn call(&mut self, name: &str, input: Value) -> ToolOutput {
         self.call_all(vec![ToolCall::new(name, input)])
             .pop()
@@ -379,7 +374,7 @@ impl Tools for Sandbox {
     }
 }
 
-impl Sandbox {
+impl TurnContext {
     /// Ends the open span (if any) and opens the next.
     fn open_span(&mut self) {
         let sid = self.session_id.clone();
@@ -387,7 +382,7 @@ impl Sandbox {
         let usage = self.span_open.then(|| self.span_usage());
         let opened = self.db.write(|m| {
             if let Some(usage) = usage {
-                crate::runner::end_span(m, &sid, &span_id, usage, false);
+                end_span(m, &sid, &span_id, usage, false);
             }
             if m.budget_reached(&sid) {
                 return Ok(Err(()));
@@ -426,7 +421,7 @@ mod tests {
     /// A session whose agent has the custom tool `lookup_order`, and its sandbox with a model
     /// request open.
     #[allow(clippy::unwrap_used)]
-    fn custom_tool_session() -> (Arc<Db>, String, Sandbox) {
+    fn custom_tool_session() -> (Arc<Db>, String, TurnContext) {
         let db = Arc::new(Db::new(Model::default(), None));
         let agent = db
             .write(|m| {
@@ -456,7 +451,7 @@ mod tests {
         });
         let fs = Fs::new(db.clone(), actor, Vec::new());
         let tools = session.agent.tools.clone();
-        let mut sb = Sandbox::new(
+        let mut sb = TurnContext::new(
             db.clone(),
             sid.clone(),
             fs,
