@@ -171,13 +171,14 @@ fn instruction(clause: &Clause) -> Option<Fact> {
         let w = at(i);
         !w.is_empty() && !text::is_stop(w) && !IDIOM_TAILS.contains(&w)
     };
-    let standing = match at(start) {
-        "always" | "never" => ws.len() > start + 1 && !IDIOM_TAILS.contains(&at(start + 1)),
-        "from" => at(start + 1) == "now",
-        "only" | "no" | "nothing" | "don't" | "dont" => names_something(start + 1),
-        "do" => at(start + 1) == "not" && names_something(start + 2),
-        _ => false,
-    } || (ws.len() >= 2 && at(ws.len() - 1) == "only" && !text::is_stop(at(ws.len() - 2)));
+    let standing =
+        match at(start) {
+            "always" | "never" => ws.len() > start + 1 && !IDIOM_TAILS.contains(&at(start + 1)),
+            "from" => at(start + 1) == "now",
+            "only" | "no" | "nothing" | "don't" | "dont" => names_something(start + 1),
+            "do" => at(start + 1) == "not" && names_something(start + 2),
+            _ => false,
+        } || (ws.len() >= 2 && at(ws.len() - 1) == "only" && !text::is_stop(at(ws.len() - 2)));
     standing.then(|| Fact {
         text: as_sentence(&clause.text),
         subject: None,

@@ -20,8 +20,8 @@ pub(super) const STOP_WORDS: &[&str] = &[
     "remember", "same", "say", "said", "she", "should", "so", "some", "something", "still", "such",
     "tell", "than", "thank", "thanks", "that", "that's", "the", "their", "theirs", "them", "then",
     "there", "these", "they", "thing", "things", "this", "those", "though", "through", "to", "too",
-    "told", "under", "until", "up", "us", "very", "was", "wasn't", "we", "were", "weren't", "what",
-    "what's", "whats", "when", "where", "where's", "which", "while", "who", "who's", "whom", "why",
+    "told", "under", "until", "up", "us", "very", "was", "wasn't", "we", "we'd", "we'll", "we're",
+    "we've", "were", "weren't", "what", "what's", "whats", "when", "where", "where's", "which", "while", "who", "who's", "whom", "why",
     "will", "with", "won't", "would", "wouldn't", "yes", "yet", "you", "you'd", "you'll", "you're",
     "you've", "your", "yours", "yourself",
 ];
@@ -224,7 +224,6 @@ pub(super) const KIND_NOUNS: &[&str] = &[
 pub(super) const WH_DETERMINERS: &[&str] = &[
     "what", "which", "whose",
 ];
-
 
 /// Stems of verbs of having: their objects are things owned, not values of one attribute.
 #[rustfmt::skip]

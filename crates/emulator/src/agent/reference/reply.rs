@@ -62,7 +62,11 @@ fn cut(line: &str) -> String {
 fn listed(label: &str, items: &[String], always_bullets: bool) -> Option<String> {
     match items {
         [] => None,
-        [one] if !always_bullets => Some(format!("{label} {}", lower_first(one))),
+        // Inline only when the line reads on after the label ("Noted: you're a size 9"); a
+        // line kept as said ("Weekends only.") is quoted on a line of its own.
+        [one] if !always_bullets && lower_first(one).starts_with(char::is_lowercase) => {
+            Some(format!("{label} {}", lower_first(one)))
+        }
         many => Some(format!(
             "{label}\n{}",
             bullets(&many.iter().map(|m| lower_first(m)).collect::<Vec<_>>())

@@ -760,5 +760,4 @@ fn a_one_word_value_after_is_is_updated_in_place() {
     assert!(!n.contains("medium") && n.contains("$150"), "{n}");
 }
 
-
 mod phrasing;

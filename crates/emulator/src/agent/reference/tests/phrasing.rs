@@ -69,8 +69,16 @@ fn open_requests_are_recognised_by_their_form() {
         assert!(!reply.contains("don't have"), "{open}: {reply}");
     }
     // A question naming something is not open.
-    let reply = visit(&agent, &mut sb, &mounts, "Remind me of my membership number.");
-    assert!(reply.contains("M-7781") && !reply.contains("Ana"), "{reply}");
+    let reply = visit(
+        &agent,
+        &mut sb,
+        &mounts,
+        "Remind me of my membership number.",
+    );
+    assert!(
+        reply.contains("M-7781") && !reply.contains("Ana"),
+        "{reply}"
+    );
 }
 
 #[test]
@@ -84,7 +92,10 @@ fn a_subject_with_no_fact_is_not_noted_whatever_else_matches() {
         "Which locksmith do I normally use?",
     ] {
         let reply = visit(&agent, &mut sb, &mounts, asked);
-        assert!(reply.contains("I don't have that noted."), "{asked}: {reply}");
+        assert!(
+            reply.contains("I don't have that noted."),
+            "{asked}: {reply}"
+        );
         // A light verb alone matches nothing.
         assert!(!reply.contains("side gate"), "{asked}: {reply}");
     }
@@ -98,7 +109,12 @@ fn a_fact_sharing_another_word_of_the_question_is_quoted() {
     let agent = ReferenceAgent::default();
     let mut sb = Sandbox::default();
     let mounts = [rw("me")];
-    visit(&agent, &mut sb, &mounts, "I love the hills in Richmond Park.");
+    visit(
+        &agent,
+        &mut sb,
+        &mounts,
+        "I love the hills in Richmond Park.",
+    );
     visit(&agent, &mut sb, &mounts, "My dog's name is Rex.");
     for asked in [
         "Should my run on Saturday have hills?",
@@ -163,14 +179,20 @@ fn fragments_and_imperatives_of_preference_are_learned_as_said() {
 fn odd_questions_get_a_reply_and_leave_memory_alone() {
     let agent = ReferenceAgent::default();
     let (mut sb, mounts) = club();
-    visit(&agent, &mut sb, &mounts, "I rent locker 42. My gate code is 1234.");
+    visit(
+        &agent,
+        &mut sb,
+        &mounts,
+        "I rent locker 42. My gate code is 1234.",
+    );
     let before = notes(&sb);
     let ten = (1..=10)
         .map(|i| format!("what's my thing number {i}"))
         .collect::<Vec<_>>()
         .join(", and ")
         + ", and do I still have my locker?";
-    let nested = r#"He said "she said 'I like "tea" and 'coffee'' to me" — what's my "gate 'code'"?"#;
+    let nested =
+        r#"He said "she said 'I like "tea" and 'coffee'' to me" — what's my "gate 'code'"?"#;
     for (message, expect) in [
         (ten.as_str(), "locker 42"),
         (nested, "1234"),
@@ -185,8 +207,10 @@ fn odd_questions_get_a_reply_and_leave_memory_alone() {
         assert!(reply.contains(expect), "{message}: {reply}");
         assert!(sb.writes().is_empty(), "{message}: {:?}", sb.writes());
         assert!(
-            !sb.calls.iter().any(|(n, i)| n == "bash"
-                && i["command"].as_str().is_some_and(|c| c.starts_with("rm"))),
+            !sb.calls
+                .iter()
+                .any(|(n, i)| n == "bash"
+                    && i["command"].as_str().is_some_and(|c| c.starts_with("rm"))),
             "{message}: {:?}",
             sb.calls
         );
@@ -196,4 +220,3 @@ fn odd_questions_get_a_reply_and_leave_memory_alone() {
     let reply = visit(&agent, &mut sb, &mounts, &ten);
     assert!(reply.lines().count() < 40, "{reply}");
 }
-
