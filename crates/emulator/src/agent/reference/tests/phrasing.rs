@@ -220,3 +220,44 @@ fn odd_questions_get_a_reply_and_leave_memory_alone() {
     let reply = visit(&agent, &mut sb, &mounts, &ten);
     assert!(reply.lines().count() < 40, "{reply}");
 }
+
+/// What `scenarios/README.md` says the agent still cannot do, so the page stays true.
+#[test]
+fn the_documented_limits_hold() {
+    let agent = ReferenceAgent::default();
+    let mut sb = Sandbox::default();
+    sb.files.insert(
+        "/mnt/memory/desk/billing.md".into(),
+        "## Billing\n- Bills are issued on the 1st of each month.\n## Engineers\n- The list of approved engineers is on our website.\n".into(),
+    );
+    let mounts = [rw("me"), ro("desk")];
+    visit(
+        &agent,
+        &mut sb,
+        &mounts,
+        "I'm training for a half marathon in October.",
+    );
+    // No synonyms: the race is not found through "race", and is said not to be noted.
+    let reply = visit(&agent, &mut sb, &mounts, "What race am I training for?");
+    assert!(
+        reply.contains("half marathon") && reply.contains("I don't have that noted."),
+        "{reply}"
+    );
+    // Without a first-person word a question is not about the customer.
+    let reply = visit(
+        &agent,
+        &mut sb,
+        &mounts,
+        "Which engineer came out last time?",
+    );
+    assert!(
+        reply.contains("approved engineers") && !reply.contains("don't have"),
+        "{reply}"
+    );
+    // "My bill" that only a reference file answers: quoted and said not to be noted.
+    let reply = visit(&agent, &mut sb, &mounts, "When do I get my bill?");
+    assert!(
+        reply.contains("1st of each month") && reply.contains("I don't have that noted."),
+        "{reply}"
+    );
+}
