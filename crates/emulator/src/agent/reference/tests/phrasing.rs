@@ -42,6 +42,18 @@ fn every_question_of_a_message_is_answered() {
         reply.contains("I don't have that noted: what's your gate code?"),
         "{reply}"
     );
+    // Two questions joined by "and" without a comma are two questions.
+    let reply = visit(
+        &agent,
+        &mut sb,
+        &mounts,
+        "Which locker is mine and which locksmith did I use?",
+    );
+    assert!(reply.contains("locker 42"), "{reply}");
+    assert!(
+        reply.contains("I don't have that noted: which locksmith did you use?"),
+        "{reply}"
+    );
 }
 
 #[test]
