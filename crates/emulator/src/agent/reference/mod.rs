@@ -31,7 +31,7 @@
 //!    (seeded, shared, read-only; a `##` heading lends its words to its lines) and of the
 //!    session's mounted files (`file` resources, read with `read`, quoted like read-only store
 //!    files) that share a stemmed content word with it are quoted ("From my notes:", "From the
-//!    reference files:"); light words ("use", "last", "time", [`grammar::LIGHT_WORDS`]) never
+//!    reference files:"); light words ("use", "last", "time", `grammar::LIGHT_WORDS`) never
 //!    match on their own. A question about "my X" takes facts about X or sharing a word outside
 //!    the phrase (so "my dog's birthday" does not get the dog's name, but "hills for my run"
 //!    gets the hills). An open request ("any recommendations?", "plan my week", "book me
