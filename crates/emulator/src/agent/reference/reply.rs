@@ -207,7 +207,7 @@ fn recall(intent: &Intent, k: &Knowledge) -> Option<String> {
     } else {
         let named: Vec<String> = unanswered
             .iter()
-            .map(|q| format!("{}?", q.text.trim()))
+            .map(|q| format!("{}?", cut(q.text.trim())))
             .collect();
         out.extend(listed(phrases::NOT_NOTED_FOR, &named, false));
     }
