@@ -286,6 +286,7 @@ pub async fn run(
             turn_timeout_ms: options.turn_timeout.as_millis() as u64,
             keep: options.keep,
             baseline: options.baseline.as_ref().map(|p| p.display().to_string()),
+            variants: Vec::new(),
         },
         scenarios: selected
             .iter()
@@ -307,6 +308,7 @@ pub async fn run(
         interrupted,
         errors: Vec::new(),
         usage: Default::default(),
+        comparisons: Vec::new(),
     };
     report.finish(options.min_pass_rate);
     if let Some(b) = &baseline {
