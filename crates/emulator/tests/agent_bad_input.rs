@@ -64,6 +64,16 @@ async fn odd_messages_get_a_reply_and_write_nothing() {
         "# Title\n\n**bold** and _it_ `code`\n\n```rust\nfn main() {}\n```\n> quote\n- [x](http://127.0.0.1/)".to_string(),
         r#"{"customer": {"name": "x", "size": 9}, "items": [1, 2, {"a": null}], "ok": true}"#.to_string(),
         "\u{200b}\u{feff}\u{7}".to_string(),
+        (1..=10)
+            .map(|i| format!("what's my thing number {i}"))
+            .collect::<Vec<_>>()
+            .join(", and ")
+            + "?",
+        r#"He said "she said 'I like "tea" and 'coffee'' to me" — what's my "gate 'code'"?"#
+            .to_string(),
+        "what is it?".to_string(),
+        "Forget it.".to_string(),
+        "Never mind.".to_string(),
     ];
     for m in &messages {
         let turn = t(run_turn(&env.client, &session.id, m, &options))
@@ -98,12 +108,29 @@ async fn odd_messages_get_a_reply_and_write_nothing() {
     .await
     .unwrap();
     assert!(turn.reply.contains("locker number is 17"), "{}", turn.reply);
-    let files = store_paths(&env, &store.id).await;
-    assert_eq!(
-        files,
-        vec![(
-            "/preferences.md".to_string(),
-            "# Customer notes\n\n- Your locker number is 17.\n".to_string()
-        )]
-    );
+    let kept = vec![(
+        "/preferences.md".to_string(),
+        "# Customer notes\n\n- Your locker number is 17.\n".to_string(),
+    )];
+    assert_eq!(store_paths(&env, &store.id).await, kept);
+    // "Forget it" means never mind: it deletes nothing.
+    for m in [
+        "Forget it.",
+        "Oh, forget about it.",
+        "Never mind, forget it.",
+    ] {
+        let turn = t(run_turn(&env.client, &session.id, m, &options))
+            .await
+            .unwrap();
+        assert!(
+            turn.reply.contains("never mind") && !turn.reply.contains("forgotten"),
+            "{m}: {}",
+            turn.reply
+        );
+        assert!(
+            !turn.tool_uses.iter().any(|u| u.writes_memory()),
+            "{m}: wrote memory"
+        );
+        assert_eq!(store_paths(&env, &store.id).await, kept, "{m}");
+    }
 }

@@ -157,16 +157,28 @@ pub(super) fn from_clause(clause: &Clause) -> Option<Fact> {
     })
 }
 
-/// "Please always answer in bullet points", "Never call me before 9am": a standing instruction,
-/// kept exactly as said.
+/// A standing instruction or a fragment of preference, kept exactly as said: "Please always
+/// answer in bullet points", "Never call me before 9am", "Don't call before 9am", "No calls
+/// after 8pm", "Only text messages", "Email only, please", "Weekends only". Idioms that open the
+/// same way ("no problem", "never mind", "don't worry") are conversation, not preferences.
 fn instruction(clause: &Clause) -> Option<Fact> {
     let ws = clause.words();
     let start = usize::from(ws.first().is_some_and(|w| w.lower == "please"));
-    let standing = match ws.get(start).map(|w| w.lower.as_str()) {
-        Some("always" | "never") => ws.len() > start + 1,
-        Some("from") => ws.get(start + 1).is_some_and(|w| w.lower == "now"),
-        _ => false,
+    let at = |i: usize| ws.get(i).map_or("", |w| w.lower.as_str());
+    // The word after the opener must name something ("no calls"), not be grammar ("no, I …")
+    // or an idiom ("no problem").
+    let names_something = |i: usize| {
+        let w = at(i);
+        !w.is_empty() && !text::is_stop(w) && !IDIOM_TAILS.contains(&w)
     };
+    let standing =
+        match at(start) {
+            "always" | "never" => ws.len() > start + 1 && !IDIOM_TAILS.contains(&at(start + 1)),
+            "from" => at(start + 1) == "now",
+            "only" | "no" | "nothing" | "don't" | "dont" => names_something(start + 1),
+            "do" => at(start + 1) == "not" && names_something(start + 2),
+            _ => false,
+        } || (ws.len() >= 2 && at(ws.len() - 1) == "only" && !text::is_stop(at(ws.len() - 2)));
     standing.then(|| Fact {
         text: as_sentence(&clause.text),
         subject: None,

@@ -20,8 +20,8 @@ pub(super) const STOP_WORDS: &[&str] = &[
     "remember", "same", "say", "said", "she", "should", "so", "some", "something", "still", "such",
     "tell", "than", "thank", "thanks", "that", "that's", "the", "their", "theirs", "them", "then",
     "there", "these", "they", "thing", "things", "this", "those", "though", "through", "to", "too",
-    "told", "under", "until", "up", "us", "very", "was", "wasn't", "we", "were", "weren't", "what",
-    "what's", "whats", "when", "where", "where's", "which", "while", "who", "who's", "whom", "why",
+    "told", "under", "until", "up", "us", "very", "was", "wasn't", "we", "we'd", "we'll", "we're",
+    "we've", "were", "weren't", "what", "what's", "whats", "when", "where", "where's", "which", "while", "who", "who's", "whom", "why",
     "will", "with", "won't", "would", "wouldn't", "yes", "yet", "you", "you'd", "you'll", "you're",
     "you've", "your", "yours", "yourself",
 ];
@@ -148,7 +148,50 @@ pub(super) const GENERIC: &[&str] = &[
     "about", "all", "anything", "data", "detail", "details", "everything", "file", "files",
     "history", "info", "information", "me", "memory", "note", "notes", "preference", "preferences",
     "profile", "record", "records", "stuff", "whatever", "what", "you", "know", "said", "told",
-    "ever", "thing", "things", "else",
+    "ever", "thing", "things", "else", "remind", "mentioned", "shared", "saved", "stored", "kept",
+    "given", "gave",
+];
+
+/// Words that name memory itself: a question made of these and grammar only ("what have you got
+/// on file for me?", "remind me what I've told you") asks for everything known.
+#[rustfmt::skip]
+pub(super) const MEMORY_NAMES: &[&str] = &[
+    "remember", "remembered", "know", "knew", "noted", "note", "notes", "recall", "stored", "kept",
+    "saved", "file", "files", "record", "records", "told", "said", "remind", "mentioned", "shared",
+    "given", "gave", "profile", "info", "information", "data", "details", "memory", "have",
+];
+
+/// Words that refer to the speaker or their group.
+#[rustfmt::skip]
+pub(super) const SPEAKER: &[&str] = &[
+    "i", "me", "my", "mine", "myself", "we", "us", "our", "ours", "i'm", "i've", "i'd", "we're",
+    "we've", "we'd",
+];
+
+/// Light words: verbs and nouns so common that sharing one does not make a note or a line
+/// answer a question ("which locksmith did I *use* last *time*?" is not answered by "you use the
+/// side gate"). They count for recall only when a question has no other content word.
+#[rustfmt::skip]
+pub(super) const LIGHT_WORDS: &[&str] = &[
+    "use", "used", "using", "make", "made", "take", "took", "taken", "give", "go", "went", "gone",
+    "going", "come", "came", "put", "keep", "let", "getting", "bring", "brought", "last", "next",
+    "first", "time", "times", "way", "kind", "sort", "type", "lot", "bit", "good",
+    "new", "old", "right", "sure", "fine", "best", "nice", "ok", "want", "wanted", "like", "need",
+    "needed", "look", "looking",
+];
+
+/// Conversational idioms that open with a preference word but state no preference ("no
+/// problem", "never mind").
+#[rustfmt::skip]
+pub(super) const IDIOM_TAILS: &[&str] = &[
+    "problem", "problems", "worries", "worry", "idea", "mind", "rush", "matter", "doubt", "way",
+    "kidding", "joke", "joking", "thanks", "luck", "clue", "wonder", "need",
+];
+
+/// Pronouns a "forget" can point with, meaning "never mind" rather than a fact ("forget it").
+#[rustfmt::skip]
+pub(super) const DISMISSALS: &[&str] = &[
+    "it", "that", "this", "about",
 ];
 
 /// Words that make a forget request cover everything when nothing more specific is named.
@@ -170,9 +213,16 @@ pub(super) const ARRANGE_WORDS: &[&str] = &[
     "schedule", "order", "sort",
 ];
 
+/// Nouns that stand for the real subject after a wh-word ("what kind of boiler").
 #[rustfmt::skip]
-pub(super) const MEMORY_WORDS: &[&str] = &[
-    "remember", "know", "noted", "recall", "have", "stored", "kept",
+pub(super) const KIND_NOUNS: &[&str] = &[
+    "kind", "sort", "type", "make", "model", "brand", "of",
+];
+
+/// Question words after which a noun phrase names what is asked for ("which locksmith").
+#[rustfmt::skip]
+pub(super) const WH_DETERMINERS: &[&str] = &[
+    "what", "which", "whose",
 ];
 
 /// Stems of verbs of having: their objects are things owned, not values of one attribute.

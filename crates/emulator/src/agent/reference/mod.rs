@@ -12,7 +12,8 @@
 //!    I'm a size 9", "heads up: my home airport is SFO", "I always want an aisle seat", "I'm
 //!    Cust0042x"), as one line in the customer's own words turned to the second person ("You
 //!    always want an aisle seat."), so every value they said is in memory verbatim; a standing
-//!    instruction ("please always answer in bullet points") is kept as said. The lines live in
+//!    instruction ("please always answer in bullet points") or a fragment of preference ("No
+//!    calls after 8pm.", "Weekends only.", "… Email only, please.") is kept as said. The lines live in
 //!    `preferences.md` in every `read_write` store, under `# Customer notes`. A new fact about
 //!    the same subject replaces the old line in place. Subjects come from grammar: the noun
 //!    phrase of "my X is …" (head noun, its modifiers, a possessor, the first word of the
@@ -24,16 +25,23 @@
 //!    one `edit` per turn; nothing new → no write.
 //! 3. **Forgets** on request: "forget my allergy information" removes the lines whose words
 //!    match (stems, so allergy ~ allergic) from its notes and the customer's other `read_write`
-//!    files; "forget everything" deletes them (`bash rm`).
+//!    files; "forget everything" deletes them (`bash rm`); "forget it" / "never mind" deletes
+//!    nothing.
 //! 4. **Recalls** for each question or request: the facts and the lines of other store files
 //!    (seeded, shared, read-only; a `##` heading lends its words to its lines) and of the
 //!    session's mounted files (`file` resources, read with `read`, quoted like read-only store
-//!    files) that share a stemmed content word with it are quoted ("From my notes:", "From the reference files:"); a
-//!    question about "my X" takes only facts about X (so "my dog's birthday" does not get the
-//!    dog's name). An open request ("any recommendations?", "plan my week", "what do you remember
-//!    about me?", "book me something", "I'm looking for …") quotes every fact; a question
-//!    nothing matches gets "I don't have that noted."; a need ("I need a bag for work") quotes
-//!    what matches and otherwise stays quiet.
+//!    files) that share a stemmed content word with it are quoted ("From my notes:", "From the
+//!    reference files:"); light words ("use", "last", "time", `grammar::LIGHT_WORDS`) never
+//!    match on their own. A question about "my X" takes facts about X or sharing a word outside
+//!    the phrase (so "my dog's birthday" does not get the dog's name, but "hills for my run"
+//!    gets the hills). An open request ("any recommendations?", "plan my week", "book me
+//!    something", "I'm looking for …", or any question made of grammar and words naming memory:
+//!    "what do you know about us?", "what have you got on file for me?") quotes every fact.
+//!    Every question of a message is answered: one about the customer whose subject ("which
+//!    locksmith did I use?", "my gate code") no note is about gets "I don't have that noted."
+//!    whatever else is quoted, as does a question nothing matches; when several were asked, the
+//!    unanswered ones are named. A need ("I need a bag for work") quotes what matches and
+//!    otherwise stays quiet.
 //! 5. **Invents nothing**: every name, number, price or date in a reply or a note was said by
 //!    the customer or is in a mounted store; the fixed phrases are in the private
 //!    `reply::phrases` module.

@@ -3,7 +3,7 @@
 //! values of their own.
 
 use super::facts::Fact;
-use super::intent::{Forget, Intent};
+use super::intent::{Forget, Intent, Query};
 use super::notes::{Learned, StoreLine};
 use super::text::lower_first;
 use std::collections::BTreeSet;
@@ -15,6 +15,8 @@ pub(super) mod phrases {
     pub const FROM_NOTES: &str = "From my notes:";
     pub const FROM_FILES: &str = "From the reference files:";
     pub const NOT_NOTED: &str = "I don't have that noted.";
+    pub const NOT_NOTED_FOR: &str = "I don't have that noted:";
+    pub const NEVER_MIND: &str = "OK, never mind: nothing changed.";
     pub const NOTHING_YET: &str = "I don't have anything noted about you yet.";
     pub const FORGOT_ALL: &str = "Done: I've forgotten everything you told me.";
     pub const FORGOT: &str = "Done: I've forgotten";
@@ -60,7 +62,11 @@ fn cut(line: &str) -> String {
 fn listed(label: &str, items: &[String], always_bullets: bool) -> Option<String> {
     match items {
         [] => None,
-        [one] if !always_bullets => Some(format!("{label} {}", lower_first(one))),
+        // Inline only when the line reads on after the label ("Noted: you're a size 9"); a
+        // line kept as said ("Weekends only.") is quoted on a line of its own.
+        [one] if !always_bullets && lower_first(one).starts_with(char::is_lowercase) => {
+            Some(format!("{label} {}", lower_first(one)))
+        }
         many => Some(format!(
             "{label}\n{}",
             bullets(&many.iter().map(|m| lower_first(m)).collect::<Vec<_>>())
@@ -111,7 +117,14 @@ pub(super) fn compose(intent: &Intent, k: &Knowledge) -> String {
     }
 
     if parts.is_empty() {
-        parts.push(phrases::HOW_CAN_I_HELP.to_string());
+        parts.push(
+            if intent.dismissed {
+                phrases::NEVER_MIND
+            } else {
+                phrases::HOW_CAN_I_HELP
+            }
+            .to_string(),
+        );
     }
     parts.join("\n\n")
 }
@@ -155,18 +168,48 @@ fn recall(intent: &Intent, k: &Knowledge) -> Option<String> {
     if !reference.is_empty() {
         out.push(format!("{}\n{}", phrases::FROM_FILES, bullets(&reference)));
     }
-    if out.is_empty() {
-        if !intent.asks {
-            return None;
+
+    // Each question gets an answer or says it has none: one about the customer ("what's my
+    // gate code?") is answered only by a note about what it asks for, whatever else matched.
+    let customer_stems: Vec<BTreeSet<String>> = k
+        .facts
+        .iter()
+        .map(Fact::stems)
+        .chain(k.customer_lines.iter().map(|l| l.stems.clone()))
+        .collect();
+    let answered = |q: &Query| {
+        if q.open {
+            !customer_stems.is_empty()
+        } else if !q.subject.is_empty() {
+            customer_stems.iter().any(|s| q.has_subject_in(s))
+        } else {
+            customer_stems.iter().any(|s| q.about(s))
+                || k.reference_lines.iter().any(|l| q.mentions(&l.stems))
         }
+    };
+    let asked: Vec<&Query> = intent.queries.iter().filter(|q| q.asked).collect();
+    let unanswered: Vec<&Query> = asked.iter().copied().filter(|q| !answered(q)).collect();
+    if out.is_empty() && unanswered.is_empty() {
+        return None;
+    }
+    if out.is_empty() && unanswered.len() == asked.len() {
+        let open = unanswered.iter().any(|q| q.open);
         out.push(
-            if intent.open {
+            if open {
                 phrases::NOTHING_YET
             } else {
                 phrases::NOT_NOTED
             }
             .to_string(),
         );
+    } else if asked.len() == 1 && unanswered.len() == 1 {
+        out.push(phrases::NOT_NOTED.to_string());
+    } else {
+        let named: Vec<String> = unanswered
+            .iter()
+            .map(|q| format!("{}?", cut(q.text.trim())))
+            .collect();
+        out.extend(listed(phrases::NOT_NOTED_FOR, &named, false));
     }
     Some(out.join("\n\n"))
 }

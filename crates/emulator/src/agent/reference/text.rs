@@ -254,6 +254,25 @@ fn opens_clause(rest: &str) -> bool {
         || FORGET_START.contains(&first.as_str())
 }
 
+/// "… and do I still have my locker?": a wh-word, or an auxiliary before its subject, opens a
+/// question of its own after "and"/"or"/"but".
+fn opens_question(ws: &[Word]) -> bool {
+    const WH: &[&str] = &[
+        "what", "what's", "whats", "which", "who", "who's", "whose", "where", "where's", "when",
+        "why", "how",
+    ];
+    const AUX: &[&str] = &[
+        "do", "does", "did", "can", "could", "will", "would", "is", "are", "was", "were", "should",
+        "have", "has", "am", "may",
+    ];
+    const SUBJECT: &[&str] = &[
+        "i", "you", "my", "your", "we", "our", "it", "there", "the", "they", "he", "she", "this",
+        "that", "these", "those",
+    ];
+    let at = |i: usize| ws.get(i).map_or("", |w| w.lower.as_str());
+    WH.contains(&at(0)) || (AUX.contains(&at(0)) && SUBJECT.contains(&at(1)))
+}
+
 fn split_sentence(sentence: &str) -> Vec<String> {
     let mut pieces = Vec::new();
     let mut start = 0;
@@ -276,7 +295,7 @@ fn split_sentence(sentence: &str) -> Vec<String> {
         } else if c == ' ' && (rest.starts_with(" - ")) {
             Some(3)
         } else if i > 0 && bytes[i - 1] == b' ' {
-            ["and ", "but ", "so ", "plus "]
+            ["and ", "but ", "so ", "plus ", "or "]
                 .iter()
                 .find(|w| lower[i..].starts_with(**w))
                 .map(|w| w.len())
@@ -289,11 +308,9 @@ fn split_sentence(sentence: &str) -> Vec<String> {
             let opens = if matches!(c, ',' | ':' | '—' | '–' | '(' | ')' | ' ') {
                 opens_clause(after)
             } else {
-                let first = words(after)
-                    .first()
-                    .map(|w| w.lower.clone())
-                    .unwrap_or_default();
-                FIRST_PERSON.contains(&first.as_str())
+                let ws = words(after);
+                let first = ws.first().map(|w| w.lower.clone()).unwrap_or_default();
+                FIRST_PERSON.contains(&first.as_str()) || opens_question(&ws)
             };
             if opens {
                 pieces.push(sentence[start..i].to_string());

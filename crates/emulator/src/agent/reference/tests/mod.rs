@@ -759,3 +759,5 @@ fn a_one_word_value_after_is_is_updated_in_place() {
     assert!(n.contains("- Your size is large.\n"), "{n}");
     assert!(!n.contains("medium") && n.contains("$150"), "{n}");
 }
+
+mod phrasing;
