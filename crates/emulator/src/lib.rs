@@ -52,6 +52,7 @@ pub use error::{ApiError, EmulatorError};
 pub use faults::FaultConfig;
 /// Whether bubblewrap can build the real shell's sandbox on this machine (checked once).
 pub use sandbox::bwrap::available as real_shell_available;
+pub use sandbox::limits::SandboxLimits;
 pub use store::agents::TOOLSET_TOOLS;
 pub use webhooks::{WebhookConfig, WebhookSecret};
 

@@ -11,6 +11,9 @@ mod calls;
 mod file_mount_tests;
 pub mod files;
 pub mod fs;
+pub mod limits;
+pub mod pool;
+mod sync;
 #[cfg(test)]
 mod tests;
 
@@ -211,6 +214,8 @@ pub struct Sandbox {
     pub real_shell: bool,
     /// The real shell, once a `bash` call started it (the runner keeps it for the next turn).
     pub shell: Option<bwrap::BwrapShell>,
+    /// The caps of the real shell.
+    pub shell_limits: limits::SandboxLimits,
     /// The session's environment is self-hosted: its worker runs the toolset calls.
     pub self_hosted: bool,
 }
@@ -239,6 +244,7 @@ impl Sandbox {
             usage: None,
             real_shell: false,
             shell: None,
+            shell_limits: limits::SandboxLimits::default(),
             self_hosted: false,
         }
     }
@@ -247,7 +253,7 @@ impl Sandbox {
     fn run_tool(&mut self, name: &str, input: &Value) -> ToolOutput {
         if name == "bash" && self.real_shell {
             if self.shell.is_none() {
-                match bwrap::BwrapShell::for_fs(&self.fs) {
+                match bwrap::BwrapShell::for_fs(&self.fs, self.shell_limits) {
                     Ok(s) => self.shell = Some(s),
                     Err(e) => {
                         tracing::warn!(error = %e, "no real shell for this turn; using the emulated one");

@@ -60,6 +60,8 @@ pub(crate) enum Effect {
     WakePollers(Arc<tokio::sync::Notify>),
     /// Replaces an event of a log (its stored copy is replaced in the same commit).
     Replace(Arc<EventLog>, usize, Arc<StoredEvent>),
+    /// Ends an archived or deleted session's idle real shell.
+    EndShell(String),
 }
 
 impl Effect {
@@ -74,6 +76,7 @@ impl Effect {
             Effect::Webhook(notifier, data) => notifier.send(data),
             Effect::WakePollers(ready) => ready.notify_waiters(),
             Effect::Replace(log, index, event) => log.replace(index, event),
+            Effect::EndShell(session_id) => crate::sandbox::pool::end(&session_id),
         }
     }
 }

@@ -553,6 +553,7 @@ impl Model {
         if let Some(flag) = interrupt {
             self.after_commit(Effect::SetFlag(flag, true));
         }
+        self.after_commit(Effect::EndShell(id.to_string()));
         self.persist_session(id);
         self.webhook("session.archived", id);
         Ok(self.session(id)?.session.clone())
@@ -565,6 +566,7 @@ impl Model {
         if let Some(rec) = self.sessions.remove(id) {
             self.after_commit(Effect::SetFlag(rec.rt.interrupted.clone(), true));
             self.after_commit(Effect::Close(rec.rt.log.clone()));
+            self.after_commit(Effect::EndShell(id.to_string()));
         }
         self.changes.push(Change::Delete {
             kind: KIND_SESSION,
