@@ -203,6 +203,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         },
         grader: args.grader,
         grader_cache: Some(args.reports_dir.join("grader-cache")),
+        // `--target local` starts its emulator with the agent flags too (`--emulated-shell`, the
+        // sandbox's caps), not with the defaults.
+        local_emulator: cma_emulator::EmulatorConfig {
+            agent: agent.clone(),
+            ..cma_emulator::EmulatorConfig::default()
+        },
+        shell: None,
     };
 
     if args.list {
@@ -231,6 +238,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // A model backend gets an emulator of its own, configured with it, that the run targets.
     let _emulator = if model_backend && !args.list {
         args.agent.warn_without_key();
+        args.agent.warn_emulated_shell(&agent);
+        options.shell = Some(cma_scenario::run::shell_name(&agent));
         let emulator = cma_emulator::Emulator::start(cma_emulator::EmulatorConfig {
             agent,
             ..cma_emulator::EmulatorConfig::default()

@@ -279,9 +279,12 @@ impl BwrapShell {
         self.root.path()
     }
 
-    /// Whether a bash is running in this shell's sandbox.
-    pub fn is_running(&self) -> bool {
-        self.proc.is_some()
+    /// Whether a bash is running in this shell's sandbox (a shell whose sandbox ended is
+    /// started again by its next call).
+    pub fn is_running(&mut self) -> bool {
+        self.proc
+            .as_mut()
+            .is_some_and(|p| matches!(p.child.try_wait(), Ok(None)))
     }
 
     fn start(&self) -> std::io::Result<Proc> {
@@ -315,7 +318,7 @@ impl BwrapShell {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
-        let mut child = cmd.spawn()?;
+        let mut child = limits::spawn_from_lasting_thread(cmd)?;
         let (Some(stdin), Some(mut stdout)) = (child.stdin.take(), child.stdout.take()) else {
             let _ = child.kill();
             return Err(std::io::Error::other("bwrap started without pipes"));
@@ -401,7 +404,8 @@ impl BwrapShell {
             .and_then(Value::as_u64)
             .map_or(DEFAULT_TIMEOUT, Duration::from_millis)
             .min(MAX_TIMEOUT);
-        if self.proc.is_none() {
+        if !self.is_running() {
+            self.proc = None;
             match self.start() {
                 Ok(p) => self.proc = Some(p),
                 Err(e) => return err(format!("Error: could not start the sandboxed shell: {e}")),

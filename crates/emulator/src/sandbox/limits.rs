@@ -16,6 +16,9 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::process::{Child, Command};
+use std::sync::mpsc;
+use std::sync::{Mutex, OnceLock};
 
 /// The caps of one session's sandbox (see the module documentation for how each holds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +80,43 @@ pub(super) fn own(path: &Path, owner: Option<(u32, u32)>) -> std::io::Result<()>
     match owner {
         Some((uid, gid)) => std::os::unix::fs::lchown(path, Some(uid), Some(gid)),
         None => Ok(()),
+    }
+}
+
+/// Starts `cmd` from a thread that lives as long as the process. `bwrap --die-with-parent` (and
+/// any `PR_SET_PDEATHSIG`) ends the sandbox when the *thread* that started it exits, not the
+/// process: started from a session's runner thread, a shell kept for the session's next run
+/// would die with the run that started it. (That is what broke forgetting and updates through
+/// the model backends when a session first kept its shell: the next run's first `bash` call, the
+/// listing of the mounts, failed, so the agent saw no notes.)
+pub(super) fn spawn_from_lasting_thread(cmd: Command) -> std::io::Result<Child> {
+    type Job = (Command, mpsc::Sender<std::io::Result<Child>>);
+    static SPAWNER: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let started = std::thread::Builder::new()
+            .name("sandbox-spawner".into())
+            .spawn(move || {
+                for (mut cmd, reply) in rx {
+                    let _ = reply.send(cmd.spawn());
+                }
+            });
+        if let Err(e) = started {
+            tracing::warn!(error = %e, "no spawner thread: sandboxes end with their runner thread");
+        }
+        Mutex::new(tx)
+    });
+    let (reply, answer) = mpsc::channel();
+    let sent = spawner
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .send((cmd, reply));
+    match sent {
+        Ok(()) => answer
+            .recv()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the spawner thread is gone"))),
+        // No spawner thread: start it from here (it then lives as long as this thread).
+        Err(mpsc::SendError((mut cmd, _))) => cmd.spawn(),
     }
 }
 

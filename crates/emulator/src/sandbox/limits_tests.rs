@@ -322,3 +322,28 @@ fn links_to_host_files_are_never_followed_by_the_emulator() {
     assert!(!std::path::Path::new("/new.md").exists());
     s.still_works();
 }
+
+/// Break it: drop `--unshare-all` and the connection to the host's listener succeeds.
+#[test]
+fn the_network_is_unreachable_tcp_to_a_host_port_and_dns_alike() {
+    if !bwrap_or_skip() {
+        return;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut s = setup(SandboxLimits::default());
+    let out = s.sh(&format!(
+        "(echo GET / > /dev/tcp/127.0.0.1/{port}) && echo CONNECTED; getent hosts example.com || echo NO-DNS"
+    ));
+    assert!(
+        !out.text.contains("CONNECTED") && out.text.contains("NO-DNS"),
+        "{}",
+        out.text
+    );
+    listener.set_nonblocking(true).unwrap();
+    assert!(
+        listener.accept().is_err(),
+        "nothing reached the host's port"
+    );
+    s.still_works();
+}

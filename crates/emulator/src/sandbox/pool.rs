@@ -31,7 +31,7 @@ pub fn take(session_id: &str) -> Option<BwrapShell> {
 }
 
 /// Keeps the session's shell for its next run (a shell whose bash is gone is not kept).
-pub fn put(session_id: &str, shell: BwrapShell) {
+pub fn put(session_id: &str, mut shell: BwrapShell) {
     if !shell.is_running() {
         return;
     }
@@ -110,7 +110,11 @@ mod tests {
             assert!(!out.is_error, "{out:?}");
             shell
         };
-        put("sesn_01pool_a", started("across-runs"));
+        // Started by a runner thread that has ended since, as a session's next run finds it.
+        // Break it: spawn bwrap from the calling thread (`--die-with-parent` then ends the
+        // sandbox with that thread, and the variable is gone with the restarted shell).
+        let first_run = std::thread::scope(|s| s.spawn(|| started("across-runs")).join());
+        put("sesn_01pool_a", first_run.expect("the first run's thread"));
         assert!(holds("sesn_01pool_a"));
         let mut shell = take("sesn_01pool_a").expect("the kept shell");
         assert!(!holds("sesn_01pool_a"));

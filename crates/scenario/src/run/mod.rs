@@ -67,6 +67,11 @@ pub struct RunOptions {
     pub grader: Option<crate::grade::GraderSpec>,
     /// Where grader verdicts are cached (e.g. `<reports-dir>/grader-cache`); `None` caches nothing.
     pub grader_cache: Option<PathBuf>,
+    /// How `--target local` starts its emulator (its agent, its shell and the shell's caps).
+    pub local_emulator: cma_emulator::EmulatorConfig,
+    /// Which shell the emulator behind the run uses, when the caller started it (recorded in
+    /// `run.json`); `--target local` records its own.
+    pub shell: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -85,6 +90,8 @@ impl Default for RunOptions {
             progress: ProgressMode::Auto,
             grader: None,
             grader_cache: None,
+            local_emulator: cma_emulator::EmulatorConfig::default(),
+            shell: None,
         }
     }
 }
@@ -135,6 +142,15 @@ fn policy(name: &str) -> PermissionPolicy {
         "always_ask" => PermissionPolicy::AlwaysAsk(Empty {}),
         "auto" => PermissionPolicy::Auto(Empty {}),
         _ => PermissionPolicy::AlwaysAllow(Empty {}),
+    }
+}
+
+/// What `run.json` calls the shell an emulator with `agent` runs: `bubblewrap` or `emulated`.
+pub fn shell_name(agent: &cma_emulator::AgentConfig) -> String {
+    if agent.uses_real_shell() {
+        "bubblewrap".into()
+    } else {
+        "emulated".into()
     }
 }
 
@@ -193,7 +209,11 @@ pub async fn run(
     let started_at = Utc::now();
     let clock = Instant::now();
     let run_id = new_run_id();
-    let conn = Connection::open(&options.target).await?;
+    let conn = Connection::open(&options.target, &options.local_emulator).await?;
+    let shell = match options.target {
+        Target::Local => Some(shell_name(&options.local_emulator.agent)),
+        _ => options.shell.clone(),
+    };
     let target_description = conn.description.clone();
     let ledger = Ledger::default();
     let progress = Progress::new(options.progress, units.len());
@@ -286,6 +306,7 @@ pub async fn run(
             turn_timeout_ms: options.turn_timeout.as_millis() as u64,
             keep: options.keep,
             baseline: options.baseline.as_ref().map(|p| p.display().to_string()),
+            shell,
         },
         scenarios: selected
             .iter()

@@ -82,16 +82,15 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub async fn open(target: &Target) -> Result<Connection, RunError> {
+    /// Connects to `target`; `local` starts an emulator configured by `local`.
+    pub async fn open(target: &Target, local: &EmulatorConfig) -> Result<Connection, RunError> {
         match target {
             Target::Local => {
-                let emulator = tokio::time::timeout(
-                    REQUEST_TIMEOUT,
-                    Emulator::start(EmulatorConfig::default()),
-                )
-                .await
-                .map_err(|_| RunError::Emulator("it did not start within 60 s".into()))?
-                .map_err(|e| RunError::Emulator(e.to_string()))?;
+                let emulator =
+                    tokio::time::timeout(REQUEST_TIMEOUT, Emulator::start(local.clone()))
+                        .await
+                        .map_err(|_| RunError::Emulator("it did not start within 60 s".into()))?
+                        .map_err(|e| RunError::Emulator(e.to_string()))?;
                 let base = emulator.base_url();
                 let client = Client::builder()
                     .base_url(&base)
