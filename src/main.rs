@@ -26,6 +26,8 @@ enum Command {
     Lint(cli::lint::LintArgs),
     /// Rebuild a run's HTML page and other reports from its run.json; print the page's path.
     Report(cli::report::ReportArgs),
+    /// Compare earlier runs side by side: a matrix page and a Markdown summary for a PR comment.
+    Compare(cli::compare::CompareArgs),
     /// Serve the local emulator of the Managed Agents API.
     Serve(cli::serve::ServeArgs),
     /// Show a memory store's version history as diffs, or the store as it was at a time.
@@ -71,6 +73,7 @@ fn main() -> ExitCode {
             Command::Run(args) => cli::run::run(args).await,
             Command::Lint(args) => cli::lint::run(args),
             Command::Report(args) => cli::report::run(args),
+            Command::Compare(args) => cli::compare::run(args),
             Command::Serve(args) => cli::serve::run(args).await,
             Command::History(args) => cli::history::history(args).await,
             Command::Diff(args) => cli::history::diff(args).await,

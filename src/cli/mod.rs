@@ -1,12 +1,14 @@
 //! Subcommands. Each module parses its arguments and calls into a library crate.
 
 pub mod bench;
+pub mod compare;
 pub mod history;
 pub mod lint;
 pub mod report;
 pub mod run;
 pub mod serve;
 pub mod stores;
+pub mod variants;
 
 /// An error that means the user's input was wrong (exit status 2), as opposed to a failed check (1).
 #[derive(Debug, thiserror::Error)]

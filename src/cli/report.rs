@@ -31,7 +31,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `latest` may be a file naming the run rather than a symlink (where links cannot be made).
-fn resolve(dir: PathBuf) -> PathBuf {
+pub(super) fn resolve(dir: PathBuf) -> PathBuf {
     if dir.file_name().is_some_and(|n| n == "latest")
         && dir.is_file()
         && let Some(root) = dir.parent()

@@ -22,8 +22,23 @@ Reports go to <reports-dir>/<run-id>/ (index.html, results.csv, summary.md, juni
 run.json, history/<store>.diff); <reports-dir>/latest points at the newest run. `cma report`
 rebuilds them from run.json.
 
+Variants: `--variant NAME[:FLAG=VALUE,…]`, repeatable, runs every unit once per variant and
+reports them side by side (a matrix of scenarios and checks × variants, the transcripts of units
+where they disagree, each variant's tokens and time to idle). Flags, comma-separated:
+  model=ID               every scenario's model, as --model (e.g. emulator:forgetful)
+  agent=BACKEND          the embedded emulator's agent: reference, anthropic or openai
+  agent-model=ID         the model id that backend sends, as --agent-model
+  agent-base-url=URL     where that backend's model is, as --agent-base-url
+  system-file=PATH       this file's text replaces every scenario's [agent] system
+  instructions-file=PATH this file's text replaces every store's instructions
+A variant without flags runs the run's own settings. Every check of each later variant is judged
+against the first: regressed or improved only when Fisher's exact test gives p < 0.05 (with one
+repeat: ok in the first and failing in the other), else inconclusive, with the repeats that would
+tell. `--baseline` uses the same rule when both runs have repeats.
+
 Exit status: 0 every check passed; 1 a check failed (below --min-pass-rate), a baseline
-regression, or the run was interrupted; 2 a bad scenario file, option or configuration.
+regression or a significant regression against the first variant, or the run was interrupted;
+2 a bad scenario file, option, variant or configuration.
 
 Examples:
   cma run                                         # every scenarios/*.toml on the embedded emulator
@@ -34,6 +49,8 @@ Examples:
   ANTHROPIC_API_KEY=... cma run --target live --repeat 3 --min-pass-rate 0.66
   cma run --shard 2/4                             # CI matrix: the 2nd of 4 disjoint parts
   cma run --baseline reports/<old-id>/run.json    # fail on checks that passed before
+  cma run --repeat 5 --variant reference --variant forgetful:model=emulator:forgetful
+  cma run --variant old --variant new:system-file=prompts/new-system.txt --repeat 5
   cat reports/latest/summary.md >> \"$GITHUB_STEP_SUMMARY\"
 
 The scenario format, every check kind and templating over a customers CSV are described in
@@ -99,7 +116,8 @@ pub struct RunArgs {
     #[arg(long, default_value = "reports")]
     pub reports_dir: PathBuf,
 
-    /// An earlier run.json: fail (exit 1) listing every check that passed there and fails now.
+    /// An earlier run.json: fail (exit 1) listing every check that regressed (passed there and
+    /// fails now; with repeats on both sides, a drop Fisher's exact test calls significant).
     #[arg(long, value_name = "RUN_JSON")]
     pub baseline: Option<PathBuf>,
 
@@ -116,9 +134,18 @@ pub struct RunArgs {
     #[arg(long, value_name = "SPEC", value_parser = parse_grader)]
     pub grader: Option<cma_scenario::grade::GraderSpec>,
 
+    /// Run every unit once per variant, `NAME[:FLAG=VALUE,…]` (see below); repeatable, names
+    /// unique. The first is the one the others are judged against.
+    #[arg(long, value_name = "NAME:FLAGS", value_parser = parse_variant)]
+    pub variant: Vec<cma_scenario::variant::VariantSpec>,
+
     /// The agent behind the embedded emulator's sessions (`--target local` only).
     #[command(flatten)]
     pub agent: super::serve::AgentArgs,
+}
+
+fn parse_variant(s: &str) -> Result<cma_scenario::variant::VariantSpec, String> {
+    s.parse()
 }
 
 fn parse_target(s: &str) -> Result<Target, String> {
@@ -212,6 +239,18 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         shell: None,
     };
 
+    if !args.variant.is_empty() {
+        if args.list {
+            super::variants::list(&args.variant, &scenarios, &options, &agent)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        if model_backend {
+            args.agent.warn_without_key();
+        }
+        let report = super::variants::run_all(&args.variant, &scenarios, &options, &agent).await?;
+        return finish(&report, &args.reports_dir);
+    }
+
     if args.list {
         let selected = cma_scenario::run::plan::filter(&scenarios, &options.filters);
         if selected.is_empty() {
@@ -270,9 +309,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Err(e) if e.is_usage() => return Err(UsageError(e.to_string()).into()),
         Err(e) => return Err(e.into()),
     };
+    finish(&report, &args.reports_dir)
+}
+
+/// Prints the outcome, writes the reports; the exit status.
+fn finish(
+    report: &cma_scenario::RunReport,
+    reports_dir: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
     print!("{}", report.console_summary());
-    let dir = cma_scenario::report::write_reports(&report, &args.reports_dir)
-        .context("writing reports")?;
+    let dir =
+        cma_scenario::report::write_reports(report, reports_dir).context("writing reports")?;
     println!("reports: {}", dir.display());
     println!(
         "page: {}",

@@ -7,6 +7,7 @@
 //! embedded emulator, any server speaking the API, or the live API, and writes reports.
 
 pub mod check;
+pub mod compare;
 pub mod error;
 pub mod grade;
 pub mod lint;
@@ -17,9 +18,11 @@ pub mod report;
 pub mod run;
 pub mod scenario;
 mod spec;
+pub mod stats;
 pub mod template;
 pub mod tools;
 pub mod usage;
+pub mod variant;
 
 pub use check::{
     Check, CheckId, CheckSpec, CountRange, Evidence, Level, TextMatch, Verdict, evaluate,

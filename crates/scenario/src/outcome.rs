@@ -41,6 +41,10 @@ pub struct VisitRecord {
 /// One scenario × customer × repeat.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UnitReport {
+    /// The variant (`cma run --variant`) or run (`cma compare`) this unit belongs to; absent in a
+    /// run without variants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
     pub scenario: String,
     pub customer: Customer,
     /// 1-based.
@@ -67,6 +71,8 @@ impl UnitReport {
 /// A check aggregated over the repeats that ran it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckSummary {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
     pub scenario: String,
     pub customer: String,
     #[serde(flatten)]
@@ -84,19 +90,41 @@ pub struct CheckSummary {
 }
 
 impl CheckSummary {
-    /// The identity used to compare runs.
-    pub fn key(&self) -> (String, String, CheckId) {
+    /// The identity used to compare runs (within one variant).
+    pub fn key(&self) -> (Option<String>, String, String, CheckId) {
+        (
+            self.variant.clone(),
+            self.scenario.clone(),
+            self.customer.clone(),
+            self.id.clone(),
+        )
+    }
+
+    /// The check's identity across variants.
+    pub fn place(&self) -> (String, String, CheckId) {
         (
             self.scenario.clone(),
             self.customer.clone(),
             self.id.clone(),
         )
     }
+
+    /// Its side of a comparison.
+    pub fn side(&self) -> crate::stats::Side {
+        crate::stats::Side {
+            passes: self.passes,
+            runs: self.runs,
+            ok: self.ok,
+        }
+    }
 }
 
-/// A check that passed in the baseline and fails now.
+/// A check that passed in the baseline and fails now: with one repeat on either side, ok before
+/// and failing now; with repeats on both, a drop Fisher's exact test calls significant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Regression {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
     pub scenario: String,
     pub customer: String,
     #[serde(flatten)]
@@ -104,6 +132,9 @@ pub struct Regression {
     pub label: String,
     pub baseline_pass_rate: f64,
     pub pass_rate: f64,
+    /// Fisher's two-sided p-value, when both runs had repeats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p_value: Option<f64>,
     pub expected: String,
     pub seen: String,
 }
@@ -152,6 +183,9 @@ pub struct RunSettings {
     /// emulator itself; absent for another target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shell: Option<String>,
+    /// `--variant`s, in the order given; the first is the one the others are compared with.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<crate::variant::VariantInfo>,
 }
 
 /// A shared store's state at the end of the run.
@@ -185,6 +219,9 @@ pub struct RunReport {
     /// Tokens over every unit.
     #[serde(default)]
     pub usage: TokenUsage,
+    /// Every check of every variant after the first, judged against the first (`--variant`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub comparisons: Vec<crate::compare::Comparison>,
 }
 
 impl RunReport {
@@ -192,6 +229,7 @@ impl RunReport {
     pub fn exit_code(&self) -> u8 {
         let ok = self.totals.checks_failed == 0
             && self.regressions.is_empty()
+            && !crate::compare::any_regressed(&self.comparisons)
             && !self.interrupted
             && self.errors.is_empty();
         if ok { 0 } else { 1 }
@@ -205,8 +243,19 @@ impl RunReport {
             .enumerate()
             .map(|(i, s)| (s.name.as_str(), i))
             .collect();
+        let variants: BTreeMap<&str, usize> = self
+            .settings
+            .variants
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.name.as_str(), i))
+            .collect();
         self.units.sort_by_key(|u| {
             (
+                u.variant
+                    .as_deref()
+                    .and_then(|v| variants.get(v).copied())
+                    .unwrap_or(0),
                 order
                     .get(u.scenario.as_str())
                     .copied()
@@ -216,6 +265,7 @@ impl RunReport {
             )
         });
         self.checks = summarize(&self.units, min_pass_rate);
+        self.comparisons = crate::compare::between_variants(self);
         self.usage = self.units.iter().map(|u| u.usage.total).sum();
         let turns: Vec<&TurnRecord> = self
             .units
@@ -240,22 +290,33 @@ impl RunReport {
         };
     }
 
-    /// Compares with an earlier run: every check that was ok there and is not now.
+    /// Compares with an earlier run, check by check (within the same variant): a regression is
+    /// what [`crate::stats::judge`] calls regressed.
     pub(crate) fn compare(&mut self, baseline: &[CheckSummary]) {
         let before: BTreeMap<_, &CheckSummary> = baseline.iter().map(|c| (c.key(), c)).collect();
         self.regressions = self
             .checks
             .iter()
-            .filter(|now| !now.ok)
             .filter_map(|now| {
-                let was = before.get(&now.key())?;
-                was.ok.then(|| Regression {
+                // A baseline without variants stands for every variant of this run.
+                let was = before.get(&now.key()).or_else(|| {
+                    before.get(&(
+                        None,
+                        now.scenario.clone(),
+                        now.customer.clone(),
+                        now.id.clone(),
+                    ))
+                })?;
+                let judgement = crate::stats::judge(was.side(), now.side());
+                (judgement.change == crate::stats::Change::Regressed).then(|| Regression {
+                    variant: now.variant.clone(),
                     scenario: now.scenario.clone(),
                     customer: now.customer.clone(),
                     id: now.id.clone(),
                     label: now.label.clone(),
                     baseline_pass_rate: was.pass_rate,
                     pass_rate: now.pass_rate,
+                    p_value: judgement.p_value,
                     expected: now.expected.clone(),
                     seen: now.seen.clone(),
                 })
@@ -268,11 +329,17 @@ impl RunReport {
     pub fn console_summary(&self) -> String {
         let mut out = String::new();
         for c in self.checks.iter().filter(|c| !c.ok) {
+            let variant = c
+                .variant
+                .as_deref()
+                .map(|v| format!("{{{v}}} "))
+                .unwrap_or_default();
             out.push_str(&format!(
-                "FAIL {} [{}] {}: {} ({}/{} passed)\n     expected: {}\n     seen:     {}\n",
+                "FAIL {variant}{} [{}] {}: {} ({}/{} passed)\n     expected: {}\n     seen:     {}\n",
                 c.scenario, c.customer, c.id, c.label, c.passes, c.runs, c.expected, c.seen
             ));
         }
+        out.push_str(&crate::compare::console_lines(&self.comparisons));
         if !self.regressions.is_empty() {
             out.push_str(&format!(
                 "{} regression(s) against the baseline:\n",
@@ -280,13 +347,20 @@ impl RunReport {
             ));
             for r in &self.regressions {
                 out.push_str(&format!(
-                    "  REGRESSED {} [{}] {}: {} (pass rate {:.0}% -> {:.0}%)\n",
+                    "  REGRESSED {}{} [{}] {}: {} (pass rate {:.0}% -> {:.0}%{})\n",
+                    r.variant
+                        .as_deref()
+                        .map(|v| format!("{{{v}}} "))
+                        .unwrap_or_default(),
                     r.scenario,
                     r.customer,
                     r.id,
                     r.label,
                     r.baseline_pass_rate * 100.0,
-                    r.pass_rate * 100.0
+                    r.pass_rate * 100.0,
+                    r.p_value
+                        .map(|p| format!(", Fisher p = {p:.4}"))
+                        .unwrap_or_default()
                 ));
             }
         }
@@ -316,14 +390,21 @@ impl RunReport {
 
 /// Groups verdicts by check across repeats.
 fn summarize(units: &[UnitReport], min_pass_rate: f64) -> Vec<CheckSummary> {
-    let mut map: BTreeMap<(String, String, CheckId), CheckSummary> = BTreeMap::new();
-    let mut order: Vec<(String, String, CheckId)> = Vec::new();
+    type Key = (Option<String>, String, String, CheckId);
+    let mut map: BTreeMap<Key, CheckSummary> = BTreeMap::new();
+    let mut order: Vec<Key> = Vec::new();
     for u in units {
         for c in &u.checks {
-            let key = (u.scenario.clone(), u.customer.id.clone(), c.id.clone());
+            let key = (
+                u.variant.clone(),
+                u.scenario.clone(),
+                u.customer.id.clone(),
+                c.id.clone(),
+            );
             let entry = map.entry(key.clone()).or_insert_with(|| {
                 order.push(key);
                 CheckSummary {
+                    variant: u.variant.clone(),
                     scenario: u.scenario.clone(),
                     customer: u.customer.id.clone(),
                     id: c.id.clone(),

@@ -224,3 +224,55 @@ async fn a_customers_script_tag_is_shown_and_never_run() {
         "the DOM has a script element"
     );
 }
+
+/// The matrix page of the reference agent against `emulator:forgetful` at five repeats: every
+/// regressed check's row carries the verdict in the browser's DOM, the unchanged ones none, and
+/// the disagreeing units are side by side with both variants' transcripts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_variant_matrix_shows_the_significant_regressions() {
+    let Some(browser) = browser_or_skip("the_variant_matrix_shows_the_significant_regressions")
+    else {
+        return;
+    };
+    let run = report_common::reference_vs_forgetful(&report_common::compared(), 5).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let page = write(&run, dir.path());
+    let dom = dump_dom(&browser, &page);
+    assert!(
+        dom.contains("id=\"check-matrix\""),
+        "the check matrix is there"
+    );
+    let regressed: Vec<_> = run
+        .comparisons
+        .iter()
+        .filter(|c| c.judgement.change == cma_scenario::stats::Change::Regressed)
+        .collect();
+    assert!(!regressed.is_empty());
+    let cells = dom.matches("data-change=\"regressed\"").count();
+    assert_eq!(cells, regressed.len(), "one regressed cell per regression");
+    let unchanged = run.comparisons.len() - regressed.len();
+    assert_eq!(dom.matches("data-change=\"unchanged\"").count(), unchanged);
+    for c in &regressed {
+        let row = format!(
+            "<td>{} — {}</td><td>5/5 100% (56–100%)</td><td class=\"regressed\" data-change=\"regressed\">0/5 0% (0–44%)<br>regressed (p = 0.0079)</td>",
+            dom_text(&c.id.to_string()),
+            dom_text(&c.label)
+        );
+        assert!(
+            dom.contains(&row),
+            "the row of {} {} is missing: {row}",
+            c.scenario,
+            c.id
+        );
+    }
+    assert!(dom.contains("Where the variants disagree"));
+    let side_by_side = dom
+        .split("Where the variants disagree")
+        .nth(1)
+        .expect("the section");
+    assert!(side_by_side.contains("class=\"side-by-side\""));
+    assert!(
+        side_by_side.contains("<h3>reference</h3>") && side_by_side.contains("<h3>forgetful</h3>")
+    );
+    assert!(!dom.to_ascii_lowercase().contains("<script"));
+}

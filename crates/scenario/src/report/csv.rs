@@ -1,10 +1,11 @@
-//! `results.csv`: one row per check and repeat.
+//! `results.csv`: one row per check and repeat (and variant, in the last column: empty in a
+//! run without variants).
 
 use crate::outcome::RunReport;
 
-pub const HEADER: [&str; 10] = [
+pub const HEADER: [&str; 11] = [
     "scenario", "customer", "repeat", "visit", "turn", "check", "kind", "passed", "expected",
-    "seen",
+    "seen", "variant",
 ];
 
 pub(crate) fn results(report: &RunReport) -> std::io::Result<Vec<u8>> {
@@ -25,6 +26,7 @@ pub(crate) fn results(report: &RunReport) -> std::io::Result<Vec<u8>> {
                 if c.verdict.passed { "true" } else { "false" },
                 c.verdict.expected.as_str(),
                 c.verdict.seen.as_str(),
+                u.variant.as_deref().unwrap_or_default(),
             ])
             .map_err(io)?;
         }

@@ -37,8 +37,19 @@ pub(crate) fn junit(report: &RunReport) -> std::io::Result<Vec<u8>> {
                 ));
                 st
             };
-            let mut case = TestCase::new(format!("[{}] {}: {}", c.customer, c.id, c.label), status);
-            case.set_classname(format!("{}.{}", s.name, c.customer));
+            let variant = c
+                .variant
+                .as_deref()
+                .map(|v| format!("{{{v}}} "))
+                .unwrap_or_default();
+            let mut case = TestCase::new(
+                format!("{variant}[{}] {}: {}", c.customer, c.id, c.label),
+                status,
+            );
+            case.set_classname(match &c.variant {
+                Some(v) => format!("{}.{}.{v}", s.name, c.customer),
+                None => format!("{}.{}", s.name, c.customer),
+            });
             out_case_props(&mut case, c.runs, c.passes);
             suite.add_test_case(case);
         }

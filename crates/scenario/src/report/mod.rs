@@ -6,6 +6,7 @@ mod csv;
 mod history;
 mod html;
 mod junit;
+pub(crate) mod matrix;
 mod summary;
 
 use std::fs;
@@ -16,6 +17,7 @@ use crate::outcome::{RUN_SCHEMA, RunReport};
 use crate::usage::UnitUsage;
 
 pub use html::page as html_page;
+pub use matrix::markdown as matrix_markdown;
 pub use summary::markdown as summary_markdown;
 
 /// Names of the files a run writes, relative to its directory.
@@ -83,6 +85,30 @@ fn write_derived(report: &RunReport, dir: &Path) -> Result<(), RunError> {
         &junit::junit(report).map_err(|e| RunError::io(&dir.join(JUNIT_XML), e))?,
     )?;
     history::write_all(report, &dir.join(HISTORY_DIR))
+}
+
+/// Writes `cma compare`'s `index.html`, `summary.md` and `run.json` (the runs joined) into
+/// `dir`; returns the Markdown summary.
+pub fn write_comparison(
+    combined: &crate::compare::Combined,
+    dir: &Path,
+) -> Result<String, RunError> {
+    fs::create_dir_all(dir).map_err(|e| RunError::io(dir, e))?;
+    let notes = matrix::left_out_notes(&combined.left_out);
+    let markdown = matrix::comparison_markdown(&combined.report, &notes);
+    let write = |name: &str, bytes: &[u8]| -> Result<(), RunError> {
+        let p = dir.join(name);
+        fs::write(&p, bytes).map_err(|e| RunError::io(&p, e))
+    };
+    let json = serde_json::to_vec_pretty(&combined.report)
+        .map_err(|e| RunError::io(&dir.join(RUN_JSON), std::io::Error::other(e)))?;
+    write(RUN_JSON, &json)?;
+    write(
+        INDEX_HTML,
+        html::page_with_notes(&combined.report, &notes).as_bytes(),
+    )?;
+    write(SUMMARY_MD, markdown.as_bytes())?;
+    Ok(markdown)
 }
 
 /// `root/latest` → `<run-id>`: a relative symlink, else a file containing the id.

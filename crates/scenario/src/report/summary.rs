@@ -101,13 +101,22 @@ pub fn markdown(r: &RunReport) -> String {
         );
     }
 
+    let matrix = super::matrix::markdown(r);
+    if !matrix.is_empty() {
+        let _ = writeln!(md, "\n{matrix}");
+    }
+
     let failures: Vec<_> = r.checks.iter().filter(|c| !c.ok).collect();
     if !failures.is_empty() {
         let _ = writeln!(md, "\n## Failures ({})\n", failures.len());
         for c in failures.iter().take(MAX_FAILURES) {
             let _ = writeln!(
                 md,
-                "- **{}** `{}` {} — {} ({} of {} passed)",
+                "- {}**{}** `{}` {} — {} ({} of {} passed)",
+                c.variant
+                    .as_deref()
+                    .map(|v| format!("`{}` ", cell(v)))
+                    .unwrap_or_default(),
                 cell(&c.scenario),
                 c.customer,
                 c.id,
@@ -135,13 +144,20 @@ pub fn markdown(r: &RunReport) -> String {
         for g in &r.regressions {
             let _ = writeln!(
                 md,
-                "- **{}** `{}` {} — {} (pass rate {:.0}% → {:.0}%); seen {}",
+                "- {}**{}** `{}` {} — {} (pass rate {:.0}% → {:.0}%{}); seen {}",
+                g.variant
+                    .as_deref()
+                    .map(|v| format!("`{}` ", cell(v)))
+                    .unwrap_or_default(),
                 cell(&g.scenario),
                 g.customer,
                 g.id,
                 cell(&g.label),
                 g.baseline_pass_rate * 100.0,
                 g.pass_rate * 100.0,
+                g.p_value
+                    .map(|p| format!(", Fisher p = {p:.4}"))
+                    .unwrap_or_default(),
                 code(&g.seen)
             );
         }

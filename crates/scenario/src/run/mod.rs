@@ -307,6 +307,7 @@ pub async fn run(
             keep: options.keep,
             baseline: options.baseline.as_ref().map(|p| p.display().to_string()),
             shell,
+            variants: Vec::new(),
         },
         scenarios: selected
             .iter()
@@ -328,6 +329,7 @@ pub async fn run(
         interrupted,
         errors: Vec::new(),
         usage: Default::default(),
+        comparisons: Vec::new(),
     };
     report.finish(options.min_pass_rate);
     if let Some(b) = &baseline {

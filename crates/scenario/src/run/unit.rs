@@ -542,6 +542,7 @@ pub(crate) async fn run_unit(
     }
     let usage = UnitUsage::of(&visits);
     UnitReport {
+        variant: None,
         scenario: scenario.name.clone(),
         customer: script.customer.clone(),
         repeat: unit.repeat,

@@ -59,3 +59,42 @@ pub async fn run_with(scenarios: &[Scenario], model: Option<&str>) -> RunReport 
     .expect("the run ends")
     .expect("the run starts")
 }
+
+/// The shipped scenarios a variant comparison runs: recall, memory writes and checks a forgetful
+/// agent passes too (abstention, no invented facts), kept small for CI.
+pub fn compared() -> Vec<Scenario> {
+    let filters = ["single-fact-recall", "abstention", "seeded-memory"].map(String::from);
+    cma_scenario::run::plan::filter(&shipped(), &filters)
+        .into_iter()
+        .cloned()
+        .collect()
+}
+
+/// The reference agent and `emulator:forgetful` as two variants at `repeat` repeats, joined as
+/// `cma run --variant reference --variant forgetful:model=emulator:forgetful` joins them.
+pub async fn reference_vs_forgetful(scenarios: &[Scenario], repeat: usize) -> RunReport {
+    use cma_scenario::variant::VariantSpec;
+    let mut sides = Vec::new();
+    for flags in ["reference", "forgetful:model=emulator:forgetful"] {
+        let spec: VariantSpec = flags.parse().expect("a variant");
+        let options = RunOptions {
+            progress: ProgressMode::Off,
+            concurrency: Some(16),
+            repeat,
+            model: spec.model.clone(),
+            ..RunOptions::default()
+        };
+        let scenarios = spec.apply(scenarios).expect("the variant applies");
+        let report = tokio::time::timeout(
+            RUN_BOUND,
+            run(&scenarios, &options, std::future::pending::<()>()),
+        )
+        .await
+        .expect("the run ends")
+        .expect("the run starts");
+        sides.push((spec.info(), report));
+    }
+    cma_scenario::compare::combine(sides, "variants-test".into())
+        .expect("the runs combine")
+        .report
+}

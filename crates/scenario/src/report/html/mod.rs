@@ -3,6 +3,7 @@
 //! run stays usable; the "failures only" filter is a checkbox and CSS `:has()`, and the failures
 //! are listed up front in any case. Every piece of recorded text goes through [`escape`].
 
+mod matrix;
 mod store;
 mod unit;
 
@@ -98,9 +99,17 @@ pub(crate) fn tokens(u: &TokenUsage) -> String {
 }
 
 /// An id for a unit's `<details>`, unique within the run and safe in a URL fragment.
-pub(crate) fn unit_anchor(scenario: &str, customer: &str, repeat: usize) -> String {
+pub(crate) fn unit_anchor(
+    variant: Option<&str>,
+    scenario: &str,
+    customer: &str,
+    repeat: usize,
+) -> String {
+    let variant = variant
+        .map(|v| format!("{}-", crate::record::slug(v)))
+        .unwrap_or_default();
     format!(
-        "u-{}-{}-{repeat}",
+        "u-{variant}{}-{}-{repeat}",
         crate::record::slug(scenario),
         crate::record::slug(customer)
     )
@@ -108,6 +117,11 @@ pub(crate) fn unit_anchor(scenario: &str, customer: &str, repeat: usize) -> Stri
 
 /// The whole page.
 pub fn page(r: &RunReport) -> String {
+    page_with_notes(r, &[])
+}
+
+/// The page, with notes under its header (`cma compare`'s scenarios left out).
+pub fn page_with_notes(r: &RunReport, notes: &[String]) -> String {
     let mut h = String::with_capacity(64 * 1024 + r.units.len() * 8 * 1024);
     let passed = r.exit_code() == 0;
     let (class, verdict) = if passed {
@@ -120,11 +134,16 @@ pub fn page(r: &RunReport) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n\
-         <title>cma run {id} — {verdict}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n\
+         <title>cma run {id} — {verdict}</title>\n<style>{STYLE}{matrix_style}</style>\n</head>\n<body>\n\
          <h1>cma run <code>{id}</code> <span class=\"badge {class}\">{verdict}</span></h1>\n",
-        id = escape(&r.run_id)
+        id = escape(&r.run_id),
+        matrix_style = matrix::STYLE
     );
     header(&mut h, r);
+    for n in notes {
+        let _ = writeln!(h, "<p class=\"problem\">{}</p>", escape(n));
+    }
+    matrix::render(&mut h, r);
     scenarios_table(&mut h, r);
     failures(&mut h, r);
     let _ = writeln!(h, "<h2>Units ({})</h2>", r.units.len());
@@ -264,8 +283,12 @@ fn failures(h: &mut String, r: &RunReport) {
             h,
             "<li class=\"check fail\"><a href=\"#{}\">{} · {}</a> · {} — {} <span class=\"meta\">({} of {} passed)</span>\
              <dl class=\"ev\"><dt>expected</dt><dd><pre>{}</pre></dd><dt>seen</dt><dd><pre>{}</pre></dd></dl></li>",
-            unit_anchor(&c.scenario, &c.customer, 1),
-            escape(&c.scenario),
+            unit_anchor(c.variant.as_deref(), &c.scenario, &c.customer, 1),
+            c.variant
+                .as_deref()
+                .map(|v| format!("{} · ", escape(v)))
+                .unwrap_or_default()
+                + &escape(&c.scenario),
             escape(&c.customer),
             escape(&c.id.to_string()),
             escape(&c.label),

@@ -20,6 +20,18 @@ const INPUT_CHARS: usize = 160;
 /// `open`: the `<details>` starts open. `history`: the stores' version diffs are included (else
 /// only the final memories, the diffs being in `history/<store>.diff`).
 pub(super) fn render(h: &mut String, u: &UnitReport, open: bool, history: bool) {
+    render_with(h, u, open, history, true);
+}
+
+/// `anchored`: the `<details>` carries the unit's id (false for a second rendering of it, side by
+/// side with its other variants, so ids stay unique).
+pub(super) fn render_with(
+    h: &mut String,
+    u: &UnitReport,
+    open: bool,
+    history: bool,
+    anchored: bool,
+) {
     let failed = u.failed();
     let (class, mark) = if failed == 0 && u.error.is_none() {
         ("pass", "✓")
@@ -28,10 +40,21 @@ pub(super) fn render(h: &mut String, u: &UnitReport, open: bool, history: bool) 
     };
     let _ = writeln!(
         h,
-        "<details class=\"unit {class}\" id=\"{}\"{}>\n<summary>{mark} <b>{}</b> · customer <code>{}</code> · \
+        "<details class=\"unit {class}\"{}{}>\n<summary>{mark} {}<b>{}</b> · customer <code>{}</code> · \
          repeat {} — {} of {} checks passed · {:.0} ms · {}</summary>",
-        unit_anchor(&u.scenario, &u.customer.id, u.repeat),
+        if anchored {
+            format!(
+                " id=\"{}\"",
+                unit_anchor(u.variant.as_deref(), &u.scenario, &u.customer.id, u.repeat)
+            )
+        } else {
+            String::new()
+        },
         if open { " open" } else { "" },
+        u.variant
+            .as_deref()
+            .map(|v| format!("<code>{}</code> · ", escape(v)))
+            .unwrap_or_default(),
         escape(&u.scenario),
         escape(&u.customer.id),
         u.repeat,
