@@ -5,6 +5,7 @@ use std::sync::Arc;
 use cma_types::*;
 use serde_json::{Value, json};
 
+use super::super::launch::SANDBOX_PATH;
 use super::*;
 use crate::store::{Db, Model};
 

@@ -11,6 +11,7 @@ mod calls;
 mod file_mount_tests;
 pub mod files;
 pub mod fs;
+mod launch;
 pub mod limits;
 pub mod pool;
 mod sync;
