@@ -30,8 +30,9 @@ pub struct AgentArgs {
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Agent")]
     pub agent_max_iterations: u32,
     /// Run the agent's `bash` in the emulated shell even where bubblewrap is installed. The real
-    /// shell is faithful but costs a few ms per command (a process per command); the emulated one
-    /// understands the memory commands the reference agent uses (ls, cat, rm, mkdir -p, find).
+    /// shell is faithful and sandboxed (a session's sandbox starts at its first `bash` call and is
+    /// kept between its turns); the emulated one understands the memory commands the reference
+    /// agent uses (ls, cat, rm, mkdir -p, find).
     #[arg(long, help_heading = "Agent")]
     pub emulated_shell: bool,
     /// The real shell's disk: `/tmp` and each read-write memory mount are a tmpfs of this many
