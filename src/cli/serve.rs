@@ -218,6 +218,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let agent = args.agent.config()?;
     let webhooks = webhook_config(&args)?;
+    if let Some(secret) = &args.webhook_secret {
+        cma_emulator::redact::register(secret);
+    }
     args.agent.warn_without_key();
     args.agent.warn_emulated_shell(&agent);
     let config = EmulatorConfig {

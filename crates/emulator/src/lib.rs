@@ -48,6 +48,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 pub use agent::model::{AgentConfig, ApiKey, Backend};
+pub use cma_types::redact;
 pub use error::{ApiError, EmulatorError};
 pub use faults::FaultConfig;
 /// Whether bubblewrap can build the real shell's sandbox on this machine (checked once).
@@ -94,6 +95,23 @@ impl Default for EmulatorConfig {
             webhooks: WebhookConfig::default(),
         }
     }
+}
+
+/// Registers every secret this emulator holds or its model backends may read, for
+/// [`cma_types::redact`].
+fn register_secrets(config: &EmulatorConfig) {
+    use cma_types::redact::{register, register_env};
+    if let Some(key) = &config.agent.api_key {
+        register(key.expose());
+    }
+    if let Some(key) = &config.api_key {
+        register(key);
+    }
+    register_env(&[
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_AUTH_TOKEN",
+        "OPENAI_API_KEY",
+    ]);
 }
 
 /// An emulator bound to its address, not yet serving.
@@ -149,6 +167,7 @@ pub async fn bind(config: EmulatorConfig, addr: SocketAddr) -> Result<Bound, Emu
         .local_addr()
         .map_err(|source| EmulatorError::Bind { addr, source })?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    register_secrets(&config);
     let shared = api::Shared {
         db: db.clone(),
         api_key: config.api_key.clone(),

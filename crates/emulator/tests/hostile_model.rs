@@ -22,6 +22,8 @@ use serde_json::{Value, json};
 /// A value of the test process's environment (which the emulator, in-process, inherits): it must
 /// never reach the model.
 const CANARY: &str = env!("CARGO_MANIFEST_DIR");
+/// The agent model's key: a memory holding it (a user pasted it) reaches the model redacted.
+const KEY: &str = "sk-test-not-secret";
 
 /// One attack: what the model calls for a turn whose message is `name`, and what the result
 /// must show (`text` is the tool result the model got back).
@@ -48,6 +50,21 @@ fn probes() -> Vec<Probe> {
                 bash("for p in /proc/[0-9]*; do tr '\\0' '\\n' < $p/environ; tr '\\0' ' ' < $p/cmdline; echo; done".into())
             },
             holds: |_, t| t.contains("bash") && !t.contains(CANARY),
+        },
+        Probe {
+            name: "planted-key-through-bash",
+            call: |s, _| bash(format!("cat {}/planted.md", s.mount())),
+            holds: |_, t| t.contains("[redacted]") && !t.contains(KEY),
+        },
+        Probe {
+            name: "planted-key-through-read",
+            call: |s, _| {
+                (
+                    "read",
+                    json!({ "file_path": format!("{}/planted.md", s.mount()) }),
+                )
+            },
+            holds: |_, t| t.contains("[redacted]") && !t.contains(KEY),
         },
         Probe {
             name: "tcp-to-the-emulator",
@@ -228,7 +245,7 @@ fn config(fake: &FakeModel, proto: Proto) -> AgentConfig {
             Proto::OpenAi => Backend::OpenAi,
         },
         base_url: Some(fake.base_url(proto)),
-        api_key: Some(ApiKey::new("sk-test-not-secret")),
+        api_key: Some(ApiKey::new(KEY)),
         request_timeout: Duration::from_secs(10),
         sandbox: SandboxLimits {
             disk_mb: 4,
@@ -302,6 +319,8 @@ async fn every_attack_of_a_hostile_model_is_refused_or_contained_on_both_protoco
         env.memory(&other.id, "/other-secret.md", "OTHER-CUSTOMER-SECRET")
             .await;
         let store = env.store("Customer Notes").await;
+        env.memory(&store.id, "/planted.md", &format!("api key: {KEY}\n"))
+            .await;
         let s = env
             .session("m", &[(store.id.as_str(), Access::ReadWrite)])
             .await;
@@ -320,6 +339,9 @@ async fn every_attack_of_a_hostile_model_is_refused_or_contained_on_both_protoco
                 probe.name
             );
         }
+        // The key is in no event of the session (tool results included).
+        let all = events(&env, &s.id).await;
+        assert!(!serde_json::to_string(&all).unwrap().contains(KEY));
         for path in [
             "/pwned-by-model",
             "/root/pwned-by-model",

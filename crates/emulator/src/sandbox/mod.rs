@@ -250,8 +250,18 @@ impl Sandbox {
         }
     }
 
-    /// Runs one tool: `bash` in the real shell when there is one, else [`execute`].
+    /// Runs one tool (see [`Sandbox::run_tool_unredacted`]); no secret `cma` holds reaches the
+    /// model or the session's events through its result.
     fn run_tool(&mut self, name: &str, input: &Value) -> ToolOutput {
+        let mut out = self.run_tool_unredacted(name, input);
+        if let std::borrow::Cow::Owned(text) = cma_types::redact::redact(&out.text) {
+            out.text = text;
+        }
+        out
+    }
+
+    /// Runs one tool: `bash` in the real shell when there is one, else [`execute`].
+    fn run_tool_unredacted(&mut self, name: &str, input: &Value) -> ToolOutput {
         if name == "bash" && self.real_shell {
             if self.shell.is_none() {
                 match bwrap::BwrapShell::for_fs(&self.fs, self.shell_limits) {
