@@ -131,7 +131,14 @@ async fn passes_and_fails_without_memory(proto: Proto, agent: &str, key_var: &st
     let url = good.base_url(proto);
     let r = cma_run(
         dir.path(),
-        &["--agent", agent, "--agent-base-url", &url],
+        &[
+            "--agent",
+            agent,
+            "--agent-base-url",
+            &url,
+            "--agent-api-key-env",
+            key_var,
+        ],
         &[(key_var, KEY)],
     )
     .await;
@@ -159,9 +166,16 @@ async fn passes_and_fails_without_memory(proto: Proto, agent: &str, key_var: &st
     let r = cma_run(
         dir.path(),
         &["--agent", agent, "--agent-base-url", &url],
-        &[],
+        &[(key_var, KEY)],
     )
     .await;
+    // Not named, the backend's own key does not go to a server other than its company's.
+    for q in forgetful.requests() {
+        assert!(
+            !q.headers.contains_key("x-api-key") && !q.headers.contains_key("authorization"),
+            "{agent}: {key_var} was sent to {url}"
+        );
+    }
     assert_eq!(
         r.code, 1,
         "{agent}: a model that never reads memory must fail: {}",
@@ -429,4 +443,146 @@ async fn the_shipped_scenarios_pass_on_the_fake_messages_api_driven_by_the_refer
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_shipped_scenarios_pass_on_the_fake_openai_server_driven_by_the_reference_rules() {
     shipped_scenarios_on_the_reference_model(Proto::OpenAi, "openai").await;
+}
+
+/// `--agent-temperature`, `--agent-seed` and `--agent-max-tokens` reach every model request and
+/// `run.json` (and the run page); without them a run sends temperature 0 and 4096 tokens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sampling_settings_are_sent_with_every_request_and_recorded() {
+    let model = FakeModel::start(memory_model(true), true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = model.base_url(Proto::OpenAi);
+    let r = cma_run(
+        dir.path(),
+        &[
+            "--agent",
+            "openai",
+            "--agent-base-url",
+            &url,
+            "--agent-temperature",
+            "0.5",
+            "--agent-seed",
+            "7",
+            "--agent-max-tokens",
+            "512",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.out);
+    let requests = model.requests();
+    assert!(!requests.is_empty());
+    for q in &requests {
+        assert_eq!(
+            (
+                &q.body["temperature"],
+                &q.body["seed"],
+                &q.body["max_tokens"]
+            ),
+            (
+                &serde_json::json!(0.5),
+                &serde_json::json!(7),
+                &serde_json::json!(512)
+            ),
+            "{}",
+            q.body
+        );
+    }
+    // A model server on 127.0.0.1: one unit at a time unless told, the values said at the start.
+    assert!(
+        r.out
+            .contains("seed 7, max tokens 512; concurrency 1, turn timeout 30 s"),
+        "{}",
+        r.out
+    );
+    assert_eq!(run_json(dir.path())["settings"]["concurrency"], 1);
+    let agent = &run_json(dir.path())["settings"]["agent"];
+    assert_eq!(agent["backend"], "openai");
+    assert_eq!(
+        agent["base_url"].as_str().map(|u| u.trim_end_matches('/')),
+        Some(url.as_str())
+    );
+    assert_eq!(
+        (&agent["temperature"], &agent["seed"], &agent["max_tokens"]),
+        (
+            &serde_json::json!(0.5),
+            &serde_json::json!(7),
+            &serde_json::json!(512)
+        )
+    );
+    let page = std::fs::read_to_string(dir.path().join("reports/latest/index.html")).unwrap();
+    assert!(
+        page.contains("temperature 0.5, seed 7, max tokens 512"),
+        "the run page shows the settings"
+    );
+
+    let model = FakeModel::start(memory_model(true), true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = model.base_url(Proto::Anthropic);
+    let r = cma_run(
+        dir.path(),
+        &[
+            "--agent",
+            "anthropic",
+            "--agent-base-url",
+            &url,
+            "--concurrency",
+            "3",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.out);
+    assert!(
+        r.out.contains("concurrency 3, turn timeout 30 s"),
+        "{}",
+        r.out
+    );
+    for q in &model.requests() {
+        assert_eq!(
+            (&q.body["temperature"], &q.body["max_tokens"]),
+            (&serde_json::json!(0.0), &serde_json::json!(4096))
+        );
+        assert!(q.body.get("seed").is_none(), "the Messages API has no seed");
+    }
+}
+
+/// A reply cut at max_tokens fails the turn's checks in every report, naming the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_off_reply_fails_its_checks_naming_max_tokens() {
+    let model = FakeModel::start(
+        std::sync::Arc::new(|_: &Seen| fake_models::Step::Reply {
+            text: vec!["Your size is".into()],
+            tools: vec![],
+            stop: fake_models::Stop::MaxTokens,
+        }),
+        true,
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = model.base_url(Proto::Anthropic);
+    let r = cma_run(
+        dir.path(),
+        &["--agent", "anthropic", "--agent-base-url", &url],
+        &[],
+    )
+    .await;
+    assert_eq!(r.code, 1, "{}", r.out);
+    let run = run_json(dir.path());
+    let seen: Vec<&str> = run["units"][0]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] != "stop_reason")
+        .map(|c| c["seen"].as_str().unwrap_or(""))
+        .collect();
+    assert!(!seen.is_empty());
+    for s in seen {
+        assert!(
+            s.contains("the model stopped at max_tokens (1") && s.contains(" output tokens)"),
+            "{s}"
+        );
+    }
+    let summary = std::fs::read_to_string(dir.path().join("reports/latest/summary.md")).unwrap();
+    assert!(summary.contains("stopped at max_tokens"), "{summary}");
 }

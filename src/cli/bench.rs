@@ -113,7 +113,8 @@ async fn turns(args: TurnsArgs) -> anyhow::Result<ExitCode> {
         p95_budget_ms: args.p95_budget_ms,
     };
     config.check().map_err(usage_or)?;
-    let connection = Connection::open(&target, &cma_emulator::EmulatorConfig::default())
+    let local = super::embedded_emulator(cma_emulator::EmulatorConfig::default());
+    let connection = Connection::open(&target, Some(&local))
         .await
         .map_err(|e| super::UsageError(e.to_string()))?;
     let report = run_turns(&connection.client, &config).await;

@@ -10,6 +10,24 @@ pub mod serve;
 pub mod stores;
 pub mod variants;
 
+/// `--target local`'s server for `cma run` and `cma bench turns`: the embedded emulator, started
+/// with `config` for each run (`cma-scenario` does not depend on the emulator).
+pub fn embedded_emulator(config: cma_emulator::EmulatorConfig) -> cma_scenario::LocalTarget {
+    cma_scenario::LocalTarget::new(move || {
+        let config = config.clone();
+        async move {
+            let emulator = cma_emulator::Emulator::start(config)
+                .await
+                .map_err(|e| e.to_string())?;
+            let base_url = emulator.base_url();
+            Ok(cma_scenario::LocalServer::new(
+                base_url,
+                emulator.shutdown(),
+            ))
+        }
+    })
+}
+
 /// An error that means the user's input was wrong (exit status 2), as opposed to a failed check (1).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

@@ -56,6 +56,11 @@ Examples:
 The scenario format, every check kind and templating over a customers CSV are described in
 scenarios/README.md.";
 
+/// `--turn-timeout` when none is given.
+const DEFAULT_TURN_TIMEOUT: Duration = Duration::from_secs(60);
+/// `--turn-timeout` when none is given and the model agent's server is on this machine.
+const LOCAL_MODEL_TURN_TIMEOUT: Duration = Duration::from_secs(600);
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Progress {
     /// A bar on a terminal, plain lines otherwise.
@@ -83,7 +88,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub model: Option<String>,
 
-    /// Units (scenario × customer × repeat) run at once [default: 8 local, 4 URL, 2 live].
+    /// Units (scenario × customer × repeat) run at once [default: 8 local, 4 URL, 2 live; 1
+    /// with a model agent on this machine, whose server usually answers one request at a time].
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub concurrency: Option<u16>,
 
@@ -104,9 +110,10 @@ pub struct RunArgs {
     pub shard: Option<Shard>,
 
     /// Bound on each turn, to idle: `60`, `90s`, `1500ms`, `2m`. A turn that times out fails its
-    /// checks and stops its script; the run goes on.
-    #[arg(long, default_value = "60s", value_parser = parse_duration)]
-    pub turn_timeout: Duration,
+    /// checks and stops its script; the run goes on. [default: 60s; 600s with a model agent on
+    /// this machine]
+    #[arg(long, value_parser = parse_duration)]
+    pub turn_timeout: Option<Duration>,
 
     /// Leave the sessions, stores, agents and environment in place.
     #[arg(long)]
@@ -190,6 +197,20 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
+/// What `run.json` records of a model agent; `None` for the reference agent.
+pub(super) fn agent_settings(
+    agent: &cma_emulator::AgentConfig,
+) -> Option<cma_scenario::AgentSettings> {
+    (agent.backend != cma_emulator::Backend::Reference).then(|| cma_scenario::AgentSettings {
+        backend: agent.backend.to_string(),
+        base_url: cma_scenario::run::target::redact_url(&agent.effective_base_url()),
+        model: agent.model.clone(),
+        temperature: agent.temperature,
+        seed: agent.seed,
+        max_tokens: agent.max_tokens,
+    })
+}
+
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let scenarios = cma_scenario::load_paths(&args.paths).map_err(|e| UsageError(e.to_string()))?;
     // Non-portable checks do not stop a run: they are warnings, as `cma lint` lists them.
@@ -211,15 +232,25 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
+    // A model server on this machine usually has one slot and is slow: one unit at a time, and
+    // turns given ten minutes, unless the user says otherwise.
+    let local_model = model_backend && agent.client().is_local();
+    let turn_timeout = args.turn_timeout.unwrap_or(match local_model {
+        true => LOCAL_MODEL_TURN_TIMEOUT,
+        false => DEFAULT_TURN_TIMEOUT,
+    });
     let mut options = RunOptions {
         target: args.target,
         model: args.model,
-        concurrency: args.concurrency.map(usize::from),
+        concurrency: args
+            .concurrency
+            .map(usize::from)
+            .or(local_model.then_some(1)),
         repeat: usize::from(args.repeat),
         min_pass_rate: args.min_pass_rate,
         filters: args.filter,
         shard: args.shard,
-        turn_timeout: args.turn_timeout,
+        turn_timeout,
         keep: args.keep,
         baseline: args.baseline,
         progress: match args.progress {
@@ -232,11 +263,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         grader_cache: Some(args.reports_dir.join("grader-cache")),
         // `--target local` starts its emulator with the agent flags too (`--emulated-shell`, the
         // sandbox's caps), not with the defaults.
-        local_emulator: cma_emulator::EmulatorConfig {
+        local: Some(super::embedded_emulator(cma_emulator::EmulatorConfig {
             agent: agent.clone(),
             ..cma_emulator::EmulatorConfig::default()
-        },
-        shell: None,
+        })),
+        agent: agent_settings(&agent),
+        shell: Some(shell_name(&agent)),
     };
 
     if !args.variant.is_empty() {
@@ -278,7 +310,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let _emulator = if model_backend && !args.list {
         args.agent.warn_without_key();
         args.agent.warn_emulated_shell(&agent);
-        options.shell = Some(cma_scenario::run::shell_name(&agent));
+        options.shell = Some(shell_name(&agent));
         let emulator = cma_emulator::Emulator::start(cma_emulator::EmulatorConfig {
             agent,
             ..cma_emulator::EmulatorConfig::default()
@@ -286,6 +318,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("starting the embedded emulator")?;
         options.target = Target::Url(emulator.base_url());
+        if let Some(a) = &options.agent {
+            eprintln!(
+                "--agent {}; concurrency {}, turn timeout {} s",
+                a.describe(),
+                options
+                    .concurrency
+                    .unwrap_or_else(|| options.target.default_concurrency()),
+                options.turn_timeout.as_secs_f64()
+            );
+        }
         Some(emulator)
     } else {
         None
@@ -326,4 +368,14 @@ fn finish(
         dir.join(cma_scenario::report::INDEX_HTML).display()
     );
     Ok(ExitCode::from(report.exit_code()))
+}
+
+/// What `run.json` calls the shell an emulator with `agent` gives the agent's `bash`:
+/// `bubblewrap` or `emulated`.
+pub fn shell_name(agent: &cma_emulator::AgentConfig) -> String {
+    if agent.uses_real_shell() {
+        "bubblewrap".into()
+    } else {
+        "emulated".into()
+    }
 }

@@ -15,8 +15,8 @@ use cma_emulator::{
 #[derive(clap::Args, Debug, Clone)]
 pub struct AgentArgs {
     /// The agent behind sessions: `reference` (deterministic, no model), `anthropic` (Claude via
-    /// the Messages API, key from ANTHROPIC_API_KEY) or `openai` (any OpenAI-compatible server,
-    /// key from OPENAI_API_KEY if set).
+    /// the Messages API) or `openai` (any OpenAI-compatible server); see --agent-api-key-env for
+    /// which key is sent where.
     #[arg(long, default_value = "reference", value_parser = parse_backend, help_heading = "Agent")]
     pub agent: Backend,
     /// Where the model is: default https://api.anthropic.com (anthropic) or
@@ -29,6 +29,22 @@ pub struct AgentArgs {
     /// Model calls per turn before the turn fails.
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Agent")]
     pub agent_max_iterations: u32,
+    /// The environment variable holding the key for --agent-base-url. Without it a key goes
+    /// only to the backend's own API: ANTHROPIC_API_KEY to api.anthropic.com, OPENAI_API_KEY
+    /// to api.openai.com; a local or other server gets none.
+    #[arg(long, value_name = "NAME", help_heading = "Agent")]
+    pub agent_api_key_env: Option<String>,
+    /// Sampling temperature sent with every model request; 0 makes answers as repeatable as
+    /// the model allows.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_temperature, help_heading = "Agent")]
+    pub agent_temperature: f64,
+    /// Seed sent with every chat-completions request (the Messages API has none).
+    #[arg(long, value_name = "N", help_heading = "Agent")]
+    pub agent_seed: Option<u64>,
+    /// The output limit of each model request (sent as `max_completion_tokens` to
+    /// api.openai.com). A reply cut at it ends the turn with an error.
+    #[arg(long, value_name = "N", default_value_t = cma_emulator::DEFAULT_MAX_TOKENS, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Agent")]
+    pub agent_max_tokens: u32,
     /// Run the agent's `bash` in the emulated shell even where bubblewrap is installed. The real
     /// shell is faithful and sandboxed (a session's sandbox starts at its first `bash` call and is
     /// kept between its turns); the emulated one understands the memory commands the reference
@@ -54,15 +70,21 @@ fn parse_backend(s: &str) -> Result<Backend, String> {
     s.parse()
 }
 
+fn parse_temperature(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(t) if (0.0..=2.0).contains(&t) => Ok(t),
+        _ => Err(format!("a temperature is a number from 0 to 2, not {s:?}")),
+    }
+}
+
 impl AgentArgs {
-    /// Says once, on stderr, when the chosen backend will send no key.
+    /// Says once, on stderr, when the key the chosen backend would send is not set.
     pub fn warn_without_key(&self) {
-        let var = match self.agent {
-            Backend::Anthropic => "ANTHROPIC_API_KEY",
-            // Local servers usually need none.
-            Backend::OpenAi | Backend::Reference => return,
+        let Ok(config) = self.config() else { return };
+        let Some(var) = config.client().key_variable() else {
+            return;
         };
-        if std::env::var(var).map_or(true, |k| k.trim().is_empty()) {
+        if std::env::var(&var).map_or(true, |k| k.trim().is_empty()) {
             eprintln!(
                 "--agent {}: {var} is not set; the model server may refuse every turn",
                 self.agent
@@ -95,7 +117,11 @@ impl AgentArgs {
             backend: self.agent,
             base_url: self.agent_base_url.clone(),
             model: self.agent_model.clone(),
+            api_key_env: self.agent_api_key_env.clone(),
             max_iterations: self.agent_max_iterations,
+            max_tokens: self.agent_max_tokens,
+            temperature: Some(self.agent_temperature),
+            seed: self.agent_seed,
             real_shell: !self.emulated_shell,
             sandbox: cma_emulator::SandboxLimits {
                 disk_mb: self.sandbox_disk_mb,

@@ -97,9 +97,9 @@ pub async fn run_all(
             p.spec.info().description
         );
         let mut options = p.options.clone();
-        options.local_emulator.agent = p.agent.clone();
+        options.agent = super::run::agent_settings(&p.agent);
+        options.shell = Some(super::run::shell_name(&p.agent));
         let _emulator = if p.agent.backend != Backend::Reference {
-            options.shell = Some(cma_scenario::run::shell_name(&p.agent));
             let emulator = cma_emulator::Emulator::start(cma_emulator::EmulatorConfig {
                 agent: p.agent.clone(),
                 ..cma_emulator::EmulatorConfig::default()

@@ -148,7 +148,7 @@ pub fn model_grade(
     };
     let question =
         format!("Outcome: {description}\n\nRubric:\n{rubric}\n\nThe agent's final reply:\n{reply}");
-    match crate::agent::model::complete(config, model, GRADER_SYSTEM, &question) {
+    match cma_models::complete(&config.client(), model, GRADER_SYSTEM, &question) {
         Ok(answer) => {
             let answer = answer.trim();
             let first = answer

@@ -144,13 +144,7 @@ pub(crate) fn end_span(
     let end = ModelRequestEnd {
         model_request_start_id: span_id.to_string(),
         is_error: is_error.then_some(true),
-        model_usage: cma_types::ModelUsage {
-            input_tokens: usage.input_tokens,
-            output_tokens: usage.output_tokens,
-            cache_creation_input_tokens: usage.cache_creation_input_tokens,
-            cache_read_input_tokens: usage.cache_read_input_tokens,
-            speed: None,
-        },
+        model_usage: usage.clone(),
     };
     if m.append_event(sid, SessionEvent::SpanModelRequestEnd, end)
         .is_none()
@@ -271,7 +265,7 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                 // A model backend's own usage, else an estimate from the characters exchanged.
                 let mut span_id = sandbox.span_id.clone();
                 let span_open = sandbox.span_open;
-                let reported = sandbox.usage;
+                let reported = sandbox.usage.clone();
                 let mut span_end = |m: &mut crate::store::Model,
                                     out_chars: usize,
                                     is_error: bool| {
@@ -282,7 +276,7 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                             None => return,
                         }
                     }
-                    let usage = reported.unwrap_or(ModelUsage {
+                    let usage = reported.clone().unwrap_or(ModelUsage {
                         input_tokens: tokens(input_chars),
                         output_tokens: tokens(out_chars),
                         ..ModelUsage::default()
@@ -304,7 +298,7 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                             return Ok(false);
                         }
                         if span_open {
-                            let usage = reported.unwrap_or(ModelUsage {
+                            let usage = reported.clone().unwrap_or(ModelUsage {
                                 input_tokens: tokens(input_chars),
                                 output_tokens: tokens(sandbox.output_chars),
                                 ..ModelUsage::default()
@@ -325,6 +319,21 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                         tracing::warn!(session_id = %sid, error = %message, "the turn failed");
                         span_end(m, sandbox.output_chars, true);
                         fail(m, &sid, &message);
+                        Ok(false)
+                    }
+                    Ok(TurnOutcome::Refused(text)) => {
+                        // The model's own words, then idle with `refusal` (reference 6.4).
+                        if !text.is_empty() {
+                            let content = vec![ContentBlock::text(text.clone())];
+                            m.append_event(
+                                &sid,
+                                SessionEvent::AgentMessage,
+                                AgentMessage { content },
+                            );
+                        }
+                        span_end(m, sandbox.output_chars + text.len(), false);
+                        end_outcomes(m, &sid, "failed", "the model refused");
+                        finish(m, &sid, StopReason::Refusal(Marker {}));
                         Ok(false)
                     }
                     Ok(TurnOutcome::Stall) => {

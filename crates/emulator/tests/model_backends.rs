@@ -5,118 +5,19 @@
 mod common;
 #[path = "common/fake_models.rs"]
 mod fake_models;
+#[path = "common/model_env.rs"]
+mod model_env;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cma_client::types::Access;
-use cma_emulator::{AgentConfig, ApiKey, Backend, EmulatorConfig};
-use common::{Env, MA, start_with, t};
-use fake_models::{Either, FakeModel, Proto, Script, Seen, Step, Stop, memory_model, say, tool};
+use cma_emulator::{AgentConfig, ApiKey, Backend};
+use common::t;
+use fake_models::{Either, FakeModel, Proto, Seen, Step, memory_model, say, tool};
+use model_env::*;
 use reqwest::Method;
 use serde_json::{Value, json};
-
-const PROTOS: [Proto; 2] = [Proto::Anthropic, Proto::OpenAi];
-
-fn config(fake: &FakeModel, proto: Proto) -> AgentConfig {
-    AgentConfig {
-        backend: match proto {
-            Proto::Anthropic => Backend::Anthropic,
-            Proto::OpenAi => Backend::OpenAi,
-        },
-        base_url: Some(fake.base_url(proto)),
-        api_key: Some(ApiKey::new("sk-test-not-secret")),
-        request_timeout: Duration::from_secs(10),
-        ..AgentConfig::default()
-    }
-}
-
-async fn emulator(agent: AgentConfig) -> Env {
-    start_with(EmulatorConfig {
-        agent,
-        ..EmulatorConfig::default()
-    })
-    .await
-}
-
-async fn send(env: &Env, sid: &str, text: &str) {
-    let body = json!({ "events": [{ "type": "user.message", "content": [{ "type": "text", "text": text }] }] });
-    let r = env
-        .raw(
-            Method::POST,
-            &format!("/v1/sessions/{sid}/events"),
-            &[MA],
-            Some(&body.to_string()),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-}
-
-async fn interrupt(env: &Env, sid: &str) {
-    let body = json!({ "events": [{ "type": "user.interrupt" }] });
-    let r = env
-        .raw(
-            Method::POST,
-            &format!("/v1/sessions/{sid}/events"),
-            &[MA],
-            Some(&body.to_string()),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-}
-
-async fn events(env: &Env, sid: &str) -> Vec<Value> {
-    let r = env
-        .raw(
-            Method::GET,
-            &format!("/v1/sessions/{sid}/events?limit=1000"),
-            &[MA],
-            None,
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    r.body["data"].as_array().unwrap().clone()
-}
-
-/// Sends `text` and waits for the turn to end; the events of this turn (from the user message on).
-async fn turn(env: &Env, sid: &str, text: &str) -> Vec<Value> {
-    let before = events(env, sid).await.len();
-    send(env, sid, text).await;
-    env.wait_idle(sid).await;
-    events(env, sid).await.split_off(before)
-}
-
-fn kinds(events: &[Value]) -> Vec<&str> {
-    events.iter().map(|e| e["type"].as_str().unwrap()).collect()
-}
-
-fn texts(events: &[Value], kind: &str) -> Vec<String> {
-    events
-        .iter()
-        .filter(|e| e["type"] == kind)
-        .map(|e| e["content"][0]["text"].as_str().unwrap_or("").to_string())
-        .collect()
-}
-
-fn idle_reason(events: &[Value]) -> String {
-    events
-        .iter()
-        .rev()
-        .find(|e| e["type"] == "session.status_idle")
-        .map(|e| e["stop_reason"]["type"].as_str().unwrap().to_string())
-        .unwrap_or_default()
-}
-
-/// A store, an agent on `model` and a session with the store mounted with `access`.
-async fn session_on_store(env: &Env, model: &str, access: Access) -> (String, String) {
-    let store = env.store("Customer Notes").await;
-    let s = env.session(model, &[(store.id.as_str(), access)]).await;
-    (s.id, store.id)
-}
-
-fn script(f: impl Fn(&Seen) -> Step + Send + Sync + 'static) -> Script {
-    Arc::new(f)
-}
 
 #[tokio::test]
 async fn reads_writes_and_answers_with_one_span_per_model_call_and_history() {
@@ -366,27 +267,6 @@ async fn overloaded_until_retries_run_out_ends_with_session_error() {
         );
         assert_eq!(idle_reason(&ev), "retries_exhausted");
         assert!(!ev.iter().any(|e| e["type"] == "agent.message"));
-    }
-}
-
-#[tokio::test]
-async fn max_tokens_ends_the_turn_with_the_text_and_runs_no_cut_tool_call() {
-    for proto in PROTOS {
-        let s = script(|s: &Seen| Step::Reply {
-            text: vec!["Your size is".into()],
-            tools: vec![(
-                "write".into(),
-                json!({ "file_path": format!("{}/x.md", s.mount()), "content": "x" }),
-            )],
-            stop: Stop::MaxTokens,
-        });
-        let fake = FakeModel::start(s, true).await;
-        let env = emulator(config(&fake, proto)).await;
-        let (sid, _) = session_on_store(&env, "m", Access::ReadWrite).await;
-        let ev = turn(&env, &sid, "hi").await;
-        assert_eq!(texts(&ev, "agent.message"), ["Your size is"]);
-        assert!(!ev.iter().any(|e| e["type"] == "agent.tool_use"));
-        assert_eq!(idle_reason(&ev), "end_turn");
     }
 }
 

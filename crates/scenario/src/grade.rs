@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use cma_emulator::{AgentConfig, Backend};
+use cma_models::{Backend, ClientConfig};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -84,19 +84,18 @@ struct Cached {
 #[derive(Debug, Clone)]
 pub struct Grader {
     spec: GraderSpec,
-    config: AgentConfig,
+    config: ClientConfig,
     cache_dir: Option<PathBuf>,
 }
 
 impl Grader {
     pub fn new(spec: GraderSpec, cache_dir: Option<PathBuf>) -> Self {
-        let config = AgentConfig {
+        let config = ClientConfig {
             backend: spec.backend,
             base_url: spec.base_url.clone(),
-            model: Some(spec.model.clone()),
             max_tokens: 1024,
             request_timeout: Duration::from_secs(120),
-            ..AgentConfig::default()
+            ..ClientConfig::default()
         };
         Grader {
             spec,
@@ -145,7 +144,7 @@ impl Grader {
         );
         let (config, model) = (self.config.clone(), self.spec.model.clone());
         let call = tokio::task::spawn_blocking(move || {
-            cma_emulator::agent::model::complete(&config, &model, SYSTEM, &question)
+            cma_models::complete(&config, &model, SYSTEM, &question)
         });
         let answer = match tokio::time::timeout(GRADE_TIMEOUT, call).await {
             Ok(Ok(Ok(text))) => text,

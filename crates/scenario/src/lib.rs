@@ -30,11 +30,12 @@ pub use check::{
 pub use error::{LoadError, LoadErrors, RunError};
 pub use load::{load_file, load_paths, load_str};
 pub use outcome::{
-    CheckResult, CheckSummary, Regression, RunReport, Totals, UnitReport, VisitRecord,
+    AgentSettings, CheckResult, CheckSummary, Regression, RunReport, Totals, UnitReport,
+    VisitRecord,
 };
 pub use record::{MemoryFile, StoreSnapshot, StoreState, TurnRecord, TurnStatus};
 pub use run::target::Connection;
-pub use run::{ProgressMode, RunOptions, Shard, Target, run};
+pub use run::{LocalServer, LocalTarget, ProgressMode, RunOptions, Shard, Target, run};
 pub use scenario::{AgentSpec, Scenario, Script, SeedMemory, StoreSpec, TurnSpec, VisitSpec};
 pub use template::{Customer, Customers, read_customers};
 pub use tools::{Confirm, CustomToolSpec, ToolAnswer};

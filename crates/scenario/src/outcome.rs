@@ -183,9 +183,46 @@ pub struct RunSettings {
     /// emulator itself; absent for another target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shell: Option<String>,
+    /// The model behind the embedded emulator's agent (`--agent anthropic|openai`); absent for
+    /// the reference agent and other targets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentSettings>,
     /// `--variant`s, in the order given; the first is the one the others are compared with.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub variants: Vec<crate::variant::VariantInfo>,
+}
+
+/// A model agent's settings as the run used them, so a run can be repeated exactly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentSettings {
+    /// `anthropic` or `openai`.
+    pub backend: String,
+    /// Without credentials.
+    pub base_url: String,
+    /// `--agent-model`; unset: each scenario's model.
+    pub model: Option<String>,
+    pub temperature: Option<f64>,
+    pub seed: Option<u64>,
+    pub max_tokens: u32,
+}
+
+impl AgentSettings {
+    /// One line for reports: `openai at http://…/v1, model m, temperature 0, seed 7, max tokens 4096`.
+    pub fn describe(&self) -> String {
+        let mut parts = vec![format!("{} at {}", self.backend, self.base_url)];
+        if let Some(m) = &self.model {
+            parts.push(format!("model {m}"));
+        }
+        parts.push(match self.temperature {
+            Some(t) => format!("temperature {t}"),
+            None => "the server's temperature".into(),
+        });
+        if let Some(seed) = self.seed {
+            parts.push(format!("seed {seed}"));
+        }
+        parts.push(format!("max tokens {}", self.max_tokens));
+        parts.join(", ")
+    }
 }
 
 /// A shared store's state at the end of the run.

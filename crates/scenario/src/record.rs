@@ -48,6 +48,30 @@ impl TurnRecord {
         }
     }
 
+    /// Why the turn ended abnormally although it went idle: the model refused (`refusal`) or
+    /// the turn failed (`retries_exhausted`, with the session's error, e.g. "the model stopped
+    /// at max_tokens (4,096 output tokens)").
+    pub fn abnormal_end(&self) -> Option<String> {
+        match self.stop_reason.as_deref()? {
+            "refusal" => Some("ended with the model's refusal (stop reason `refusal`)".into()),
+            "retries_exhausted" => {
+                let errors: Vec<&str> = self
+                    .events
+                    .iter()
+                    .filter_map(|e| match e {
+                        SessionEvent::SessionError(e) => Some(e.body.error.message.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                Some(match errors.is_empty() {
+                    true => "ended with `retries_exhausted`".into(),
+                    false => format!("ended with a session error: {}", errors.join("; ")),
+                })
+            }
+            _ => None,
+        }
+    }
+
     /// A turn that was never sent.
     pub fn not_run(visit: usize, turn: usize, user: &str, reason: impl Into<String>) -> Self {
         TurnRecord {

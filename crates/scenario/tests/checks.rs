@@ -537,6 +537,47 @@ fn stop_reason() {
 }
 
 #[test]
+fn a_refused_or_failed_turn_fails_every_check_of_its_scope_with_the_reason() {
+    let error = event(json!({"type": "session.error", "id": "e2", "error": {
+        "type": "unknown_error", "retry_status": {"type": "exhausted"},
+        "message": "the model stopped at max_tokens (4,096 output tokens)",
+    }}));
+    let failed = turn(1, 1, vec![error, idle("e3", "retries_exhausted")], 10.0);
+    // A negated check would pass on the empty reply: it fails, naming why.
+    let seen = Case::new(reply(TextMatch::Contains("size large".into()), true))
+        .turns(vec![failed.clone()])
+        .fails();
+    assert_eq!(
+        seen,
+        "visit 1 turn 1 ended with a session error: the model stopped at max_tokens (4,096 output tokens)"
+    );
+    let refused = turn(
+        1,
+        1,
+        vec![say("e1", "I can't help."), idle("e2", "refusal")],
+        10.0,
+    );
+    let seen = Case::new(reply(TextMatch::Contains("help".into()), false))
+        .turns(vec![refused.clone()])
+        .fails();
+    assert_eq!(
+        seen,
+        "visit 1 turn 1 ended with the model's refusal (stop reason `refusal`)"
+    );
+    // How a turn ended is still what a stop_reason check judges.
+    Case::new(Check::StopReason {
+        value: "refusal".into(),
+    })
+    .turns(vec![refused])
+    .passes();
+    Case::new(Check::StopReason {
+        value: "retries_exhausted".into(),
+    })
+    .turns(vec![failed])
+    .passes();
+}
+
+#[test]
 fn latency_ms() {
     Case::new(Check::LatencyMs { max: 100 }).passes();
     let seen = Case::new(Check::LatencyMs { max: 100 })

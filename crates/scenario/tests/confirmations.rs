@@ -3,6 +3,8 @@
 //! answers each call with an error the agent sees, and without `confirm` the first call fails
 //! the turn at once, naming it.
 
+mod local;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -56,6 +58,7 @@ async fn run_one(s: cma_scenario::Scenario) -> RunReport {
     let options = RunOptions {
         target: Target::Local,
         progress: ProgressMode::Off,
+        local: local::embedded(),
         ..RunOptions::default()
     };
     tokio::time::timeout(RUN_BOUND, run(&[s], &options, std::future::pending::<()>()))

@@ -3,6 +3,8 @@
 //! fails its turn at once with the tool and input named, and `called_tool` fails on an agent
 //! that never calls the tool.
 
+mod local;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -32,6 +34,7 @@ fn options(target: Target) -> RunOptions {
     RunOptions {
         target,
         progress: ProgressMode::Off,
+        local: local::embedded(),
         ..RunOptions::default()
     }
 }

@@ -7,6 +7,8 @@
 //! hit can only be a leak. Each customer is one unit of two visits; the run took 31.6 s in a
 //! debug build on a shared 2-core machine (8,000 checks), so it runs with the other tests.
 
+mod local;
+
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -43,6 +45,7 @@ async fn a_thousand_customers_stay_isolated() {
     let options = RunOptions {
         progress: ProgressMode::Off,
         concurrency: Some(32),
+        local: local::embedded(),
         ..RunOptions::default()
     };
     let started = Instant::now();

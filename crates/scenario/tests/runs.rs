@@ -2,6 +2,8 @@
 //! agent and fail with the regressing ones, a stalled agent times out and the run ends, reports
 //! are written and parse, repeats, baselines, shards and clean-up.
 
+mod local;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -29,6 +31,7 @@ fn options() -> RunOptions {
     RunOptions {
         progress: ProgressMode::Off,
         concurrency: Some(16),
+        local: local::embedded(),
         ..RunOptions::default()
     }
 }

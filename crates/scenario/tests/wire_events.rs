@@ -2,6 +2,8 @@
 //! scenarios records in `run.json` decodes into a known `SessionEvent` variant, never into the
 //! open union's raw `Unknown` case.
 
+mod local;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -40,6 +42,7 @@ async fn every_event_of_a_full_run_decodes_into_a_known_variant() {
     let options = RunOptions {
         progress: ProgressMode::Off,
         concurrency: Some(16),
+        local: local::embedded(),
         ..RunOptions::default()
     };
     let report = tokio::time::timeout(

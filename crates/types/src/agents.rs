@@ -119,6 +119,20 @@ pub struct ToolConfig {
     pub extra: serde_json::Map<String, Value>,
 }
 
+/// The names of the `agent_toolset_20260401` tools, in the API's order: the one list the emulator
+/// (which tools a toolset config may name, which calls the sandbox runs) and the scenarios (which
+/// names a `called_tool` check may use, which a custom tool may not take) share.
+pub const TOOLSET_TOOLS: &[&str] = &[
+    "bash",
+    "read",
+    "write",
+    "edit",
+    "glob",
+    "grep",
+    "web_fetch",
+    "web_search",
+];
+
 /// The built-in `bash`, `read`, `write`, `edit`, `glob`, `grep`, `web_fetch` and `web_search` tools.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct AgentToolset {

@@ -59,13 +59,7 @@ impl TurnInput<'_> {
 }
 
 /// The token usage of one model call, as `span.model_request_end` reports it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ModelUsage {
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub cache_creation_input_tokens: u64,
-    pub cache_read_input_tokens: u64,
-}
+pub use cma_types::ModelUsage;
 
 /// The result of one tool call, as the agent sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,9 +135,12 @@ pub enum TurnOutcome {
     /// Never go idle (the `emulator:stall` behaviour): the session stays `running` until it is
     /// interrupted, archived or deleted.
     Stall,
-    /// The turn failed (model unreachable after retries, iteration cap, ...): the session gets a
-    /// `session.error` with this message and goes idle with `retries_exhausted`.
+    /// The turn failed (model unreachable after retries, iteration cap, a response cut at
+    /// max_tokens, ...): the session gets a `session.error` with this message and goes idle with
+    /// `retries_exhausted`.
     Failed(String),
+    /// The model refused: its text (if any) is said, and the session goes idle with `refusal`.
+    Refused(String),
 }
 
 /// A pluggable agent. Implementations must be deterministic for a given input and store state.

@@ -17,16 +17,7 @@ use crate::ids;
 use crate::validate;
 
 pub const KIND_AGENT: &str = "agent";
-pub const TOOLSET_TOOLS: &[&str] = &[
-    "bash",
-    "read",
-    "write",
-    "edit",
-    "glob",
-    "grep",
-    "web_fetch",
-    "web_search",
-];
+pub use cma_types::TOOLSET_TOOLS;
 const MAX_TOOLS: usize = 256;
 const MAX_MCP_SERVERS: usize = 20;
 const MAX_NAME_CHARS: usize = 256;

@@ -63,6 +63,10 @@ pub enum Stop {
     End,
     Tools,
     MaxTokens,
+    /// Messages API `refusal`; a chat completion message whose `refusal` is its text.
+    Refusal,
+    /// This stop reason (finish reason) as is.
+    Reason(&'static str),
 }
 
 #[derive(Debug, Clone)]
@@ -595,6 +599,8 @@ async fn anthropic(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: By
         Stop::End => "end_turn",
         Stop::Tools => "tool_use",
         Stop::MaxTokens => "max_tokens",
+        Stop::Refusal => "refusal",
+        Stop::Reason(r) => r,
     };
     axum::Json(json!({
         "id": format!("msg_{call}"), "type": "message", "role": "assistant", "model": seen.model,
@@ -604,7 +610,34 @@ async fn anthropic(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: By
     .into_response()
 }
 
+/// Tool-call arguments in a chat-completions history that are not a JSON object, as Ollama
+/// (400 "invalid tool call arguments") and vLLM refuse them.
+fn bad_history_arguments(body: &Bytes) -> Option<String> {
+    let body: Value = serde_json::from_slice(body).ok()?;
+    body["messages"]
+        .as_array()?
+        .iter()
+        .flat_map(|m| m["tool_calls"].as_array().cloned().unwrap_or_default())
+        .map(|c| c["function"]["arguments"].clone())
+        .find(|a| {
+            !a.as_str()
+                .and_then(|s| serde_json::from_str::<Value>(s).ok())
+                .is_some_and(|v| v.is_object())
+        })
+        .map(|a| a.to_string())
+}
+
 async fn openai(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(args) = bad_history_arguments(&body) {
+        inner.violations.lock().unwrap().push(format!(
+            "tool call arguments in the history are not a JSON object: {args}"
+        ));
+        return raw(
+            400,
+            vec![],
+            json!({ "error": { "message": "invalid tool call arguments" } }).to_string(),
+        );
+    }
     let (seen, blocks, stop) = match next_reply(&inner, Proto::OpenAi, &headers, &body).await {
         Ok(reply) => reply,
         Err(r) => return *r,
@@ -625,10 +658,14 @@ async fn openai(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes
     if !calls.is_empty() {
         message["tool_calls"] = json!(calls);
     }
+    if matches!(stop, Stop::Refusal) {
+        message["refusal"] = message["content"].take();
+    }
     let finish = match stop {
-        Stop::End => "stop",
+        Stop::End | Stop::Refusal => "stop",
         Stop::Tools => "tool_calls",
         Stop::MaxTokens => "length",
+        Stop::Reason(r) => r,
     };
     axum::Json(json!({
         "id": format!("chatcmpl-{call}"), "object": "chat.completion", "model": seen.model,

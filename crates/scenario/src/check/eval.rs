@@ -60,6 +60,13 @@ pub fn evaluate(check: &Check, ev: &Evidence<'_>) -> Verdict {
             format!("visit {} turn {} did not finish: {reason}", t.visit, t.turn),
         );
     }
+    // A refused or failed turn fails every check of its scope with the reason, except the one
+    // kind that asks about how turns end.
+    if !matches!(check, Check::StopReason { .. })
+        && let Some((t, why)) = ev.turns.iter().find_map(|t| Some((t, t.abnormal_end()?)))
+    {
+        return Verdict::failed(expected, format!("visit {} turn {} {why}", t.visit, t.turn));
+    }
     let (passed, seen) = match check {
         Check::Reply { matcher, negate } => {
             let (ok, seen) = reply(matcher, ev);

@@ -26,11 +26,12 @@ use futures::StreamExt;
 pub use ledger::CleanupReport;
 pub use plan::{Shard, Unit};
 pub use progress::ProgressMode;
-pub use target::Target;
+pub use target::{LocalServer, LocalTarget, Target};
 
 use crate::error::RunError;
 use crate::outcome::{
-    RUN_SCHEMA, RunReport, RunSettings, ScenarioInfo, SharedStoreReport, UnitReport, read_baseline,
+    AgentSettings, RUN_SCHEMA, RunReport, RunSettings, ScenarioInfo, SharedStoreReport, UnitReport,
+    read_baseline,
 };
 use crate::record::StoreState;
 use crate::scenario::{AgentSpec, Scenario};
@@ -67,10 +68,12 @@ pub struct RunOptions {
     pub grader: Option<crate::grade::GraderSpec>,
     /// Where grader verdicts are cached (e.g. `<reports-dir>/grader-cache`); `None` caches nothing.
     pub grader_cache: Option<PathBuf>,
-    /// How `--target local` starts its emulator (its agent, its shell and the shell's caps).
-    pub local_emulator: cma_emulator::EmulatorConfig,
-    /// Which shell the emulator behind the run uses, when the caller started it (recorded in
-    /// `run.json`); `--target local` records its own.
+    /// Starts the server of `Target::Local` (the embedded emulator, handed in by the CLI).
+    pub local: Option<LocalTarget>,
+    /// The model agent behind the embedded emulator, recorded in `run.json`.
+    pub agent: Option<AgentSettings>,
+    /// Which shell the emulator behind the run gives the agent's `bash` (`bubblewrap` or
+    /// `emulated`), when the caller started it; recorded in `run.json`.
     pub shell: Option<String>,
 }
 
@@ -90,7 +93,8 @@ impl Default for RunOptions {
             progress: ProgressMode::Auto,
             grader: None,
             grader_cache: None,
-            local_emulator: cma_emulator::EmulatorConfig::default(),
+            local: None,
+            agent: None,
             shell: None,
         }
     }
@@ -142,15 +146,6 @@ fn policy(name: &str) -> PermissionPolicy {
         "always_ask" => PermissionPolicy::AlwaysAsk(Empty {}),
         "auto" => PermissionPolicy::Auto(Empty {}),
         _ => PermissionPolicy::AlwaysAllow(Empty {}),
-    }
-}
-
-/// What `run.json` calls the shell an emulator with `agent` runs: `bubblewrap` or `emulated`.
-pub fn shell_name(agent: &cma_emulator::AgentConfig) -> String {
-    if agent.uses_real_shell() {
-        "bubblewrap".into()
-    } else {
-        "emulated".into()
     }
 }
 
@@ -209,11 +204,7 @@ pub async fn run(
     let started_at = Utc::now();
     let clock = Instant::now();
     let run_id = new_run_id();
-    let conn = Connection::open(&options.target, &options.local_emulator).await?;
-    let shell = match options.target {
-        Target::Local => Some(shell_name(&options.local_emulator.agent)),
-        _ => options.shell.clone(),
-    };
+    let conn = Connection::open(&options.target, options.local.as_ref()).await?;
     let target_description = conn.description.clone();
     let ledger = Ledger::default();
     let progress = Progress::new(options.progress, units.len());
@@ -306,7 +297,8 @@ pub async fn run(
             turn_timeout_ms: options.turn_timeout.as_millis() as u64,
             keep: options.keep,
             baseline: options.baseline.as_ref().map(|p| p.display().to_string()),
-            shell,
+            shell: options.shell.clone(),
+            agent: options.agent.clone(),
             variants: Vec::new(),
         },
         scenarios: selected

@@ -1,12 +1,15 @@
 //! Where a run goes: the embedded emulator (in-process), any server speaking the API, or the
-//! live API.
+//! live API. This crate does not depend on the emulator: whoever runs it (the CLI, a test) hands
+//! in a [`LocalTarget`] that starts one for `--target local`.
 
 use std::fmt;
+use std::future::Future;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use cma_client::Client;
-use cma_emulator::{Emulator, EmulatorConfig, RunningEmulator};
+use futures::future::BoxFuture;
 
 use crate::error::RunError;
 
@@ -73,25 +76,85 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// A server started for `--target local`: where it answers, and how it stops.
+pub struct LocalServer {
+    base_url: String,
+    stop: BoxFuture<'static, ()>,
+}
+
+impl LocalServer {
+    /// `stop` runs when the run is done; until then it keeps the server alive (hold the server
+    /// in it).
+    pub fn new(base_url: String, stop: impl Future<Output = ()> + Send + 'static) -> Self {
+        LocalServer {
+            base_url,
+            stop: Box::pin(stop),
+        }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Stops the server.
+    pub async fn stop(self) {
+        self.stop.await;
+    }
+}
+
+type StartLocal = dyn Fn() -> BoxFuture<'static, Result<LocalServer, String>> + Send + Sync;
+
+/// How `--target local` gets its server: the CLI hands in the embedded emulator.
+#[derive(Clone)]
+pub struct LocalTarget(Arc<StartLocal>);
+
+impl LocalTarget {
+    /// `start` starts one server per run (or per `cma bench turns`); `Err` says why it could not.
+    pub fn new<F, Fut>(start: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<LocalServer, String>> + Send + 'static,
+    {
+        LocalTarget(Arc::new(move || Box::pin(start())))
+    }
+
+    async fn start(&self) -> Result<LocalServer, String> {
+        (self.0)().await
+    }
+}
+
+impl fmt::Debug for LocalTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LocalTarget")
+    }
+}
+
 /// A connected target; holds the embedded emulator alive while the run uses it.
 pub struct Connection {
     pub client: Client,
     /// What reports show: `local (http://127.0.0.1:PORT)`, a URL without credentials, `live (…)`.
     pub description: String,
-    emulator: Option<RunningEmulator>,
+    local: Option<LocalServer>,
 }
 
 impl Connection {
-    /// Connects to `target`; `local` starts an emulator configured by `local`.
-    pub async fn open(target: &Target, local: &EmulatorConfig) -> Result<Connection, RunError> {
+    /// Connects to `target`; `local` starts the server for [`Target::Local`].
+    pub async fn open(
+        target: &Target,
+        local: Option<&LocalTarget>,
+    ) -> Result<Connection, RunError> {
         match target {
             Target::Local => {
-                let emulator =
-                    tokio::time::timeout(REQUEST_TIMEOUT, Emulator::start(local.clone()))
-                        .await
-                        .map_err(|_| RunError::Emulator("it did not start within 60 s".into()))?
-                        .map_err(|e| RunError::Emulator(e.to_string()))?;
-                let base = emulator.base_url();
+                let Some(local) = local else {
+                    return Err(RunError::Emulator(
+                        "no embedded emulator was handed to the run (use a URL target)".into(),
+                    ));
+                };
+                let emulator = tokio::time::timeout(REQUEST_TIMEOUT, local.start())
+                    .await
+                    .map_err(|_| RunError::Emulator("it did not start within 60 s".into()))?
+                    .map_err(RunError::Emulator)?;
+                let base = emulator.base_url().to_string();
                 let client = Client::builder()
                     .base_url(&base)
                     .no_credentials()
@@ -101,7 +164,7 @@ impl Connection {
                 Ok(Connection {
                     client,
                     description: format!("local ({base})"),
-                    emulator: Some(emulator),
+                    local: Some(emulator),
                 })
             }
             Target::Url(url) => {
@@ -113,7 +176,7 @@ impl Connection {
                 Ok(Connection {
                     client,
                     description: redact_url(url),
-                    emulator: None,
+                    local: None,
                 })
             }
             Target::Live => {
@@ -131,7 +194,7 @@ impl Connection {
                 Ok(Connection {
                     client,
                     description,
-                    emulator: None,
+                    local: None,
                 })
             }
         }
@@ -139,8 +202,8 @@ impl Connection {
 
     /// Stops the embedded emulator, if any.
     pub async fn close(self) {
-        if let Some(e) = self.emulator {
-            e.shutdown().await;
+        if let Some(local) = self.local {
+            local.stop().await;
         }
     }
 }

@@ -10,16 +10,7 @@ use serde_json::Value;
 
 /// The agent toolset's tools: names a `called_tool` check may use besides the custom tools, and
 /// that a custom tool may not take.
-pub const BUILT_IN_TOOLS: &[&str] = &[
-    "bash",
-    "read",
-    "write",
-    "edit",
-    "glob",
-    "grep",
-    "web_fetch",
-    "web_search",
-];
+pub use cma_client::types::TOOLSET_TOOLS as BUILT_IN_TOOLS;
 
 /// A tool the application runs, sent as a `custom` tool of the agent.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -2,6 +2,9 @@
 //! customer and check text is markup.
 #![allow(dead_code)]
 
+#[path = "../local/mod.rs"]
+mod local;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -49,6 +52,7 @@ pub async fn run_with(scenarios: &[Scenario], model: Option<&str>) -> RunReport 
         progress: ProgressMode::Off,
         concurrency: Some(16),
         model: model.map(str::to_string),
+        local: local::embedded(),
         ..RunOptions::default()
     };
     tokio::time::timeout(
@@ -82,6 +86,7 @@ pub async fn reference_vs_forgetful(scenarios: &[Scenario], repeat: usize) -> Ru
             concurrency: Some(16),
             repeat,
             model: spec.model.clone(),
+            local: local::embedded(),
             ..RunOptions::default()
         };
         let scenarios = spec.apply(scenarios).expect("the variant applies");

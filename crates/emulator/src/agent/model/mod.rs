@@ -1,85 +1,24 @@
 //! Real language models behind a session: the agent loop the service runs (one model call per
-//! span, tool calls through [`Tools`], the model's own token usage), over the Messages API
-//! ([`anthropic`]) or any OpenAI-compatible chat completions server ([`openai`]).
-//!
-//! Requests are not streamed: each model call is one blocking HTTP request on the turn's own
-//! thread, bounded by [`AgentConfig::request_timeout`]. Failures are retried as the official
-//! client retries them (408, 409, 429 and 5xx, `retry-after` honoured, two retries by default),
-//! then the turn fails with a `session.error`.
+//! span, tool calls through [`Tools`], the model's own token usage). The clients for both
+//! protocols, their HTTP and retries are `cma-models`'; this module adds the loop, the tool
+//! definitions ([`tools`]) and the transcript rebuilt from a session's events ([`history`]).
 
-pub mod anthropic;
 pub mod history;
-mod http;
-pub mod openai;
 mod tools;
 
-use std::fmt;
-use std::str::FromStr;
-use std::sync::{Arc, mpsc};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use cma_types::Tool;
 use serde_json::Value;
 
-use super::{AgentBehavior, ModelUsage, ToolCall, ToolOutput, Tools, TurnInput, TurnOutcome};
-pub use tools::{ToolDef, tool_defs, toolset_definitions};
+pub use cma_models::{
+    ApiKey, Backend, Block, CallError, ClientConfig, Message, ModelReply, Protocol, Request, Role,
+    Stop, ToolDef, anthropic, call_with_retries, openai, push_block,
+};
 
-/// Which agent runs a session's turns.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Backend {
-    /// The deterministic rule-based reference agent (no model).
-    #[default]
-    Reference,
-    /// Claude through the Messages API.
-    Anthropic,
-    /// Any OpenAI-compatible chat completions server (Ollama, llama.cpp, vLLM, ...).
-    OpenAi,
-}
-
-impl FromStr for Backend {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim() {
-            "reference" => Ok(Backend::Reference),
-            "anthropic" => Ok(Backend::Anthropic),
-            "openai" => Ok(Backend::OpenAi),
-            other => Err(format!(
-                "the agent is `reference`, `anthropic` or `openai`, not {other:?}"
-            )),
-        }
-    }
-}
-
-impl fmt::Display for Backend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Backend::Reference => "reference",
-            Backend::Anthropic => "anthropic",
-            Backend::OpenAi => "openai",
-        })
-    }
-}
-
-/// A secret that never shows in `Debug`, logs or errors.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ApiKey(String);
-
-impl ApiKey {
-    pub fn new(key: impl Into<String>) -> Self {
-        Self(key.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ApiKey([redacted])")
-    }
-}
+use super::{AgentBehavior, ToolCall, ToolOutput, Tools, TurnInput, TurnOutcome};
+pub use tools::{tool_defs, toolset_definitions};
 
 /// How the emulator's sessions reach a model.
 #[derive(Debug, Clone)]
@@ -89,12 +28,18 @@ pub struct AgentConfig {
     pub base_url: Option<String>,
     /// Sent instead of the session agent's `model` (`emulator:*` ids keep their behaviours).
     pub model: Option<String>,
-    /// Unset: `ANTHROPIC_API_KEY` (anthropic) or `OPENAI_API_KEY` (openai) at each turn.
+    /// Unset: see [`ClientConfig::key`] (read at each turn).
     pub api_key: Option<ApiKey>,
+    /// The variable whose key goes to any base URL (`--agent-api-key-env`).
+    pub api_key_env: Option<String>,
     /// Model calls per turn before the turn fails.
     pub max_iterations: u32,
-    /// `max_tokens` of each Messages API request (and `max_tokens` for openai).
+    /// The output limit of each model request (see [`ClientConfig::max_tokens`]).
     pub max_tokens: u32,
+    /// Sent with each model request when set (default 0).
+    pub temperature: Option<f64>,
+    /// Sent where the protocol has one (chat completions).
+    pub seed: Option<u64>,
     /// Retries after the first attempt, as the official client's `max_retries`.
     pub max_retries: u32,
     /// Bound on each model request.
@@ -113,8 +58,11 @@ impl Default for AgentConfig {
             base_url: None,
             model: None,
             api_key: None,
+            api_key_env: None,
             max_iterations: 50,
-            max_tokens: 8192,
+            max_tokens: cma_models::DEFAULT_MAX_TOKENS,
+            temperature: Some(0.0),
+            seed: None,
             max_retries: 2,
             request_timeout: Duration::from_secs(600),
             real_shell: true,
@@ -131,104 +79,23 @@ impl AgentConfig {
 
     /// The base URL requests go to.
     pub fn effective_base_url(&self) -> String {
-        let url = match (&self.base_url, self.backend) {
-            (Some(u), _) => u.as_str(),
-            (None, Backend::OpenAi) => openai::DEFAULT_BASE_URL,
-            (None, _) => anthropic::DEFAULT_BASE_URL,
-        };
-        url.trim_end_matches('/').to_string()
+        self.client().effective_base_url()
     }
 
-    fn key(&self) -> Option<ApiKey> {
-        let var = match self.backend {
-            Backend::Anthropic => "ANTHROPIC_API_KEY",
-            Backend::OpenAi => "OPENAI_API_KEY",
-            Backend::Reference => return None,
-        };
-        self.api_key.clone().or_else(|| {
-            std::env::var(var)
-                .ok()
-                .filter(|k| !k.trim().is_empty())
-                .map(ApiKey)
-        })
+    /// What the model client needs of this configuration.
+    pub fn client(&self) -> ClientConfig {
+        ClientConfig {
+            backend: self.backend,
+            base_url: self.base_url.clone(),
+            api_key: self.api_key.clone(),
+            api_key_env: self.api_key_env.clone(),
+            max_tokens: self.max_tokens,
+            temperature: self.temperature,
+            seed: self.seed,
+            max_retries: self.max_retries,
+            request_timeout: self.request_timeout,
+        }
     }
-}
-
-/// One content block of the transcript, in neither protocol's shape.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Block {
-    Text(String),
-    ToolUse {
-        id: String,
-        name: String,
-        input: Value,
-        /// Why the model's input could not be used (e.g. arguments that are not JSON); the call
-        /// is answered with this error instead of running.
-        invalid: Option<String>,
-    },
-    ToolResult {
-        tool_use_id: String,
-        text: String,
-        is_error: bool,
-    },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    User,
-    Assistant,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Message {
-    pub role: Role,
-    pub blocks: Vec<Block>,
-}
-
-/// Why the model stopped.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Stop {
-    EndTurn,
-    ToolUse,
-    MaxTokens,
-    Other(String),
-}
-
-/// One model response.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ModelReply {
-    /// Text and tool-use blocks, in the model's order.
-    pub blocks: Vec<Block>,
-    pub stop: Stop,
-    pub usage: ModelUsage,
-}
-
-/// One model request.
-#[derive(Debug, Clone)]
-pub struct Request<'a> {
-    pub model: &'a str,
-    pub system: &'a str,
-    pub messages: &'a [Message],
-    pub tools: &'a [ToolDef],
-}
-
-/// A failed model call.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum CallError {
-    /// Worth another attempt (429, 529, 5xx, a timeout or a dropped connection).
-    #[error("{message}")]
-    Retryable {
-        message: String,
-        retry_after: Option<Duration>,
-    },
-    /// Another attempt would fail the same way (400, 401, a malformed response, ...).
-    #[error("{0}")]
-    Fatal(String),
-}
-
-/// A wire protocol to a model.
-pub trait Protocol: Send + Sync {
-    fn send(&self, request: &Request<'_>) -> Result<ModelReply, CallError>;
 }
 
 /// The agent for a session whose model is `model`: a model backend, unless the configured
@@ -243,13 +110,7 @@ pub fn behavior(
         return super::behavior_for_model(model);
     }
     let model_id = config.model.clone().unwrap_or_else(|| model.to_string());
-    let url = config.effective_base_url();
-    let protocol: Result<Arc<dyn Protocol>, CallError> = match config.backend {
-        Backend::OpenAi => openai::OpenAi::new(&url, config.key(), config)
-            .map(|p| Arc::new(p) as Arc<dyn Protocol>),
-        _ => anthropic::Anthropic::new(&url, config.key(), config)
-            .map(|p| Arc::new(p) as Arc<dyn Protocol>),
-    };
+    let protocol = config.client().protocol();
     Box::new(ModelAgent {
         protocol,
         model: model_id,
@@ -296,150 +157,6 @@ impl ModelAgent {
     }
 }
 
-/// One model call, retried as the official client retries; `Err` says why it failed.
-fn call_with_retries(
-    protocol: &Arc<dyn Protocol>,
-    request: &Request<'_>,
-    max_retries: u32,
-    interrupted: &dyn Fn() -> bool,
-) -> Result<ModelReply, String> {
-    let mut attempt = 0;
-    loop {
-        let Some(sent) = send_unless_interrupted(protocol, request, interrupted) else {
-            return Err("the turn was interrupted".into());
-        };
-        match sent {
-            Ok(reply) => return Ok(reply),
-            Err(CallError::Retryable {
-                message,
-                retry_after,
-            }) if attempt < max_retries => {
-                let delay = retry_delay(attempt, retry_after);
-                tracing::warn!(attempt, ?delay, error = %message, "model request failed; retrying");
-                if !wait_unless_interrupted(delay, interrupted) {
-                    return Err("the turn was interrupted".into());
-                }
-                attempt += 1;
-            }
-            Err(e @ CallError::Retryable { .. }) => {
-                return Err(format!(
-                    "the model request failed after {} attempts: {e}",
-                    attempt + 1
-                ));
-            }
-            Err(CallError::Fatal(message)) => {
-                return Err(format!("the model request failed: {message}"));
-            }
-        }
-    }
-}
-
-/// One question to a model with no tools, answered with its text (blocking; for graders). Uses
-/// `config`'s backend, base URL, key, retries and timeout.
-pub fn complete(
-    config: &AgentConfig,
-    model: &str,
-    system: &str,
-    question: &str,
-) -> Result<String, String> {
-    let url = config.effective_base_url();
-    let protocol: Arc<dyn Protocol> = match config.backend {
-        Backend::OpenAi => {
-            Arc::new(openai::OpenAi::new(&url, config.key(), config).map_err(|e| e.to_string())?)
-        }
-        _ => Arc::new(
-            anthropic::Anthropic::new(&url, config.key(), config).map_err(|e| e.to_string())?,
-        ),
-    };
-    let messages = [Message {
-        role: Role::User,
-        blocks: vec![Block::Text(question.to_string())],
-    }];
-    let request = Request {
-        model,
-        system,
-        messages: &messages,
-        tools: &[],
-    };
-    let reply = call_with_retries(&protocol, &request, config.max_retries, &|| false)?;
-    Ok(reply
-        .blocks
-        .iter()
-        .filter_map(|b| match b {
-            Block::Text(t) => Some(t.as_str()),
-            _ => None,
-        })
-        .collect::<Vec<_>>()
-        .join("\n"))
-}
-
-/// Sends `request` on a thread of its own and waits for the answer, giving up (`None`) as soon
-/// as the turn is interrupted: a slow model must not hold an interrupted session `running`. The
-/// abandoned request ends on its own within the request timeout.
-fn send_unless_interrupted(
-    protocol: &Arc<dyn Protocol>,
-    request: &Request<'_>,
-    interrupted: &dyn Fn() -> bool,
-) -> Option<Result<ModelReply, CallError>> {
-    let (tx, rx) = mpsc::channel();
-    let protocol = protocol.clone();
-    let (model, system) = (request.model.to_string(), request.system.to_string());
-    let (messages, defs) = (request.messages.to_vec(), request.tools.to_vec());
-    let spawned = std::thread::Builder::new()
-        .name("model-request".into())
-        .spawn(move || {
-            let request = Request {
-                model: &model,
-                system: &system,
-                messages: &messages,
-                tools: &defs,
-            };
-            let _ = tx.send(protocol.send(&request));
-        });
-    if let Err(e) = spawned {
-        return Some(Err(CallError::Retryable {
-            message: format!("could not start the model request: {e}"),
-            retry_after: None,
-        }));
-    }
-    loop {
-        match rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(answer) => return Some(answer),
-            Err(mpsc::RecvTimeoutError::Timeout) if interrupted() => return None,
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                return Some(Err(CallError::Fatal("the model request failed".into())));
-            }
-        }
-    }
-}
-
-/// The official client's backoff: `retry-after` when it is given and at most 60 s, else 0.5 s
-/// doubling to at most 8 s, less up to 25 % jitter.
-fn retry_delay(attempt: u32, retry_after: Option<Duration>) -> Duration {
-    if let Some(d) = retry_after.filter(|d| *d <= Duration::from_secs(60)) {
-        return d;
-    }
-    let base = (0.5 * 2f64.powi(attempt.min(16) as i32)).min(8.0);
-    let jitter = 1.0 - 0.25 * rand::random::<f64>();
-    Duration::from_secs_f64(base * jitter)
-}
-
-/// Waits `delay` in short slices; `false` when the turn was interrupted meanwhile.
-fn wait_unless_interrupted(delay: Duration, interrupted: &dyn Fn() -> bool) -> bool {
-    let end = Instant::now() + delay;
-    loop {
-        if interrupted() {
-            return false;
-        }
-        let left = end.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return true;
-        }
-        std::thread::sleep(left.min(Duration::from_millis(50)));
-    }
-}
-
 /// Makes the collected calls of a response together and appends their results (an input that
 /// could not be used is answered with its error without a call).
 fn flush_calls(
@@ -473,16 +190,6 @@ fn flush_calls(
     }
 }
 
-fn push_block(messages: &mut Vec<Message>, role: Role, block: Block) {
-    match messages.last_mut() {
-        Some(m) if m.role == role => m.blocks.push(block),
-        _ => messages.push(Message {
-            role,
-            blocks: vec![block],
-        }),
-    }
-}
-
 impl AgentBehavior for ModelAgent {
     fn run_turn(&self, input: &TurnInput<'_>, tools: &mut dyn Tools) -> TurnOutcome {
         let system = input.system_prompt();
@@ -511,22 +218,22 @@ impl AgentBehavior for ModelAgent {
                 Err(_) if tools.interrupted() => return TurnOutcome::Reply(String::new()),
                 Err(message) => return TurnOutcome::Failed(message),
             };
-            tools.model_usage(reply.usage);
+            tools.model_usage(reply.usage.clone());
+            // A refused, cut-off, filtered or otherwise abnormal response ends the turn here,
+            // before any of its tool calls runs: a call cut by max_tokens is half-formed, and
+            // one from a context-exceeded response was made without the whole conversation.
+            if reply.stop == Stop::Refusal {
+                return TurnOutcome::Refused(reply.text().join("\n\n"));
+            }
+            if let Some(why) = reply.unusable() {
+                return TurnOutcome::Failed(why);
+            }
             let calls_tools = reply
                 .blocks
                 .iter()
                 .any(|b| matches!(b, Block::ToolUse { .. }));
-            if !calls_tools || reply.stop == Stop::MaxTokens {
-                // The turn ends here; a tool call cut by max_tokens is never run half-formed.
-                let text: Vec<&str> = reply
-                    .blocks
-                    .iter()
-                    .filter_map(|b| match b {
-                        Block::Text(t) if !t.trim().is_empty() => Some(t.as_str()),
-                        _ => None,
-                    })
-                    .collect();
-                return TurnOutcome::Reply(text.join("\n\n"));
+            if !calls_tools {
+                return TurnOutcome::Reply(reply.text().join("\n\n"));
             }
             // The calls of the response are made together, so the ones that need an answer
             // (custom tools, confirmations) are pending at once. Text between calls is said in
@@ -595,6 +302,3 @@ impl AgentBehavior for ModelAgent {
         ))
     }
 }
-
-#[cfg(test)]
-mod tests;

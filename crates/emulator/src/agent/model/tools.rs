@@ -4,19 +4,10 @@
 
 use std::sync::OnceLock;
 
+use cma_models::ToolDef;
 use cma_types::Tool;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::sandbox::{Permission, permission_for};
-
-/// A tool as a model sees it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ToolDef {
-    pub name: String,
-    pub description: String,
-    pub input_schema: Value,
-}
 
 /// `[t.to_dict() for t in beta_agent_toolset_20260401(ctx)]`, dumped from the installed SDK.
 const TOOLSET_JSON: &str = include_str!("toolset_20260401.json");

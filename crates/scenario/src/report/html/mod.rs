@@ -188,6 +188,9 @@ fn header(h: &mut String, r: &RunReport) {
         ("min pass rate", s.min_pass_rate.to_string()),
         ("turn timeout", format!("{} ms", s.turn_timeout_ms)),
     ];
+    if let Some(agent) = &s.agent {
+        rows.push(("agent", agent.describe()));
+    }
     if !s.filters.is_empty() {
         rows.push(("filters", s.filters.join(", ")));
     }

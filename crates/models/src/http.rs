@@ -7,17 +7,39 @@ use reqwest::blocking::Client;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
-use super::{AgentConfig, ApiKey, CallError};
+use crate::{ApiKey, CallError, ClientConfig};
 
 /// Error bodies are cut to this many characters in `session.error` messages.
 const MAX_ERROR_CHARS: usize = 500;
 
-pub fn client(config: &AgentConfig) -> Result<Client, CallError> {
-    Client::builder()
+/// The HTTP client of one model server.
+pub struct Http {
+    client: Client,
+    /// A server on this machine: a request that timed out is not retried (the server is still
+    /// busy with it, and a local server usually has one slot).
+    local: bool,
+    timeout: Duration,
+}
+
+/// Builds the client: no redirects (a model API has none, and credentials must not follow
+/// one), and no proxy for a server on this machine (proxy variables are for the outside).
+pub fn client(config: &ClientConfig) -> Result<Http, CallError> {
+    let local = config.is_local();
+    let mut builder = Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .timeout(config.request_timeout)
+        .redirect(reqwest::redirect::Policy::none());
+    if local {
+        builder = builder.no_proxy();
+    }
+    let client = builder
         .build()
-        .map_err(|e| CallError::Fatal(format!("could not build the HTTP client: {e}")))
+        .map_err(|e| CallError::Fatal(format!("could not build the HTTP client: {e}")))?;
+    Ok(Http {
+        client,
+        local,
+        timeout: config.request_timeout,
+    })
 }
 
 /// Removes the key from text a server or library produced.
@@ -53,15 +75,22 @@ fn error_text(body: &str) -> String {
 
 /// POSTs `body` to `url`; the answer's JSON on a 2xx.
 pub fn post_json(
-    client: &Client,
+    http: &Http,
     url: &str,
     headers: HeaderMap,
     body: &Value,
     key: Option<&ApiKey>,
 ) -> Result<Value, CallError> {
-    let response = client.post(url).headers(headers).json(body).send();
+    let response = http.client.post(url).headers(headers).json(body).send();
     let response = match response {
         Ok(r) => r,
+        Err(e) if e.is_timeout() && http.local => {
+            return Err(CallError::Fatal(format!(
+                "the model server did not answer within {} s; not retried, since the local \
+                 server is still busy with the request (raise --turn-timeout or use a faster model)",
+                http.timeout.as_secs_f64()
+            )));
+        }
         Err(e) => {
             let builder = e.is_builder();
             let message = scrub(

@@ -33,6 +33,14 @@ fn transcript() -> Vec<Message> {
     ]
 }
 
+fn sampling(seed: Option<u64>) -> Sampling {
+    Sampling {
+        max_tokens: 1024,
+        temperature: Some(0.0),
+        seed,
+    }
+}
+
 fn request<'a>(messages: &'a [Message], tools: &'a [ToolDef]) -> Request<'a> {
     Request {
         model: "m",
@@ -45,10 +53,16 @@ fn request<'a>(messages: &'a [Message], tools: &'a [ToolDef]) -> Request<'a> {
 #[test]
 fn anthropic_body_carries_system_tools_and_tool_blocks() {
     let msgs = transcript();
-    let tools = toolset_definitions().to_vec();
-    let b = anthropic::body(&request(&msgs, &tools), 1024);
+    let tools = vec![ToolDef {
+        name: "bash".into(),
+        description: "Run a command".into(),
+        input_schema: json!({ "type": "object" }),
+    }];
+    let b = anthropic::body(&request(&msgs, &tools), &sampling(Some(7)));
     assert_eq!(b["system"], "sys");
     assert_eq!(b["max_tokens"], 1024);
+    assert_eq!(b["temperature"], 0.0);
+    assert!(b.get("seed").is_none(), "the Messages API has no seed");
     assert_eq!(b["tools"][0]["name"], "bash");
     assert_eq!(b["messages"][1]["content"][1]["type"], "tool_use");
     assert_eq!(
@@ -60,7 +74,17 @@ fn anthropic_body_carries_system_tools_and_tool_blocks() {
 #[test]
 fn openai_body_puts_tool_messages_right_after_the_calls() {
     let msgs = transcript();
-    let b = openai::body(&request(&msgs, &[]), 1024);
+    let b = openai::body(&request(&msgs, &[]), &sampling(Some(7)), false);
+    assert_eq!(
+        (&b["max_tokens"], &b["temperature"], &b["seed"]),
+        (&json!(1024), &json!(0.0), &json!(7))
+    );
+    assert!(b.get("max_completion_tokens").is_none());
+    let platform = openai::body(&request(&msgs, &[]), &sampling(None), true);
+    assert_eq!(platform["max_completion_tokens"], 1024);
+    assert!(platform.get("max_tokens").is_none() && platform.get("seed").is_none());
+    assert!(openai::is_openai_platform("https://api.openai.com/v1"));
+    assert!(!openai::is_openai_platform("http://127.0.0.1:11434/v1"));
     let m = b["messages"].as_array().unwrap();
     assert_eq!(m[0], json!({ "role": "system", "content": "sys" }));
     assert_eq!(
@@ -130,15 +154,113 @@ fn retry_delay_honours_retry_after_up_to_a_minute_then_backs_off() {
 fn backends_parse_and_keys_stay_out_of_debug() {
     assert_eq!("openai".parse::<Backend>(), Ok(Backend::OpenAi));
     assert!("gpt".parse::<Backend>().is_err());
-    let c = AgentConfig {
+    let c = ClientConfig {
         backend: Backend::OpenAi,
         api_key: Some(ApiKey::new("sk-hidden")),
-        ..AgentConfig::default()
+        ..ClientConfig::default()
     };
     assert!(!format!("{c:?}").contains("sk-hidden"));
     assert_eq!(c.effective_base_url(), "http://127.0.0.1:11434/v1");
     assert_eq!(
-        AgentConfig::default().effective_base_url(),
+        ClientConfig::default().effective_base_url(),
         "https://api.anthropic.com"
     );
+}
+
+#[test]
+fn stop_reasons_of_both_protocols_are_told_apart() {
+    let anthropic_stop = |reason: &str| {
+        anthropic::parse(
+            &json!({ "content": [], "stop_reason": reason, "usage": { "output_tokens": 4096 } }),
+        )
+        .unwrap()
+    };
+    assert_eq!(anthropic_stop("refusal").stop, Stop::Refusal);
+    assert_eq!(
+        anthropic_stop("model_context_window_exceeded").stop,
+        Stop::ContextWindowExceeded
+    );
+    assert_eq!(
+        anthropic_stop("pause_turn").stop,
+        Stop::Other("pause_turn".into())
+    );
+    let cut = anthropic_stop("max_tokens").unusable().unwrap();
+    assert!(
+        cut.starts_with("the model stopped at max_tokens (4,096 output tokens)"),
+        "{cut}"
+    );
+    assert_eq!(anthropic_stop("end_turn").unusable(), None);
+    assert_eq!(anthropic_stop("refusal").unusable(), None);
+
+    let openai_stop = |finish: &str, message: Value| {
+        openai::parse(&json!({ "choices": [{ "message": message, "finish_reason": finish }] }))
+            .unwrap()
+    };
+    let text = json!({ "content": "x" });
+    assert_eq!(
+        openai_stop("content_filter", text.clone()).stop,
+        Stop::ContentFilter
+    );
+    assert_eq!(openai_stop("length", text.clone()).stop, Stop::MaxTokens);
+    assert_eq!(openai_stop("eos", text).stop, Stop::Other("eos".into()));
+    let refused = openai_stop("stop", json!({ "content": null, "refusal": "I can't." }));
+    assert_eq!(refused.stop, Stop::Refusal);
+    assert_eq!(refused.text(), ["I can't."]);
+    // No content and no calls is not a reply.
+    assert!(
+        openai::parse(&json!({ "choices": [{ "message": {}, "finish_reason": "stop" }] })).is_err()
+    );
+}
+
+#[test]
+fn thousands_separates_groups_of_three() {
+    assert_eq!(thousands(0), "0");
+    assert_eq!(thousands(999), "999");
+    assert_eq!(thousands(4096), "4,096");
+    assert_eq!(thousands(1_234_567), "1,234,567");
+}
+
+#[test]
+fn a_backends_key_goes_only_to_its_company_unless_named() {
+    let at = |backend, url: &str, env: Option<&str>| ClientConfig {
+        backend,
+        base_url: Some(url.into()),
+        api_key_env: env.map(str::to_string),
+        ..ClientConfig::default()
+    };
+    let var = |c: ClientConfig| c.key_variable();
+    assert_eq!(
+        var(at(Backend::OpenAi, "https://api.openai.com/v1", None)),
+        Some("OPENAI_API_KEY".into())
+    );
+    assert_eq!(
+        var(at(Backend::OpenAi, "http://127.0.0.1:11434/v1", None)),
+        None
+    );
+    assert_eq!(
+        var(at(
+            Backend::OpenAi,
+            "https://api.openai.com.evil.example/v1",
+            None
+        )),
+        None
+    );
+    assert_eq!(
+        var(at(Backend::Anthropic, "https://api.anthropic.com", None)),
+        Some("ANTHROPIC_API_KEY".into())
+    );
+    assert_eq!(
+        var(at(Backend::Anthropic, "http://127.0.0.1:8080", None)),
+        None
+    );
+    assert_eq!(
+        var(at(
+            Backend::OpenAi,
+            "http://127.0.0.1:8080/v1",
+            Some("LOCAL_KEY")
+        )),
+        Some("LOCAL_KEY".into())
+    );
+    assert!(is_loopback("http://127.0.0.1:8080/v1") && is_loopback("http://localhost:1/"));
+    assert!(is_loopback("http://[::1]:8080/") && !is_loopback("https://api.openai.com/v1"));
 }

@@ -1,37 +1,36 @@
 //! Claude through the Messages API: `POST {base}/v1/messages` with `x-api-key` and
 //! `anthropic-version`, the tools as ordinary client tools, not streamed.
 
-use reqwest::blocking::Client;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
 
-use super::http::{client, post_json};
-use super::{
-    AgentConfig, ApiKey, Block, CallError, Message, ModelReply, Protocol, Request, Role, Stop,
+use crate::http::{Http, client, post_json};
+use crate::{
+    ApiKey, Block, CallError, ClientConfig, Message, ModelReply, ModelUsage, Protocol, Request,
+    Role, Sampling, Stop,
 };
-use crate::agent::ModelUsage;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 
 pub struct Anthropic {
-    client: Client,
+    http: Http,
     url: String,
     key: Option<ApiKey>,
-    max_tokens: u32,
+    sampling: Sampling,
 }
 
 impl Anthropic {
     pub fn new(
         base_url: &str,
         key: Option<ApiKey>,
-        config: &AgentConfig,
+        config: &ClientConfig,
     ) -> Result<Self, CallError> {
         Ok(Self {
-            client: client(config)?,
+            http: client(config)?,
             url: format!("{}/v1/messages", base_url.trim_end_matches('/')),
             key,
-            max_tokens: config.max_tokens,
+            sampling: config.sampling(),
         })
     }
 
@@ -52,13 +51,17 @@ impl Anthropic {
 }
 
 /// The request body.
-pub fn body(request: &Request<'_>, max_tokens: u32) -> Value {
+pub fn body(request: &Request<'_>, sampling: &Sampling) -> Value {
     let messages: Vec<Value> = request.messages.iter().map(message).collect();
     let mut body = json!({
         "model": request.model,
-        "max_tokens": max_tokens,
+        "max_tokens": sampling.max_tokens,
         "messages": messages,
     });
+    // The Messages API has no seed.
+    if let Some(t) = sampling.temperature {
+        body["temperature"] = json!(t);
+    }
     if !request.system.is_empty() {
         body["system"] = json!(request.system);
     }
@@ -142,10 +145,13 @@ pub fn parse(v: &Value) -> Result<ModelReply, CallError> {
             _ => {}
         }
     }
-    let stop = match v.get("stop_reason").and_then(Value::as_str) {
+    let stop_reason = v.get("stop_reason").and_then(Value::as_str);
+    let stop = match stop_reason {
         Some("end_turn") | Some("stop_sequence") | None => Stop::EndTurn,
         Some("tool_use") => Stop::ToolUse,
         Some("max_tokens") => Stop::MaxTokens,
+        Some("refusal") => Stop::Refusal,
+        Some("model_context_window_exceeded") => Stop::ContextWindowExceeded,
         Some(other) => Stop::Other(other.to_string()),
     };
     let u = v.get("usage");
@@ -157,11 +163,13 @@ pub fn parse(v: &Value) -> Result<ModelReply, CallError> {
     Ok(ModelReply {
         blocks,
         stop,
+        stop_reason: stop_reason.map(str::to_string),
         usage: ModelUsage {
             input_tokens: n("input_tokens"),
             output_tokens: n("output_tokens"),
             cache_creation_input_tokens: n("cache_creation_input_tokens"),
             cache_read_input_tokens: n("cache_read_input_tokens"),
+            speed: None,
         },
     })
 }
@@ -169,10 +177,10 @@ pub fn parse(v: &Value) -> Result<ModelReply, CallError> {
 impl Protocol for Anthropic {
     fn send(&self, request: &Request<'_>) -> Result<ModelReply, CallError> {
         let v = post_json(
-            &self.client,
+            &self.http,
             &self.url,
             self.headers()?,
-            &body(request, self.max_tokens),
+            &body(request, &self.sampling),
             self.key.as_ref(),
         )?;
         parse(&v)

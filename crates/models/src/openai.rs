@@ -1,37 +1,39 @@
 //! Any OpenAI-compatible server: `POST {base}/chat/completions` (Ollama, llama.cpp's
 //! `llama-server`, vLLM, ...), the key as a Bearer token when one is set, not streamed.
 
-use reqwest::blocking::Client;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
-use super::http::{client, post_json};
-use super::{
-    AgentConfig, ApiKey, Block, CallError, Message, ModelReply, Protocol, Request, Role, Stop,
+use crate::http::{Http, client, post_json};
+use crate::{
+    ApiKey, Block, CallError, ClientConfig, Message, ModelReply, ModelUsage, Protocol, Request,
+    Role, Sampling, Stop,
 };
-use crate::agent::ModelUsage;
 
 /// Ollama's.
 pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:11434/v1";
 
 pub struct OpenAi {
-    client: Client,
+    http: Http,
     url: String,
     key: Option<ApiKey>,
-    max_tokens: u32,
+    sampling: Sampling,
+    /// OpenAI's own endpoint: the limit goes as `max_completion_tokens`.
+    completion_tokens_field: bool,
 }
 
 impl OpenAi {
     pub fn new(
         base_url: &str,
         key: Option<ApiKey>,
-        config: &AgentConfig,
+        config: &ClientConfig,
     ) -> Result<Self, CallError> {
         Ok(Self {
-            client: client(config)?,
+            http: client(config)?,
             url: format!("{}/chat/completions", base_url.trim_end_matches('/')),
             key,
-            max_tokens: config.max_tokens,
+            sampling: config.sampling(),
+            completion_tokens_field: is_openai_platform(base_url),
         })
     }
 
@@ -48,7 +50,14 @@ impl OpenAi {
 }
 
 /// The request body.
-pub fn body(request: &Request<'_>, max_tokens: u32) -> Value {
+/// Whether `base_url` is OpenAI's own API, whose reasoning models reject `max_tokens` (it takes
+/// `max_completion_tokens`, which local servers do not all know).
+pub fn is_openai_platform(base_url: &str) -> bool {
+    crate::is_host(base_url, "api.openai.com")
+}
+
+/// The request body; `completion_tokens_field` sends the limit as `max_completion_tokens`.
+pub fn body(request: &Request<'_>, sampling: &Sampling, completion_tokens_field: bool) -> Value {
     let mut messages = Vec::new();
     if !request.system.is_empty() {
         messages.push(json!({ "role": "system", "content": request.system }));
@@ -59,8 +68,18 @@ pub fn body(request: &Request<'_>, max_tokens: u32) -> Value {
     let mut body = json!({
         "model": request.model,
         "messages": messages,
-        "max_tokens": max_tokens,
     });
+    let limit = match completion_tokens_field {
+        true => "max_completion_tokens",
+        false => "max_tokens",
+    };
+    body[limit] = json!(sampling.max_tokens);
+    if let Some(t) = sampling.temperature {
+        body["temperature"] = json!(t);
+    }
+    if let Some(seed) = sampling.seed {
+        body["seed"] = json!(seed);
+    }
     if !request.tools.is_empty() {
         let tools: Vec<Value> = request
             .tools
@@ -95,9 +114,12 @@ fn push_message(out: &mut Vec<Value>, m: &Message) {
                         id, name, input, ..
                     } => Some(json!({
                         "id": id, "type": "function",
+                        // Arguments the model got wrong go back as `{}` (their error result
+                        // says what was wrong): Ollama and vLLM reject a request whose history
+                        // holds arguments that are not a JSON object.
                         "function": { "name": name, "arguments": match input {
-                            Value::String(raw) => raw.clone(),
-                            other => other.to_string(),
+                            Value::Object(_) => input.to_string(),
+                            _ => "{}".to_string(),
                         }},
                     })),
                     _ => None,
@@ -198,12 +220,29 @@ pub fn parse(v: &Value) -> Result<ModelReply, CallError> {
             invalid,
         });
     }
-    let stop = match choice.get("finish_reason").and_then(Value::as_str) {
+    let finish = choice.get("finish_reason").and_then(Value::as_str);
+    // OpenAI says a refusal in the message (`refusal`), with `finish_reason: stop`.
+    let refusal = msg
+        .get("refusal")
+        .and_then(Value::as_str)
+        .filter(|r| !r.trim().is_empty());
+    if let Some(r) = refusal {
+        blocks.insert(0, Block::Text(r.to_string()));
+    }
+    let stop = match finish {
+        _ if refusal.is_some() => Stop::Refusal,
         Some("stop") | None => Stop::EndTurn,
         Some("tool_calls") | Some("function_call") => Stop::ToolUse,
         Some("length") => Stop::MaxTokens,
+        Some("content_filter") => Stop::ContentFilter,
         Some(other) => Stop::Other(other.to_string()),
     };
+    let no_content = matches!(msg.get("content"), None | Some(Value::Null));
+    if no_content && blocks.is_empty() && stop == Stop::EndTurn {
+        return Err(malformed(
+            "`choices[0].message` has no `content` and no `tool_calls`",
+        ));
+    }
     let u = v.get("usage");
     let n = |k: &str| {
         u.and_then(|u| u.get(k))
@@ -218,11 +257,13 @@ pub fn parse(v: &Value) -> Result<ModelReply, CallError> {
     Ok(ModelReply {
         blocks,
         stop,
+        stop_reason: finish.map(str::to_string),
         usage: ModelUsage {
             input_tokens: n("prompt_tokens").saturating_sub(cached),
             output_tokens: n("completion_tokens"),
             cache_creation_input_tokens: 0,
             cache_read_input_tokens: cached,
+            speed: None,
         },
     })
 }
@@ -230,10 +271,10 @@ pub fn parse(v: &Value) -> Result<ModelReply, CallError> {
 impl Protocol for OpenAi {
     fn send(&self, request: &Request<'_>) -> Result<ModelReply, CallError> {
         let v = post_json(
-            &self.client,
+            &self.http,
             &self.url,
             self.headers()?,
-            &body(request, self.max_tokens),
+            &body(request, &self.sampling, self.completion_tokens_field),
             self.key.as_ref(),
         )?;
         parse(&v)

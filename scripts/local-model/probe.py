@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Asks a running llama-server directly, before cma is involved: does the model call tools on
+each protocol, how fast is it, and do two requests at temperature 0 with a seed give the same
+reply? Standard library only; talks to 127.0.0.1 only.
+
+    scripts/local-model/probe.py [--port 8089] [--out probe.json]
+"""
+
+import argparse
+import json
+import pathlib
+import sys
+import time
+import urllib.error
+import urllib.request
+
+HERE = pathlib.Path(__file__).resolve().parent
+TOOLSET = HERE.parent.parent / "crates/emulator/src/agent/model/toolset_20260401.json"
+
+# The shape of the system prompt cma renders (crates/emulator/src/agent/prompt.rs), short.
+SYSTEM = """You help customers of a shoe shop, and remember what they tell you.
+
+# Memory
+
+Persistent memory stores are mounted as directories in your sandbox. Their files outlive this session: check them for what earlier sessions learned before you answer, and save what is worth remembering as files there (read_only stores cannot be changed).
+
+## /mnt/memory/customer-notes
+- name: Customer Notes
+- description: What this customer has told the shop.
+- access: read_write
+- instructions: Check it at the start of every conversation and update it when you learn something new.
+"""
+
+PROMPTS = {
+    "recall": "What's my shoe size?",
+    "explicit": "Use the read tool to read /mnt/memory/customer-notes/preferences.md, then tell me my shoe size.",
+}
+
+
+def post(url, body, timeout=600):
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"content-type": "application/json"}
+    )
+    t0 = time.monotonic()
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            raw = r.read()
+            status = r.status
+    except urllib.error.HTTPError as e:
+        raw, status = e.read(), e.code
+    elapsed = time.monotonic() - t0
+    try:
+        return status, json.loads(raw), elapsed
+    except json.JSONDecodeError:
+        return status, {"raw": raw[:500].decode(errors="replace")}, elapsed
+
+
+def chat(base, tools, user, seed):
+    body = {
+        "model": "local",
+        "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}],
+        "tools": [
+            {"type": "function", "function": {"name": t["name"], "description": t["description"],
+                                              "parameters": t["input_schema"]}}
+            for t in tools
+        ],
+        "max_tokens": 128,
+        "temperature": 0,
+        "seed": seed,
+    }
+    status, v, elapsed = post(f"{base}/v1/chat/completions", body)
+    choice = (v.get("choices") or [{}])[0]
+    msg = choice.get("message") or {}
+    return {
+        "status": status,
+        "seconds": round(elapsed, 2),
+        "finish_reason": choice.get("finish_reason"),
+        "text": msg.get("content"),
+        "tool_calls": [
+            {"name": c.get("function", {}).get("name"), "arguments": c.get("function", {}).get("arguments")}
+            for c in msg.get("tool_calls") or []
+        ],
+        "usage": v.get("usage"),
+        "timings": v.get("timings"),
+        "error": v.get("error") or v.get("raw"),
+    }
+
+
+def messages(base, tools, user, seed):
+    body = {
+        "model": "local",
+        "system": SYSTEM,
+        "messages": [{"role": "user", "content": user}],
+        "tools": tools,
+        "max_tokens": 128,
+        "temperature": 0,
+        # Not part of the Messages API; llama-server reads it from any body.
+        "seed": seed,
+    }
+    status, v, elapsed = post(f"{base}/v1/messages", body)
+    content = v.get("content") or []
+    return {
+        "status": status,
+        "seconds": round(elapsed, 2),
+        "stop_reason": v.get("stop_reason"),
+        "text": "".join(b.get("text", "") for b in content if b.get("type") == "text") or None,
+        "tool_calls": [
+            {"name": b.get("name"), "arguments": b.get("input")} for b in content if b.get("type") == "tool_use"
+        ],
+        "usage": v.get("usage"),
+        "timings": v.get("timings"),
+        "error": v.get("error") or v.get("raw"),
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, default=8089)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--out")
+    args = ap.parse_args()
+    base = f"http://127.0.0.1:{args.port}"
+    tools = json.loads(TOOLSET.read_text())
+    results = {}
+    for proto, fn in (("chat_completions", chat), ("messages", messages)):
+        for name, user in PROMPTS.items():
+            a = fn(base, tools, user, args.seed)
+            b = fn(base, tools, user, args.seed)
+            same = (a["text"], a["tool_calls"]) == (b["text"], b["tool_calls"])
+            results[f"{proto}/{name}"] = {"first": a, "second": b, "identical": same}
+            calls = [c["name"] for c in a["tool_calls"]]
+            print(f"{proto:16} {name:8} {a['seconds']:6.1f}s calls={calls} identical={same} "
+                  f"text={(a['text'] or '')[:70]!r}", file=sys.stderr)
+    out = json.dumps(results, indent=2)
+    if args.out:
+        pathlib.Path(args.out).write_text(out)
+    else:
+        print(out)
+
+
+if __name__ == "__main__":
+    main()
