@@ -50,6 +50,15 @@ enum Command {
 
 fn main() -> ExitCode {
     cli::init_tracing();
+    // Every key cma may hold (target, agent model, grader, serve, webhooks) is redacted from tool
+    // results and reports (`cma_emulator::redact`).
+    cma_emulator::redact::register_env(&[
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_AUTH_TOKEN",
+        "OPENAI_API_KEY",
+        "CMA_SERVE_API_KEY",
+        "CMA_WEBHOOK_SECRET",
+    ]);
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

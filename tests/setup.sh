@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything the test suite needs beyond a Rust toolchain, installed when missing (idempotent):
-#   - Debian's bubblewrap (the agent's real shell) and chromium (the run page's browser test),
-#     with apt-get as root or through sudo;
+#   - Debian's bubblewrap (the agent's real shell), python3 in /usr/bin (the sandbox's fork and
+#     memory probes run it inside, where only the host's /usr is) and chromium (the run page's
+#     browser test), with apt-get as root or through sudo;
 #   - the official Python and TypeScript SDKs for the drop-in tests (tests/sdk/setup.sh).
 # Under CI=true the tests that need one of these fail when it is missing instead of skipping.
 set -euo pipefail
@@ -9,6 +10,7 @@ cd "$(dirname "$0")/.."
 
 missing=()
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+[ -x /usr/bin/python3 ] || missing+=(python3)
 command -v chromium >/dev/null 2>&1 || [ -n "${CHROMIUM:-}" ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then

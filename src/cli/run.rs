@@ -261,10 +261,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         },
         grader: args.grader,
         grader_cache: Some(args.reports_dir.join("grader-cache")),
-        local: Some(super::embedded_emulator(
-            cma_emulator::EmulatorConfig::default(),
-        )),
+        // `--target local` starts its emulator with the agent flags too (`--emulated-shell`, the
+        // sandbox's caps), not with the defaults.
+        local: Some(super::embedded_emulator(cma_emulator::EmulatorConfig {
+            agent: agent.clone(),
+            ..cma_emulator::EmulatorConfig::default()
+        })),
         agent: agent_settings(&agent),
+        shell: Some(shell_name(&agent)),
     };
 
     if !args.variant.is_empty() {
@@ -305,6 +309,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // A model backend gets an emulator of its own, configured with it, that the run targets.
     let _emulator = if model_backend && !args.list {
         args.agent.warn_without_key();
+        args.agent.warn_emulated_shell(&agent);
+        options.shell = Some(shell_name(&agent));
         let emulator = cma_emulator::Emulator::start(cma_emulator::EmulatorConfig {
             agent,
             ..cma_emulator::EmulatorConfig::default()
@@ -362,4 +368,14 @@ fn finish(
         dir.join(cma_scenario::report::INDEX_HTML).display()
     );
     Ok(ExitCode::from(report.exit_code()))
+}
+
+/// What `run.json` calls the shell an emulator with `agent` gives the agent's `bash`:
+/// `bubblewrap` or `emulated`.
+pub fn shell_name(agent: &cma_emulator::AgentConfig) -> String {
+    if agent.uses_real_shell() {
+        "bubblewrap".into()
+    } else {
+        "emulated".into()
+    }
 }

@@ -46,10 +46,24 @@ pub struct AgentArgs {
     #[arg(long, value_name = "N", default_value_t = cma_emulator::DEFAULT_MAX_TOKENS, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Agent")]
     pub agent_max_tokens: u32,
     /// Run the agent's `bash` in the emulated shell even where bubblewrap is installed. The real
-    /// shell is faithful but costs a few ms per command (a process per command); the emulated one
-    /// understands the memory commands the reference agent uses (ls, cat, rm, mkdir -p, find).
+    /// shell is faithful and sandboxed (a session's sandbox starts at its first `bash` call and is
+    /// kept between its turns); the emulated one understands the memory commands the reference
+    /// agent uses (ls, cat, rm, mkdir -p, find).
     #[arg(long, help_heading = "Agent")]
     pub emulated_shell: bool,
+    /// The real shell's disk: `/tmp` and each read-write memory mount are a tmpfs of this many
+    /// MiB inside the sandbox (a write past it gets `No space left on device`).
+    #[arg(long, value_name = "MIB", default_value_t = cma_emulator::SandboxLimits::default().disk_mb,
+          value_parser = clap::value_parser!(u64).range(1..=65536), help_heading = "Agent")]
+    pub sandbox_disk_mb: u64,
+    /// The real shell's memory: each process's address space, in MiB (RLIMIT_AS).
+    #[arg(long, value_name = "MIB", default_value_t = cma_emulator::SandboxLimits::default().memory_mb,
+          value_parser = clap::value_parser!(u64).range(16..=1048576), help_heading = "Agent")]
+    pub sandbox_memory_mb: u64,
+    /// The real shell's processes alive at once (RLIMIT_NPROC in the sandbox's user namespace).
+    #[arg(long, value_name = "N", default_value_t = cma_emulator::SandboxLimits::default().processes,
+          value_parser = clap::value_parser!(u32).range(8..=65536), help_heading = "Agent")]
+    pub sandbox_processes: u32,
 }
 
 fn parse_backend(s: &str) -> Result<Backend, String> {
@@ -78,6 +92,18 @@ impl AgentArgs {
         }
     }
 
+    /// Says in one line, on stderr, when a model agent's `bash` gets the emulated shell because
+    /// bubblewrap is missing (the reference agent needs no real shell).
+    pub fn warn_emulated_shell(&self, agent: &AgentConfig) {
+        if agent.backend != Backend::Reference && !self.emulated_shell && !agent.uses_real_shell() {
+            eprintln!(
+                "warning: bwrap (bubblewrap) is not available: the agent's bash runs in the emulated \
+                 shell, which has no pipes, globs, redirections or most commands (install the \
+                 `bubblewrap` package for a real, sandboxed one)"
+            );
+        }
+    }
+
     /// The emulator's agent configuration; a bad base URL is a usage error.
     pub fn config(&self) -> Result<AgentConfig, super::UsageError> {
         if let Some(url) = &self.agent_base_url
@@ -97,6 +123,11 @@ impl AgentArgs {
             temperature: Some(self.agent_temperature),
             seed: self.agent_seed,
             real_shell: !self.emulated_shell,
+            sandbox: cma_emulator::SandboxLimits {
+                disk_mb: self.sandbox_disk_mb,
+                memory_mb: self.sandbox_memory_mb,
+                processes: self.sandbox_processes,
+            },
             ..AgentConfig::default()
         })
     }
@@ -213,13 +244,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let agent = args.agent.config()?;
     let webhooks = webhook_config(&args)?;
-    args.agent.warn_without_key();
-    if !agent.uses_real_shell() && !args.agent.emulated_shell {
-        eprintln!(
-            "bwrap (bubblewrap) is not available: the agent's bash runs in the emulated shell \
-             (install the `bubblewrap` package for a real one)"
-        );
+    if let Some(secret) = &args.webhook_secret {
+        cma_emulator::redact::register(secret);
     }
+    args.agent.warn_without_key();
+    args.agent.warn_emulated_shell(&agent);
     let config = EmulatorConfig {
         data_dir: args.data_dir,
         api_key: args.api_key,

@@ -98,6 +98,7 @@ pub async fn run_all(
         );
         let mut options = p.options.clone();
         options.agent = super::run::agent_settings(&p.agent);
+        options.shell = Some(super::run::shell_name(&p.agent));
         let _emulator = if p.agent.backend != Backend::Reference {
             let emulator = cma_emulator::Emulator::start(cma_emulator::EmulatorConfig {
                 agent: p.agent.clone(),

@@ -47,10 +47,12 @@ use tokio::task::JoinHandle;
 
 pub use agent::model::{AgentConfig, ApiKey, Backend};
 pub use cma_models::DEFAULT_MAX_TOKENS;
+pub use cma_types::redact;
 pub use error::{ApiError, EmulatorError};
 pub use faults::FaultConfig;
 /// Whether bubblewrap can build the real shell's sandbox on this machine (checked once).
 pub use sandbox::bwrap::available as real_shell_available;
+pub use sandbox::limits::SandboxLimits;
 pub use store::agents::TOOLSET_TOOLS;
 pub use webhooks::{WebhookConfig, WebhookSecret};
 
@@ -92,6 +94,23 @@ impl Default for EmulatorConfig {
             webhooks: WebhookConfig::default(),
         }
     }
+}
+
+/// Registers every secret this emulator holds or its model backends may read, for
+/// [`cma_types::redact`].
+fn register_secrets(config: &EmulatorConfig) {
+    use cma_types::redact::{register, register_env};
+    if let Some(key) = &config.agent.api_key {
+        register(key.expose());
+    }
+    if let Some(key) = &config.api_key {
+        register(key);
+    }
+    register_env(&[
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_AUTH_TOKEN",
+        "OPENAI_API_KEY",
+    ]);
 }
 
 /// An emulator bound to its address, not yet serving.
@@ -140,6 +159,7 @@ pub async fn bind(config: EmulatorConfig, addr: SocketAddr) -> Result<Bound, Emu
         .map_err(|e| EmulatorError::Config(format!("opening storage: {e}")))??;
     let db = Arc::new(db);
     db.set_turn_starter(session::starter(&db, Arc::new(config.agent.clone())));
+    db.set_session_end(Arc::new(|sid: &str| sandbox::pool::end(sid)));
     db.set_webhooks(webhooks::Notifier::start(&config.webhooks).map_err(EmulatorError::Config)?);
     let listener = TcpListener::bind(addr)
         .await
@@ -148,6 +168,7 @@ pub async fn bind(config: EmulatorConfig, addr: SocketAddr) -> Result<Bound, Emu
         .local_addr()
         .map_err(|source| EmulatorError::Bind { addr, source })?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    register_secrets(&config);
     let shared = api::Shared {
         db: db.clone(),
         api_key: config.api_key.clone(),

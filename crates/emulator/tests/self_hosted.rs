@@ -530,9 +530,9 @@ async fn a_self_hosted_sessions_tool_calls_wait_for_the_workers_results() {
             kinds(&last)
         );
         for u in uses {
-            // The worker's `find` sees an empty store; its `write` succeeds.
-            let text = if u.body.name == "bash" {
-                "\n"
+            // The worker's `glob` sees an empty store; its `write` succeeds.
+            let text = if u.body.name == "glob" {
+                "No files found"
             } else {
                 "File written"
             };
@@ -543,7 +543,7 @@ async fn a_self_hosted_sessions_tool_calls_wait_for_the_workers_results() {
     }
     assert_eq!(
         answered,
-        ["bash", "write"],
+        ["glob", "write"],
         "the agent lists the store, then writes its notes"
     );
     let tail = kinds(&last);

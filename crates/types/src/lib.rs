@@ -20,6 +20,7 @@ pub mod files;
 pub mod memories;
 pub mod memory_stores;
 pub mod memory_versions;
+pub mod redact;
 pub mod sessions;
 pub mod shared;
 pub mod threads;

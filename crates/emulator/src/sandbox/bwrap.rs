@@ -1,21 +1,21 @@
 //! The agent's `bash` as a real shell: one persistent bash inside bubblewrap (`bwrap`) with no
 //! network, no capabilities, an unprivileged user (uid 65534) in a user namespace that cannot make
-//! another, a clean environment, only `/usr`, `/lib*` and `/bin` (read-only) from the host, and
-//! each mounted store materialised in a directory bound at its `/mnt/memory/<slug>` (read-only
-//! for `read_only` mounts). A session's mounted files (`file` resources) are written once and
-//! bound read-only at their mount paths.
+//! another, a clean environment, only `/usr`, `/lib*` and `/bin` (read-only) from the host, a
+//! read-only root, and each mounted store materialised at its `/mnt/memory/<slug>`: a read-write
+//! mount is a size-capped tmpfs inside the sandbox, a `read_only` one a read-only bind of a host
+//! directory. A session's mounted files (`file` resources) are written once and bound read-only
+//! at their mount paths. The caps (disk, processes, memory) are [`SandboxLimits`].
 //!
-//! Before each call the directories are refreshed from the store; after it, changed files are
-//! written back through [`Fs`] as memory versions by the session (created, modified, deleted).
-//! A file that is not UTF-8 or is larger than a memory may be is refused with an error result and
-//! never stored in part. Anything written outside the mounts lives in the sandbox's own tmpfs and
-//! is never stored.
+//! Before each call the mounts are refreshed from the store; after it, changed files are written
+//! back through [`Fs`] as memory versions by the session (created, modified, deleted). A file that
+//! is not UTF-8 or is larger than a memory may be is refused with an error result and never
+//! stored in part; nor is anything of a call that timed out or ended the shell. Anything written
+//! outside the mounts lives in the sandbox's `/tmp` and is never stored.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::OnceLock;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -25,6 +25,10 @@ use serde_json::Value;
 use super::ToolOutput;
 use super::files::{err, ok};
 use super::fs::{FileMount, Fs, FsMount, Loc};
+pub use super::launch::available;
+use super::launch::bwrap_command;
+use super::limits::{self, SandboxLimits, no_links_between, own};
+use super::sync::{Staging, scan, sync_host_dir};
 use crate::store::memory::MAX_CONTENT_BYTES;
 
 /// The SDK's `BASH_OUTPUT_LIMIT`: output past this many bytes is dropped (and said so).
@@ -34,126 +38,14 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 /// `timeout_ms` is capped here, so a model cannot park a turn for hours.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// The uid and gid the shell runs as inside its user namespace (`nobody`): not root, so nothing
-/// of root's reaches it, and still the owner of its mounts, which the namespace maps to the
-/// host user that runs `cma`.
-const SANDBOX_ID: &str = "65534";
-/// The only variable bwrap itself is started with. Pid 1 inside the sandbox is bwrap's own
-/// process, whose `/proc/1/environ` the shell can read, and `--clearenv` cleans only the child.
-const SANDBOX_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
-
-/// `bwrap` by absolute path, found once in the host's `PATH` (the command itself starts with an
-/// empty environment, so it cannot look it up).
-fn bwrap_path() -> Option<&'static Path> {
-    static BWRAP: OnceLock<Option<PathBuf>> = OnceLock::new();
-    BWRAP
-        .get_or_init(|| {
-            let path = std::env::var_os("PATH")?;
-            std::env::split_paths(&path)
-                .map(|dir| dir.join("bwrap"))
-                .find(|p| p.is_file())
-        })
-        .as_deref()
-}
-
-/// A `bwrap` command holding nothing of the host's environment.
-fn bwrap_command() -> std::io::Result<Command> {
-    let path = bwrap_path().ok_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::NotFound, "bwrap is not installed")
-    })?;
-    let mut cmd = Command::new(path);
-    cmd.env_clear().env("PATH", SANDBOX_PATH).args(base_args());
-    Ok(cmd)
-}
-
-/// Whether bubblewrap is installed and can build a sandbox here (checked once).
-pub fn available() -> bool {
-    static AVAILABLE: OnceLock<bool> = OnceLock::new();
-    *AVAILABLE.get_or_init(|| {
-        let Ok(mut cmd) = bwrap_command() else {
-            tracing::info!("bwrap is not installed: the emulated shell runs bash");
-            return false;
-        };
-        let ok = cmd
-            .arg("/bin/true")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            tracing::info!("bwrap is missing or cannot sandbox here: the emulated shell runs bash");
-        }
-        ok
-    })
-}
-
-/// The sandbox without its mounts: namespaces, a clean environment, the read-only system dirs.
-fn base_args() -> Vec<String> {
-    let mut a: Vec<String> = [
-        "--unshare-all",
-        // A user namespace of its own (not just tried), in which the shell is `nobody` with no
-        // capabilities and cannot create another namespace to regain them.
-        "--unshare-user",
-        "--disable-userns",
-        "--uid",
-        SANDBOX_ID,
-        "--gid",
-        SANDBOX_ID,
-        "--cap-drop",
-        "ALL",
-        "--die-with-parent",
-        "--new-session",
-        "--clearenv",
-        "--setenv",
-        "PATH",
-        SANDBOX_PATH,
-        "--setenv",
-        "HOME",
-        "/tmp",
-        "--setenv",
-        "LANG",
-        "C.UTF-8",
-        "--setenv",
-        "TERM",
-        "dumb",
-        "--ro-bind",
-        "/usr",
-        "/usr",
-        "--proc",
-        "/proc",
-        "--dev",
-        "/dev",
-        "--tmpfs",
-        "/tmp",
-    ]
-    .map(String::from)
-    .to_vec();
-    // Merged-/usr systems have these as symlinks into /usr; others as directories.
-    for dir in ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"] {
-        let p = Path::new(dir);
-        match std::fs::symlink_metadata(p) {
-            Ok(m) if m.file_type().is_symlink() => {
-                if let Ok(target) = std::fs::read_link(p) {
-                    a.extend([
-                        "--symlink".into(),
-                        target.display().to_string(),
-                        dir.to_string(),
-                    ]);
-                }
-            }
-            Ok(m) if m.is_dir() => a.extend(["--ro-bind".into(), dir.into(), dir.into()]),
-            _ => {}
-        }
-    }
-    a
-}
-
-/// The running bash: its stdin, and its merged output as chunks from a reader thread.
+/// The running bash: its stdin, its merged output as chunks from a reader thread, and the
+/// sandbox's root as the host reaches it.
 struct Proc {
     child: Child,
     stdin: ChildStdin,
     output: Receiver<Vec<u8>>,
+    /// `/proc/<pid>/root` of the sandbox's first process: its read-write mounts live there.
+    root: PathBuf,
 }
 
 impl Drop for Proc {
@@ -163,59 +55,83 @@ impl Drop for Proc {
     }
 }
 
-/// One mount's directory on the host and what was last materialised there.
+/// One memory mount and what was last materialised there.
 struct MountDir {
-    host: PathBuf,
+    /// `/mnt/memory/<slug>`.
+    path: String,
     read_only: bool,
+    /// The host directory bound read-only at `path`; `None` for a read-write mount, a tmpfs
+    /// inside the sandbox.
+    host: Option<PathBuf>,
     /// Memory path (`/a/b.md`) to content, as the store had it before the call.
     synced: BTreeMap<String, String>,
 }
+
+/// How long a new sandbox may take to answer its first line.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The real shell of one session's turns.
 pub struct BwrapShell {
     root: tempfile::TempDir,
     mounts: Vec<MountDir>,
-    binds: Vec<(PathBuf, String, bool)>,
     /// The mounted files this shell was built for, and the host copies of those that exist.
     file_mounts: Vec<FileMount>,
     file_binds: Vec<(PathBuf, String)>,
     proc: Option<Proc>,
     calls: u64,
+    limits: SandboxLimits,
+    /// Who owns what the emulator writes for the sandbox (see [`limits::host_owner`]).
+    owner: Option<(u32, u32)>,
 }
 
 impl BwrapShell {
+    #[cfg(test)]
     pub fn new(mounts: &[FsMount]) -> std::io::Result<Self> {
+        Self::with_limits(mounts, SandboxLimits::default())
+    }
+
+    pub fn with_limits(mounts: &[FsMount], limits: SandboxLimits) -> std::io::Result<Self> {
+        let owner = limits::host_owner();
         let root = tempfile::Builder::new().prefix("cma-bwrap-").tempdir()?;
+        own(root.path(), owner)?;
         // The control directory the shell reads each command from.
-        std::fs::create_dir(root.path().join("ctl"))?;
+        let ctl = root.path().join("ctl");
+        std::fs::create_dir(&ctl)?;
+        own(&ctl, owner)?;
         let mut dirs = Vec::new();
-        let mut binds = Vec::new();
         for (i, m) in mounts.iter().enumerate() {
-            let host = root.path().join(format!("m{i}"));
-            std::fs::create_dir(&host)?;
             let read_only = m.access == Access::ReadOnly;
-            binds.push((host.clone(), m.path.clone(), read_only));
+            let host = if read_only {
+                let host = root.path().join(format!("m{i}"));
+                std::fs::create_dir(&host)?;
+                own(&host, owner)?;
+                Some(host)
+            } else {
+                None
+            };
             dirs.push(MountDir {
-                host,
+                path: m.path.clone(),
                 read_only,
+                host,
                 synced: BTreeMap::new(),
             });
         }
         Ok(Self {
             root,
             mounts: dirs,
-            binds,
             file_mounts: Vec::new(),
             file_binds: Vec::new(),
             proc: None,
             calls: 0,
+            limits,
+            owner,
         })
     }
 
     /// A shell for `fs`: its memory mounts, and its mounted files copied out once (uploads
     /// never change; a deleted one is left out).
-    pub fn for_fs(fs: &Fs) -> std::io::Result<Self> {
-        let mut shell = Self::new(fs.mounts())?;
+    pub fn for_fs(fs: &Fs, limits: SandboxLimits) -> std::io::Result<Self> {
+        let mut shell = Self::with_limits(fs.mounts(), limits)?;
         shell.file_mounts = fs.files().to_vec();
         for (i, f) in fs.files().iter().enumerate() {
             let Some(bytes) = fs.file_bytes(i) else {
@@ -223,20 +139,36 @@ impl BwrapShell {
             };
             let host = shell.root.path().join(format!("f{i}"));
             std::fs::write(&host, &bytes)?;
+            own(&host, shell.owner)?;
             shell.file_binds.push((host, f.path.clone()));
         }
         Ok(shell)
     }
 
-    /// Whether this shell was built for exactly these mounts and files.
-    pub fn serves(&self, mounts: &[FsMount], files: &[FileMount]) -> bool {
+    /// Whether this shell was built for exactly these mounts, files and caps.
+    pub fn serves(&self, mounts: &[FsMount], files: &[FileMount], limits: SandboxLimits) -> bool {
         self.file_mounts == files
-            && self.binds.len() == mounts.len()
+            && self.limits == limits
+            && self.mounts.len() == mounts.len()
             && self
-                .binds
+                .mounts
                 .iter()
                 .zip(mounts)
-                .all(|((_, path, ro), m)| *path == m.path && *ro == (m.access == Access::ReadOnly))
+                .all(|(d, m)| d.path == m.path && d.read_only == (m.access == Access::ReadOnly))
+    }
+
+    /// The host directory holding this shell's control files and read-only mounts.
+    #[cfg(test)]
+    pub fn host_dir(&self) -> &std::path::Path {
+        self.root.path()
+    }
+
+    /// Whether a bash is running in this shell's sandbox (a shell whose sandbox ended is
+    /// started again by its next call).
+    pub fn is_running(&mut self) -> bool {
+        self.proc
+            .as_mut()
+            .is_some_and(|p| matches!(p.child.try_wait(), Ok(None)))
     }
 
     fn start(&self) -> std::io::Result<Proc> {
@@ -244,15 +176,23 @@ impl BwrapShell {
         cmd.arg("--ro-bind")
             .arg(self.root.path().join("ctl"))
             .args(["/run/cma", "--dir", "/mnt/memory"]);
-        for (host, path, read_only) in &self.binds {
-            cmd.arg(if *read_only { "--ro-bind" } else { "--bind" })
-                .arg(host)
-                .arg(path);
+        let size = self.limits.disk_bytes();
+        cmd.args(["--size", &size, "--tmpfs", "/tmp"]);
+        for m in &self.mounts {
+            match &m.host {
+                Some(host) => cmd.arg("--ro-bind").arg(host).arg(&m.path),
+                None => cmd.args(["--size", &size, "--tmpfs", &m.path]),
+            };
         }
         for (host, path) in &self.file_binds {
             cmd.arg("--ro-bind").arg(host).arg(path);
         }
         cmd.args([
+            // Only the tmpfs mounts above are writable.
+            "--remount-ro",
+            "/dev",
+            "--remount-ro",
+            "/",
             "--chdir",
             "/mnt/memory",
             "/bin/bash",
@@ -262,13 +202,11 @@ impl BwrapShell {
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
-        let mut child = cmd.spawn()?;
-        let (Some(mut stdin), Some(mut stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        let mut child = limits::spawn_from_lasting_thread(cmd)?;
+        let (Some(stdin), Some(mut stdout)) = (child.stdin.take(), child.stdout.take()) else {
             let _ = child.kill();
             return Err(std::io::Error::other("bwrap started without pipes"));
         };
-        // Everything the shell prints, errors included, comes through stdout.
-        stdin.write_all(b"exec 2>&1\n")?;
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("bwrap-output".into())
@@ -285,11 +223,53 @@ impl BwrapShell {
                     }
                 }
             })?;
-        Ok(Proc {
+        let bwrap_pid = child.id();
+        let mut proc = Proc {
             child,
             stdin,
             output: rx,
-        })
+            root: PathBuf::new(),
+        };
+        // Everything the shell prints, errors included, comes through stdout; its caps are set
+        // before anything else runs; and its answer says the sandbox is up.
+        let ready = format!("__CMA_READY_{}__", std::process::id());
+        let first = format!(
+            "exec 2>&1\n{}printf '%s\\n' {ready}\n",
+            self.limits.ulimit_line()
+        );
+        proc.stdin.write_all(first.as_bytes())?;
+        proc.stdin.flush()?;
+        let deadline = Instant::now() + START_TIMEOUT;
+        let mut seen = Vec::new();
+        while find(&seen, ready.as_bytes()).is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match proc.output.recv_timeout(left) {
+                Ok(chunk) => seen.extend_from_slice(&chunk),
+                Err(_) => {
+                    return Err(std::io::Error::other(format!(
+                        "the sandbox did not start: {}",
+                        String::from_utf8_lossy(&seen).trim()
+                    )));
+                }
+            }
+        }
+        let init = limits::sandbox_init(bwrap_pid)
+            .ok_or_else(|| std::io::Error::other("the sandbox's first process is not visible"))?;
+        proc.root = PathBuf::from(format!("/proc/{init}/root"));
+        Ok(proc)
+    }
+
+    /// Where the host reaches mount `i`: its read-only bind's directory, or its tmpfs inside the
+    /// running sandbox.
+    fn dir_of(&self, i: usize) -> Option<PathBuf> {
+        let m = self.mounts.get(i)?;
+        match &m.host {
+            Some(host) => Some(host.clone()),
+            None => self
+                .proc
+                .as_ref()
+                .map(|p| p.root.join(m.path.trim_start_matches('/'))),
+        }
     }
 
     /// Runs the `bash` tool with `input` (`command`, `restart`, `timeout_ms`).
@@ -308,14 +288,27 @@ impl BwrapShell {
             .and_then(Value::as_u64)
             .map_or(DEFAULT_TIMEOUT, Duration::from_millis)
             .min(MAX_TIMEOUT);
+        if !self.is_running() {
+            self.proc = None;
+            match self.start() {
+                Ok(p) => self.proc = Some(p),
+                Err(e) => return err(format!("Error: could not start the sandboxed shell: {e}")),
+            }
+        }
         if let Err(e) = self.refresh(fs) {
             return err(format!("Error: could not prepare the memory mounts: {e}"));
         }
-        let run = self.run(command, timeout);
-        let problems = self.write_back(fs);
-        let (mut text, mut is_error) = match run {
-            Ok((text, status)) => (text, status != 0),
-            Err(text) => (text, true),
+        let (mut text, mut is_error, problems) = match self.run(command, timeout) {
+            Ok((text, status)) => (text, status != 0, self.write_back(fs)),
+            // The sandbox is gone with whatever the command was writing: nothing of it is stored.
+            Err(mut text) => {
+                if self.mounts.iter().any(|m| !m.read_only) {
+                    text.push_str(
+                        "\nNothing this command changed in the memory mounts was stored.",
+                    );
+                }
+                (text, true, Vec::new())
+            }
         };
         if !problems.is_empty() {
             is_error = true;
@@ -328,17 +321,14 @@ impl BwrapShell {
     }
 
     /// Runs `command` in the persistent shell: `Ok((output, status))`, or `Err(output)` when it
-    /// timed out or the shell died (the shell is then restarted by the next call).
+    /// timed out or the shell died (the shell is then restarted by the next call). Every other
+    /// process of the sandbox is killed when the command ends.
     fn run(&mut self, command: &str, timeout: Duration) -> Result<(String, i32), String> {
-        if self.proc.is_none() {
-            match self.start() {
-                Ok(p) => self.proc = Some(p),
-                Err(e) => return Err(format!("Error: could not start the sandboxed shell: {e}")),
-            }
-        }
         self.calls += 1;
         let nonce = format!("__CMA_DONE_{}_{}__", std::process::id(), self.calls);
-        if let Err(e) = std::fs::write(self.root.path().join("ctl").join("cmd.sh"), command) {
+        let cmd_file = self.root.path().join("ctl").join("cmd.sh");
+        if let Err(e) = std::fs::write(&cmd_file, command).and_then(|()| own(&cmd_file, self.owner))
+        {
             return Err(format!(
                 "Error: could not hand the command to the shell: {e}"
             ));
@@ -348,8 +338,11 @@ impl BwrapShell {
         };
         // The command is sourced from a file the sandbox can read, so a syntax error in it is an
         // error of that command only, and its stdin is /dev/null so it cannot eat the next line.
-        let line =
-            format!("{{ . /run/cma/cmd.sh; }} </dev/null 2>&1; printf '\\n{nonce}%d\\n' \"$?\"\n");
+        // `kill -9 -1` ends every process of the sandbox but the shell (and its pid 1); `wait`
+        // reaps them, so no job notice reaches the next call.
+        let line = format!(
+            "{{ . /run/cma/cmd.sh; }} </dev/null 2>&1; __cma_status=$?; {{ kill -9 -1; wait; }} 2>/dev/null; printf '\\n{nonce}%d\\n' \"$__cma_status\"\n"
+        );
         if proc
             .stdin
             .write_all(line.as_bytes())
@@ -419,11 +412,16 @@ impl BwrapShell {
         }
     }
 
-    /// Makes each mount's directory hold exactly the store's current files.
+    /// Makes each mount hold exactly the store's current files.
     fn refresh(&mut self, fs: &Fs) -> std::io::Result<()> {
-        let mount_paths: Vec<String> = fs.mounts().iter().map(|m| m.path.clone()).collect();
-        for (i, dir) in self.mounts.iter_mut().enumerate() {
-            let prefix = &mount_paths[i];
+        let ctl = self.root.path().join("ctl");
+        let mut staging = Staging::new(&ctl, self.owner)?;
+        for i in 0..self.mounts.len() {
+            let Some(host) = self.dir_of(i) else {
+                return Err(std::io::Error::other("the shell is not running"));
+            };
+            let dir = &self.mounts[i];
+            let prefix = dir.path.as_str();
             let want: BTreeMap<String, String> = fs
                 .walk(&Loc::Mount {
                     mount: i,
@@ -432,45 +430,62 @@ impl BwrapShell {
                 .into_iter()
                 .filter_map(|e| {
                     e.full_path
-                        .strip_prefix(prefix.as_str())
+                        .strip_prefix(prefix)
                         .map(|rel| (rel.to_string(), e.content))
                 })
                 .collect();
-            let have = scan(&dir.host);
-            for rel in have.keys() {
-                if !want.contains_key(rel) {
-                    let _ = std::fs::remove_file(dir.host.join(rel.trim_start_matches('/')));
+            if dir.read_only {
+                sync_host_dir(&host, &want)?;
+            } else {
+                if !no_links_between(&host, &host) {
+                    return Err(std::io::Error::other(format!(
+                        "{prefix} is not a directory"
+                    )));
                 }
-            }
-            for (rel, content) in &want {
-                let path = dir.host.join(rel.trim_start_matches('/'));
-                if have
-                    .get(rel)
-                    .and_then(|f| f.as_ref().ok())
-                    .map(Vec::as_slice)
-                    != Some(content.as_bytes())
-                {
-                    if let Some(parent) = path.parent() {
-                        std::fs::create_dir_all(parent)?;
+                let have = scan(&host);
+                for rel in have.keys() {
+                    if !want.contains_key(rel) {
+                        staging.remove(&format!("{prefix}{rel}"));
                     }
-                    std::fs::write(&path, content)?;
+                }
+                for (rel, content) in &want {
+                    let same = have
+                        .get(rel)
+                        .and_then(|f| f.as_ref().ok())
+                        .map(Vec::as_slice)
+                        == Some(content.as_bytes());
+                    if !same {
+                        staging.write(&format!("{prefix}{rel}"), content.as_bytes())?;
+                    }
                 }
             }
-            dir.synced = want;
+            self.mounts[i].synced = want;
         }
-        Ok(())
+        let Some(sync) = staging.finish(&ctl)? else {
+            return Ok(());
+        };
+        match self.run(&sync, START_TIMEOUT) {
+            Ok((_, 0)) => Ok(()),
+            Ok((out, _)) | Err(out) => Err(std::io::Error::other(out.trim().to_string())),
+        }
     }
 
     /// Stores what the command changed in the read-write mounts; the problems, one per line.
     fn write_back(&mut self, fs: &Fs) -> Vec<String> {
         let mut problems = Vec::new();
-        let mount_paths: Vec<String> = fs.mounts().iter().map(|m| m.path.clone()).collect();
         for (i, dir) in self.mounts.iter().enumerate() {
             if dir.read_only {
                 continue;
             }
-            let have = scan(&dir.host);
-            let shown = |rel: &str| format!("{}{rel}", mount_paths[i]);
+            let shown = |rel: &str| format!("{}{rel}", dir.path);
+            let Some(host) = self.dir_of(i).filter(|h| no_links_between(h, h)) else {
+                problems.push(format!(
+                    "Error: {} could not be read back; nothing of it was stored",
+                    dir.path
+                ));
+                continue;
+            };
+            let have = scan(&host);
             for (rel, file) in &have {
                 let bytes = match file {
                     Ok(b) => b,
@@ -516,56 +531,6 @@ impl BwrapShell {
         }
         problems
     }
-}
-
-/// Every file under `dir` by memory path (`/a/b.md`): its bytes, or why it cannot be stored.
-fn scan(dir: &Path) -> BTreeMap<String, Result<Vec<u8>, String>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let path = e.path();
-            let Ok(rel) = path.strip_prefix(dir) else {
-                continue;
-            };
-            let rel = format!("/{}", rel.display());
-            match std::fs::symlink_metadata(&path) {
-                Ok(m) if m.is_dir() => stack.push(path),
-                Ok(m) if m.is_file() => {
-                    // Read one byte past the limit at most: an oversized file is never loaded whole.
-                    let read = std::fs::File::open(&path).and_then(|f| {
-                        let mut buf = Vec::new();
-                        f.take(MAX_CONTENT_BYTES as u64 + 1).read_to_end(&mut buf)?;
-                        Ok(buf)
-                    });
-                    let size = m.len() as usize;
-                    out.insert(
-                        rel,
-                        match read {
-                            Ok(_) if size > MAX_CONTENT_BYTES => Err(format!(
-                                "{size} bytes is more than a memory may hold ({MAX_CONTENT_BYTES})"
-                            )),
-                            Ok(b) => Ok(b),
-                            Err(e) => Err(e.to_string()),
-                        },
-                    );
-                }
-                Ok(m) if m.file_type().is_symlink() => {
-                    out.insert(
-                        rel,
-                        Err("a symbolic link (memories are plain files)".into()),
-                    );
-                }
-                _ => {
-                    out.insert(rel, Err("not a regular file".into()));
-                }
-            }
-        }
-    }
-    out
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::bwrap::{BwrapShell, available};
 use super::fs::FileMount;
+use super::limits::SandboxLimits;
 use super::*;
 use crate::store::files::Upload;
 use crate::store::{Db, Model};
@@ -155,9 +156,9 @@ fn the_real_shell_sees_a_mounted_file_read_only() {
         return;
     }
     let s = setup();
-    let mut shell = BwrapShell::for_fs(&s.fs).unwrap();
-    assert!(shell.serves(s.fs.mounts(), s.fs.files()));
-    assert!(!shell.serves(s.fs.mounts(), &[]));
+    let mut shell = BwrapShell::for_fs(&s.fs, SandboxLimits::default()).unwrap();
+    assert!(shell.serves(s.fs.mounts(), s.fs.files(), SandboxLimits::default()));
+    assert!(!shell.serves(s.fs.mounts(), &[], SandboxLimits::default()));
     let sh = |shell: &mut BwrapShell, c: &str| shell.call(&s.fs, &json!({ "command": c }));
     let cat = sh(&mut shell, &format!("cat {}", s.path));
     assert!(!cat.is_error, "{}", cat.text);

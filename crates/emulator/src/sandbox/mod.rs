@@ -12,6 +12,10 @@ pub mod bwrap;
 mod file_mount_tests;
 pub mod files;
 pub mod fs;
+mod launch;
+pub mod limits;
+pub mod pool;
+mod sync;
 #[cfg(test)]
 pub(crate) mod tests;
 

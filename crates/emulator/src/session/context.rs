@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::agent::{ModelUsage, ToolOutput};
 use crate::sandbox::bwrap::BwrapShell;
+use crate::sandbox::limits::SandboxLimits;
 use crate::sandbox::{Fs, execute};
 use crate::store::Db;
 
@@ -44,6 +45,8 @@ pub struct TurnContext {
     pub(super) real_shell: bool,
     /// The real shell, once a `bash` call started it (the runner keeps it for the next turn).
     pub(super) shell: Option<BwrapShell>,
+    /// The caps of the real shell.
+    pub(super) shell_limits: SandboxLimits,
     /// The session's environment is self-hosted: its worker runs the toolset calls.
     pub(super) self_hosted: bool,
 }
@@ -72,15 +75,26 @@ impl TurnContext {
             usage: None,
             real_shell: false,
             shell: None,
+            shell_limits: SandboxLimits::default(),
             self_hosted: false,
         }
     }
 
-    /// Runs one tool: `bash` in the real shell when there is one, else [`execute`].
+    /// Runs one tool (see [`TurnContext::run_tool_unredacted`]); no secret `cma` holds reaches
+    /// the model or the session's events through its result.
     pub(super) fn run_tool(&mut self, name: &str, input: &Value) -> ToolOutput {
+        let mut out = self.run_tool_unredacted(name, input);
+        if let std::borrow::Cow::Owned(text) = cma_types::redact::redact(&out.text) {
+            out.text = text;
+        }
+        out
+    }
+
+    /// Runs one tool: `bash` in the real shell when there is one, else [`execute`].
+    fn run_tool_unredacted(&mut self, name: &str, input: &Value) -> ToolOutput {
         if name == "bash" && self.real_shell {
             if self.shell.is_none() {
-                match BwrapShell::for_fs(&self.fs) {
+                match BwrapShell::for_fs(&self.fs, self.shell_limits) {
                     Ok(s) => self.shell = Some(s),
                     Err(e) => {
                         tracing::warn!(error = %e, "no real shell for this turn; using the emulated one");

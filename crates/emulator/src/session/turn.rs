@@ -87,8 +87,9 @@ fn tokens(chars: usize) -> u64 {
 }
 
 fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
-    // The real shell outlives a turn: the session's queued turns share one bash.
-    let mut shell: Option<BwrapShell> = None;
+    // The real shell outlives a turn and a run: the session's turns share one bash (the pool
+    // keeps it between runs).
+    let mut shell: Option<BwrapShell> = crate::sandbox::pool::take(&sid);
     loop {
         let transcript = agent.backend != Backend::Reference;
         let setup = db
@@ -97,7 +98,10 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                 give_up(&db, &sid);
                 None
             });
-        let Some(setup) = setup else { return };
+        let Some(setup) = setup else {
+            keep_shell(&db, &sid, shell);
+            return;
+        };
         let actor = Actor::Session(SessionActor {
             session_id: sid.clone(),
         });
@@ -115,9 +119,10 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
         sandbox.input_chars = input_chars(&setup);
         sandbox.real_shell = agent.uses_real_shell();
         sandbox.self_hosted = setup.self_hosted;
+        sandbox.shell_limits = agent.sandbox;
         sandbox.shell = shell
             .take()
-            .filter(|s| s.serves(&setup.fs_mounts, &setup.files));
+            .filter(|s| s.serves(&setup.fs_mounts, &setup.files, agent.sandbox));
         let behavior = crate::agent::model::behavior(
             agent,
             &setup.model,
@@ -275,8 +280,24 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
             });
         shell = sandbox.shell.take();
         if !go_on {
+            keep_shell(&db, &sid, shell);
             return;
         }
+    }
+}
+
+/// Keeps the session's shell for its next run, unless the session is gone or archived (checked
+/// after the shell is in the pool: an archive committed meanwhile has ended it, or is seen here).
+fn keep_shell(db: &Db, sid: &str, shell: Option<BwrapShell>) {
+    let Some(shell) = shell else { return };
+    crate::sandbox::pool::put(sid, shell);
+    let live = db.read(|m| {
+        m.sessions
+            .get(sid)
+            .is_some_and(|r| r.session.archived_at.is_none())
+    });
+    if !live {
+        crate::sandbox::pool::end(sid);
     }
 }
 

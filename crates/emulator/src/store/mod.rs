@@ -63,11 +63,18 @@ pub(crate) enum Effect {
     /// [`Db::set_turn_starter`] installed; run after the model's lock is released, since the
     /// runner's first act is a write).
     StartTurn(String),
+    /// Ends what an archived or deleted session holds outside the store (its idle real shell),
+    /// through the hook [`Db::set_session_end`] installed.
+    EndShell(String),
 }
 
 /// Starts a session's turn runner: installed by the layer that owns turns
 /// ([`crate::session::starter`]), so that queueing a message is all a handler does.
 pub type TurnStarter = Arc<dyn Fn(String) + Send + Sync>;
+
+/// Ends what a session held outside the store once it is archived or deleted: installed by the
+/// layer that owns those things (the sandbox's shell pool), so the store imports nothing above it.
+pub type SessionEnd = Arc<dyn Fn(&str) + Send + Sync>;
 
 impl Effect {
     fn run(self) {
@@ -82,7 +89,7 @@ impl Effect {
             Effect::WakePollers(ready) => ready.notify_waiters(),
             Effect::Replace(log, index, event) => log.replace(index, event),
             // Taken out by `Db::write` and run once the lock is released.
-            Effect::StartTurn(_) => {}
+            Effect::StartTurn(_) | Effect::EndShell(_) => {}
         }
     }
 }
@@ -307,6 +314,7 @@ pub struct Db {
     commit_faults: CommitFaults,
     shutting_down: AtomicBool,
     turn_starter: Mutex<Option<TurnStarter>>,
+    session_end: Mutex<Option<SessionEnd>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -334,6 +342,7 @@ impl Db {
             persist: persist.map(Mutex::new),
             shutting_down: AtomicBool::new(false),
             turn_starter: Mutex::new(None),
+            session_end: Mutex::new(None),
         }
     }
 
@@ -387,9 +396,11 @@ impl Db {
         // Still under the model's lock: streams may now read what this write appended, and the
         // effects happen in the order the write made them.
         let mut turns = Vec::new();
+        let mut ended = Vec::new();
         for effect in std::mem::take(&mut model.effects) {
             match effect {
                 Effect::StartTurn(sid) => turns.push(sid),
+                Effect::EndShell(sid) => ended.push(sid),
                 effect => effect.run(),
             }
         }
@@ -412,7 +423,22 @@ impl Db {
                 None => tracing::debug!(sessions = turns.len(), "no turn starter installed"),
             }
         }
+        if !ended.is_empty() {
+            let end = self
+                .session_end
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            if let Some(end) = end {
+                ended.iter().for_each(|sid| end(sid));
+            }
+        }
         Ok(value)
+    }
+
+    /// Makes every committed archive or delete of a session end what it held outside the store.
+    pub(crate) fn set_session_end(&self, end: SessionEnd) {
+        *self.session_end.lock().unwrap_or_else(|e| e.into_inner()) = Some(end);
     }
 
     /// Makes every committed write that queues a session's first message start its turn runner.

@@ -520,6 +520,7 @@ impl Model {
         if let Some(flag) = interrupt {
             self.after_commit(Effect::SetFlag(flag, true));
         }
+        self.after_commit(Effect::EndShell(id.to_string()));
         self.webhook("session.archived", id);
         Ok(self.session(id)?.session.clone())
     }
@@ -531,6 +532,7 @@ impl Model {
         if let Some(rec) = self.sessions.remove(id) {
             self.after_commit(Effect::SetFlag(rec.rt.interrupted.clone(), true));
             self.after_commit(Effect::Close(rec.rt.log.clone()));
+            self.after_commit(Effect::EndShell(id.to_string()));
         }
         // The session's row goes with its journaled removal; its events are not a table's rows.
         self.changes.push(Change::DeleteEvents {

@@ -200,6 +200,10 @@ pub struct RunSettings {
     pub turn_timeout_ms: u64,
     pub keep: bool,
     pub baseline: Option<String>,
+    /// Which shell ran the agent's `bash` (`bubblewrap` or `emulated`) when the run started the
+    /// emulator itself; absent for another target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shell: Option<String>,
     /// The model behind the embedded emulator's agent (`--agent anthropic|openai`); absent for
     /// the reference agent and other targets.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -33,8 +33,20 @@ pub const HISTORY_DIR: &str = "history";
 pub fn write_reports(report: &RunReport, root: &Path) -> Result<PathBuf, RunError> {
     let dir = root.join(&report.run_id);
     fs::create_dir_all(&dir).map_err(|e| RunError::io(&dir, e))?;
-    let json = serde_json::to_vec_pretty(report)
+    let json = serde_json::to_string_pretty(report)
         .map_err(|e| RunError::io(&dir.join(RUN_JSON), std::io::Error::other(e)))?;
+    // No secret `cma` holds is written: run.json and every report derived from it are redacted.
+    let redacted = cma_client::types::redact::redact(&json);
+    let owned;
+    let report = match &redacted {
+        std::borrow::Cow::Borrowed(_) => report,
+        std::borrow::Cow::Owned(text) => {
+            owned = serde_json::from_str::<RunReport>(text)
+                .map_err(|e| RunError::io(&dir.join(RUN_JSON), std::io::Error::other(e)))?;
+            &owned
+        }
+    };
+    let json = redacted.as_bytes();
     let p = dir.join(RUN_JSON);
     fs::write(&p, json).map_err(|e| RunError::io(&p, e))?;
     write_derived(report, &dir)?;

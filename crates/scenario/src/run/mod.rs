@@ -72,6 +72,9 @@ pub struct RunOptions {
     pub local: Option<LocalTarget>,
     /// The model agent behind the embedded emulator, recorded in `run.json`.
     pub agent: Option<AgentSettings>,
+    /// Which shell the emulator behind the run gives the agent's `bash` (`bubblewrap` or
+    /// `emulated`), when the caller started it; recorded in `run.json`.
+    pub shell: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -92,6 +95,7 @@ impl Default for RunOptions {
             grader_cache: None,
             local: None,
             agent: None,
+            shell: None,
         }
     }
 }
@@ -293,6 +297,7 @@ pub async fn run(
             turn_timeout_ms: options.turn_timeout.as_millis() as u64,
             keep: options.keep,
             baseline: options.baseline.as_ref().map(|p| p.display().to_string()),
+            shell: options.shell.clone(),
             agent: options.agent.clone(),
             variants: Vec::new(),
         },

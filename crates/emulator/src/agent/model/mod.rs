@@ -47,6 +47,8 @@ pub struct AgentConfig {
     /// Run the agent's `bash` (every backend's, the reference agent's too) in a real shell under
     /// bubblewrap when `bwrap` is available; `false`, or no `bwrap`, uses the emulated shell.
     pub real_shell: bool,
+    /// The caps of the real shell's sandbox (`--sandbox-disk-mb`, `--sandbox-memory-mb`).
+    pub sandbox: crate::sandbox::limits::SandboxLimits,
 }
 
 impl Default for AgentConfig {
@@ -64,6 +66,7 @@ impl Default for AgentConfig {
             max_retries: 2,
             request_timeout: Duration::from_secs(600),
             real_shell: true,
+            sandbox: crate::sandbox::limits::SandboxLimits::default(),
         }
     }
 }

@@ -400,6 +400,9 @@ pub fn custom_calls(message: &str, names: &[String]) -> Vec<ToolCall> {
     found.into_iter().map(|(_, c)| c).collect()
 }
 
+/// What `glob` answers for an empty listing.
+const NO_FILES: &str = "No files found";
+
 /// Lists and reads every file of every mount (at most [`MAX_FILES`] per mount): one batch of
 /// listings, then one batch of reads, so calls that need confirming are asked together.
 fn read_all(mounts: &[&Mount], tools: &mut dyn Tools) -> Vec<File> {
@@ -410,16 +413,15 @@ fn read_all(mounts: &[&Mount], tools: &mut dyn Tools) -> Vec<File> {
     let listings = tools.call_all(
         dirs.iter()
             .map(|dir| {
-                ToolCall::new(
-                    "bash",
-                    json!({ "command": format!("find {} -type f", shell_path(dir)) }),
-                )
+                // `glob`, not `find` in `bash`: listing needs no shell (a real one costs a
+                // sandbox start).
+                ToolCall::new("glob", json!({ "pattern": "**/*", "path": dir }))
             })
             .collect(),
     );
     let mut wanted: Vec<(usize, String)> = Vec::new();
     for (mi, (dir, listing)) in dirs.iter().zip(listings).enumerate() {
-        if listing.is_error {
+        if listing.is_error || listing.text == NO_FILES {
             continue;
         }
         let prefix = format!("{dir}/");

@@ -86,6 +86,20 @@ impl Tools for Sandbox {
         };
         match name {
             "bash" => self.bash(&s("command")),
+            "glob" if s("pattern") == "**/*" => {
+                let prefix = format!("{}/", s("path"));
+                let list: Vec<&str> = self
+                    .files
+                    .keys()
+                    .filter(|k| k.starts_with(&prefix))
+                    .map(String::as_str)
+                    .collect();
+                if list.is_empty() {
+                    ok("No files found")
+                } else {
+                    ok(list.join("\n"))
+                }
+            }
             "read" => match self.files.get(&s("file_path")) {
                 Some(c) if self.numbered => ok(c
                     .lines()
@@ -268,7 +282,7 @@ fn first_visit_writes_once_and_later_visits_edit_in_place() {
     let mounts = [rw("me")];
     let reply = visit(&agent, &mut sb, &mounts, "My Portuguese level is A2.");
     assert_eq!(sb.said, vec!["Let me check your notes."]);
-    assert_eq!(sb.names(), vec!["bash", "write"]);
+    assert_eq!(sb.names(), vec!["glob", "write"]);
     assert!(reply.contains("Portuguese level is A2"), "{reply}");
 
     sb.take_calls();
@@ -491,7 +505,11 @@ fn regressions_never_write_or_never_read() {
     assert!(notes(&sb).contains("SFO"));
     let reply = visit(&amnesiac, &mut sb, &mounts, "What's my home airport?");
     assert!(!reply.contains("SFO"), "{reply}");
-    assert!(sb.names().iter().all(|n| *n != "read" && *n != "bash"));
+    assert!(
+        sb.names()
+            .iter()
+            .all(|n| !["read", "bash", "glob"].contains(n))
+    );
 }
 
 #[test]

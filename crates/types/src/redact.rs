@@ -1,0 +1,68 @@
+//! The one redaction rule: every secret `cma` holds (the target's key, the agent model's key, the
+//! grader's key, the webhook secret, `cma serve`'s key) is registered once, where it is read, and
+//! [`redact`] replaces each occurrence in any text by [`REDACTED`]. Tool results are redacted
+//! before they reach the model or the session's events (and so transcripts and reports), and
+//! the scenario reports before they are written.
+
+use std::borrow::Cow;
+use std::sync::RwLock;
+
+/// What a secret is replaced by.
+pub const REDACTED: &str = "[redacted]";
+
+/// Shorter values are not treated as secrets (they would match ordinary text).
+const MIN_SECRET_LEN: usize = 8;
+
+static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
+
+/// Registers `secret` for this process (ignored when shorter than 8 characters or known).
+pub fn register(secret: &str) {
+    let secret = secret.trim();
+    if secret.len() < MIN_SECRET_LEN {
+        return;
+    }
+    let mut all = SECRETS.write().unwrap_or_else(|e| e.into_inner());
+    if !all.iter().any(|s| s == secret) {
+        all.push(secret.to_string());
+        // Longest first, so a secret containing another is replaced whole.
+        all.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+}
+
+/// Registers the values of the environment variables that hold keys `cma` may use.
+pub fn register_env(names: &[&str]) {
+    for name in names {
+        if let Ok(value) = std::env::var(name) {
+            register(&value);
+        }
+    }
+}
+
+/// `text` with every registered secret replaced by [`REDACTED`].
+pub fn redact(text: &str) -> Cow<'_, str> {
+    let all = SECRETS.read().unwrap_or_else(|e| e.into_inner());
+    if !all.iter().any(|s| text.contains(s.as_str())) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = text.to_string();
+    for s in all.iter() {
+        out = out.replace(s.as_str(), REDACTED);
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Break it: return the text unchanged.
+    #[test]
+    fn a_registered_secret_is_replaced_everywhere_and_short_values_are_not_secrets() {
+        register("sk-redact-test-0123456789");
+        register("sk-redact-test-0123456789-longer");
+        register("short");
+        let text = "a sk-redact-test-0123456789 b sk-redact-test-0123456789-longer c short";
+        assert_eq!(redact(text), "a [redacted] b [redacted] c short");
+        assert!(matches!(redact("nothing here"), Cow::Borrowed(_)));
+    }
+}
