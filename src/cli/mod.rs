@@ -69,3 +69,27 @@ pub fn client_from_env(base_url: Option<&str>) -> anyhow::Result<cma_client::Cli
     }
     Ok(builder.build()?)
 }
+
+/// What `run.json` records of a model agent; `None` for the reference agent.
+pub(crate) fn agent_settings(
+    agent: &cma_emulator::AgentConfig,
+) -> Option<cma_scenario::AgentSettings> {
+    (agent.backend != cma_emulator::Backend::Reference).then(|| cma_scenario::AgentSettings {
+        backend: agent.backend.to_string(),
+        base_url: cma_scenario::run::target::redact_url(&agent.effective_base_url()),
+        model: agent.model.clone(),
+        temperature: agent.temperature,
+        seed: agent.seed,
+        max_tokens: agent.max_tokens,
+    })
+}
+
+/// What `run.json` calls the shell an emulator with `agent` gives the agent's `bash`:
+/// `bubblewrap` or `emulated`.
+pub(crate) fn shell_name(agent: &cma_emulator::AgentConfig) -> String {
+    if agent.uses_real_shell() {
+        "bubblewrap".into()
+    } else {
+        "emulated".into()
+    }
+}

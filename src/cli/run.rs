@@ -197,20 +197,6 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
-/// What `run.json` records of a model agent; `None` for the reference agent.
-pub(super) fn agent_settings(
-    agent: &cma_emulator::AgentConfig,
-) -> Option<cma_scenario::AgentSettings> {
-    (agent.backend != cma_emulator::Backend::Reference).then(|| cma_scenario::AgentSettings {
-        backend: agent.backend.to_string(),
-        base_url: cma_scenario::run::target::redact_url(&agent.effective_base_url()),
-        model: agent.model.clone(),
-        temperature: agent.temperature,
-        seed: agent.seed,
-        max_tokens: agent.max_tokens,
-    })
-}
-
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let scenarios = cma_scenario::load_paths(&args.paths).map_err(|e| UsageError(e.to_string()))?;
     // Non-portable checks do not stop a run: they are warnings, as `cma lint` lists them.
@@ -267,8 +253,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             agent: agent.clone(),
             ..cma_emulator::EmulatorConfig::default()
         })),
-        agent: agent_settings(&agent),
-        shell: Some(shell_name(&agent)),
+        agent: super::agent_settings(&agent),
+        shell: Some(super::shell_name(&agent)),
     };
 
     if !args.variant.is_empty() {
@@ -310,7 +296,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let _emulator = if model_backend && !args.list {
         args.agent.warn_without_key();
         args.agent.warn_emulated_shell(&agent);
-        options.shell = Some(shell_name(&agent));
+        options.shell = Some(super::shell_name(&agent));
         let emulator = cma_emulator::Emulator::start(cma_emulator::EmulatorConfig {
             agent,
             ..cma_emulator::EmulatorConfig::default()
@@ -368,14 +354,4 @@ fn finish(
         dir.join(cma_scenario::report::INDEX_HTML).display()
     );
     Ok(ExitCode::from(report.exit_code()))
-}
-
-/// What `run.json` calls the shell an emulator with `agent` gives the agent's `bash`:
-/// `bubblewrap` or `emulated`.
-pub fn shell_name(agent: &cma_emulator::AgentConfig) -> String {
-    if agent.uses_real_shell() {
-        "bubblewrap".into()
-    } else {
-        "emulated".into()
-    }
 }

@@ -97,8 +97,8 @@ pub async fn run_all(
             p.spec.info().description
         );
         let mut options = p.options.clone();
-        options.agent = super::run::agent_settings(&p.agent);
-        options.shell = Some(super::run::shell_name(&p.agent));
+        options.agent = super::agent_settings(&p.agent);
+        options.shell = Some(super::shell_name(&p.agent));
         let _emulator = if p.agent.backend != Backend::Reference {
             let emulator = cma_emulator::Emulator::start(cma_emulator::EmulatorConfig {
                 agent: p.agent.clone(),

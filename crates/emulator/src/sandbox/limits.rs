@@ -156,7 +156,3 @@ pub(super) fn no_links_between(root: &Path, path: &Path) -> bool {
     }
     true
 }
-
-#[cfg(test)]
-#[path = "limits_tests.rs"]
-mod tests;

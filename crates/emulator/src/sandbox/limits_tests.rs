@@ -7,10 +7,10 @@ use std::sync::Arc;
 use cma_types::*;
 use serde_json::json;
 
-use super::super::bwrap::{BwrapShell, available};
-use super::super::fs::{Fs, FsMount};
-use super::*;
-use crate::agent::ToolOutput;
+use super::ToolOutput;
+use super::bwrap::{BwrapShell, available};
+use super::fs::{Fs, FsMount};
+use super::limits::*;
 use crate::store::{Db, Model};
 
 fn bwrap_or_skip() -> bool {

@@ -14,6 +14,8 @@ pub mod files;
 pub mod fs;
 mod launch;
 pub mod limits;
+#[cfg(test)]
+mod limits_tests;
 pub mod pool;
 mod sync;
 #[cfg(test)]
