@@ -74,7 +74,7 @@ async fn each_variant_runs_its_own_model_and_system_prompt() {
         reads.base_url(Proto::OpenAi)
     );
     let bad = format!(
-        "bad:agent=openai,agent-base-url={},system-file={}",
+        "bad:agent=openai,agent-base-url={},system-file={},temperature=0.7",
         never.base_url(Proto::OpenAi),
         system.display()
     );
@@ -123,6 +123,28 @@ async fn each_variant_runs_its_own_model_and_system_prompt() {
         "the other variant keeps its own"
     );
     assert!(sent(&reads).contains("You help customers of a shoe shop"));
+    // A variant's temperature reaches only its own model; the other keeps the default 0.
+    let temperatures = |model: &FakeModel| -> Vec<serde_json::Value> {
+        model
+            .requests()
+            .iter()
+            .map(|r| r.body["temperature"].clone())
+            .collect()
+    };
+    assert!(
+        temperatures(&never)
+            .iter()
+            .all(|t| *t == serde_json::json!(0.7)),
+        "{:?}",
+        temperatures(&never)
+    );
+    assert!(
+        temperatures(&reads)
+            .iter()
+            .all(|t| *t == serde_json::json!(0.0)),
+        "{:?}",
+        temperatures(&reads)
+    );
 
     let run: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("reports/latest/run.json")).unwrap(),

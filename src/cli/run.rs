@@ -29,6 +29,7 @@ where they disagree, each variant's tokens and time to idle). Flags, comma-separ
   agent=BACKEND          the embedded emulator's agent: reference, anthropic or openai
   agent-model=ID         the model id that backend sends, as --agent-model
   agent-base-url=URL     where that backend's model is, as --agent-base-url
+  temperature=T          that backend's sampling temperature (0 to 2), as --agent-temperature
   system-file=PATH       this file's text replaces every scenario's [agent] system
   instructions-file=PATH this file's text replaces every store's instructions
 A variant without flags runs the run's own settings. Every check of each later variant is judged

@@ -41,6 +41,9 @@ fn prepare(
             if v.agent_base_url.is_some() {
                 agent.base_url = v.agent_base_url.clone();
             }
+            if v.temperature.is_some() {
+                agent.temperature = v.temperature;
+            }
             if agent.backend != Backend::Reference && options.target != Target::Local {
                 return Err(UsageError(format!(
                     "--variant {}: agent {} runs inside the embedded emulator (--target local)",

@@ -13,7 +13,7 @@ use crate::scenario::Scenario;
 
 /// The flags a variant takes, for the error on an unknown one.
 pub const VARIANT_FLAGS: &str =
-    "model, agent, agent-model, agent-base-url, system-file, instructions-file";
+    "model, agent, agent-model, agent-base-url, temperature, system-file, instructions-file";
 
 /// What a report records of a variant (or of a run, in `cma compare`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,7 +24,7 @@ pub struct VariantInfo {
 }
 
 /// One `--variant`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct VariantSpec {
     pub name: String,
     /// The flags after the name, as given.
@@ -37,6 +37,8 @@ pub struct VariantSpec {
     pub agent_model: Option<String>,
     /// Where the backend's model is (as `--agent-base-url`).
     pub agent_base_url: Option<String>,
+    /// The backend's sampling temperature (as `--agent-temperature`), 0 to 2.
+    pub temperature: Option<f64>,
     /// A file whose text replaces every scenario's `[agent] system`.
     pub system_file: Option<PathBuf>,
     /// A file whose text replaces every store's `instructions`.
@@ -65,7 +67,7 @@ impl FromStr for VariantSpec {
             flags: flags.trim().to_string(),
             ..VariantSpec::default()
         };
-        let (mut system_file, mut instructions_file) = (None, None);
+        let (mut system_file, mut instructions_file, mut temperature) = (None, None, None);
         for part in flags.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (key, value) = part.split_once('=').ok_or_else(|| {
                 format!("--variant {name}: {part:?} is not FLAG=VALUE (flags: {VARIANT_FLAGS})")
@@ -79,6 +81,7 @@ impl FromStr for VariantSpec {
                 "agent" => &mut spec.agent,
                 "agent-model" => &mut spec.agent_model,
                 "agent-base-url" => &mut spec.agent_base_url,
+                "temperature" => &mut temperature,
                 "system-file" => &mut system_file,
                 "instructions-file" => &mut instructions_file,
                 other => {
@@ -90,6 +93,18 @@ impl FromStr for VariantSpec {
             if slot.replace(value.to_string()).is_some() {
                 return Err(format!("--variant {name}: `{key}` is given twice"));
             }
+        }
+        if let Some(t) = temperature {
+            spec.temperature = Some(
+                t.parse::<f64>()
+                    .ok()
+                    .filter(|t| (0.0..=2.0).contains(t))
+                    .ok_or_else(|| {
+                        format!(
+                            "--variant {name}: temperature must be a number from 0 to 2, not {t:?}"
+                        )
+                    })?,
+            );
         }
         spec.system_file = system_file.map(PathBuf::from);
         spec.instructions_file = instructions_file.map(PathBuf::from);
@@ -192,6 +207,9 @@ mod tests {
         assert_eq!(v.agent.as_deref(), Some("openai"));
         assert_eq!(v.agent_base_url.as_deref(), Some("http://127.0.0.1:9/v1"));
         assert_eq!(v.system_file, Some(PathBuf::from("p.txt")));
+        assert_eq!(v.temperature, None);
+        let v: VariantSpec = "warm:agent=openai,temperature=0.7".parse().expect("parses");
+        assert_eq!(v.temperature, Some(0.7));
     }
 
     #[test]
@@ -261,6 +279,8 @@ user = "hi"
         assert!(err(":model=a").contains("NAME"));
         assert!(err("a b:model=x").contains("NAME"));
         assert!(err("x:agent-base-url=ftp://h").contains("http(s)"));
+        assert!(err("x:temperature=hot").contains("from 0 to 2"));
+        assert!(err("x:temperature=2.5").contains("from 0 to 2"));
         let dup = ["a:model=x", "b", "a"].map(|s| s.parse::<VariantSpec>().expect(s));
         assert!(
             check_unique(&dup)
