@@ -31,6 +31,16 @@ use super::limits::{self, SandboxLimits, no_links_between, own};
 use super::sync::{Staging, scan, sync_host_dir};
 use crate::store::memory::MAX_CONTENT_BYTES;
 
+/// The end of every call: re-kill until the sandbox holds only pid 1, the shell and zombies, for
+/// at most 5 seconds (each round a scan of `/proc` with builtins only; killed processes on a
+/// loaded machine can take hundreds of milliseconds to exit).
+const SETTLE: &str = concat!(
+    "__cma_end=$((SECONDS + 5)); while ((SECONDS < __cma_end)); do __cma_left=0; ",
+    "for __cma_p in /proc/[0-9]*; do case ${__cma_p#/proc/} in 1|$$) ;; ",
+    "*) read -r __cma_s < $__cma_p/stat && [[ $__cma_s != *') Z '* ]] && __cma_left=1 ;; esac; done; ",
+    "[ $__cma_left = 0 ] && break; kill -9 -1; done;"
+);
+
 /// The SDK's `BASH_OUTPUT_LIMIT`: output past this many bytes is dropped (and said so).
 pub const OUTPUT_LIMIT: usize = 100 * 1024;
 /// The SDK's `BASH_DEFAULT_TIMEOUT`.
@@ -339,9 +349,12 @@ impl BwrapShell {
         // The command is sourced from a file the sandbox can read, so a syntax error in it is an
         // error of that command only, and its stdin is /dev/null so it cannot eat the next line.
         // `kill -9 -1` ends every process of the sandbox but the shell (and its pid 1); `wait`
-        // reaps them, so no job notice reaches the next call.
+        // reaps the shell's own children, so no job notice reaches the next call. A killed
+        // process takes a moment to exit, and one forked while the kill went round escapes it:
+        // the call ends only when nothing but pid 1, the shell and zombies is left (killed again
+        // each round, see SETTLE), so the next call starts with no leftovers.
         let line = format!(
-            "{{ . /run/cma/cmd.sh; }} </dev/null 2>&1; __cma_status=$?; {{ kill -9 -1; wait; }} 2>/dev/null; printf '\\n{nonce}%d\\n' \"$__cma_status\"\n"
+            "{{ . /run/cma/cmd.sh; }} </dev/null 2>&1; __cma_status=$?; {{ kill -9 -1; wait; {SETTLE} }} 2>/dev/null; printf '\\n{nonce}%d\\n' \"$__cma_status\"\n"
         );
         if proc
             .stdin

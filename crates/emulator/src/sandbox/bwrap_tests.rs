@@ -6,21 +6,9 @@ use cma_types::*;
 use serde_json::{Value, json};
 
 use super::super::launch::SANDBOX_PATH;
+use super::super::launch::bwrap_or_skip;
 use super::*;
 use crate::store::{Db, Model};
-
-/// `false` (skip) only outside CI; under CI=true a missing bwrap is a failure.
-fn bwrap_or_skip() -> bool {
-    if available() {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "bubblewrap (bwrap) is required under CI=true: apt-get install -y bubblewrap"
-    );
-    eprintln!("bwrap is not available: skipping (CI=true makes this a failure)");
-    false
-}
 
 struct Setup {
     db: Arc<Db>,

@@ -7,8 +7,9 @@ use bytes::Bytes;
 use cma_types::*;
 use serde_json::json;
 
-use super::bwrap::{BwrapShell, available};
+use super::bwrap::BwrapShell;
 use super::fs::FileMount;
+use super::launch::bwrap_or_skip;
 use super::limits::SandboxLimits;
 use super::*;
 use crate::store::files::Upload;
@@ -134,19 +135,6 @@ fn a_deleted_file_is_missing_from_its_mount() {
     s.db.write(|m| m.delete_file(&id)).unwrap();
     let out = execute(&s.fs, "read", &json!({ "file_path": s.path }));
     assert!(out.is_error, "{}", out.text);
-}
-
-/// `false` (skip) only outside CI; under CI=true a missing bwrap is a failure.
-fn bwrap_or_skip() -> bool {
-    if available() {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "bubblewrap (bwrap) is required under CI=true: apt-get install -y bubblewrap"
-    );
-    eprintln!("bwrap is not available: skipping (CI=true makes this a failure)");
-    false
 }
 
 /// Break it: bind the file with `--bind` instead of `--ro-bind` in `BwrapShell::start`.

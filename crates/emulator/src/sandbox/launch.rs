@@ -66,6 +66,21 @@ pub fn available() -> bool {
     })
 }
 
+/// For the real shell's tests: `false` (skip) only outside CI; under CI=true a missing or unusable
+/// bwrap is a failure.
+#[cfg(test)]
+pub(super) fn bwrap_or_skip() -> bool {
+    if available() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "bubblewrap (bwrap) is required under CI=true: apt-get install -y bubblewrap"
+    );
+    eprintln!("bwrap is not available: skipping (CI=true makes this a failure)");
+    false
+}
+
 /// The sandbox without its mounts: namespaces, a clean environment, the read-only system dirs.
 fn base_args() -> Vec<String> {
     let mut a: Vec<String> = [

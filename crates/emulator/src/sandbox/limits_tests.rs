@@ -8,22 +8,11 @@ use cma_types::*;
 use serde_json::json;
 
 use super::ToolOutput;
-use super::bwrap::{BwrapShell, available};
+use super::bwrap::BwrapShell;
 use super::fs::{Fs, FsMount};
+use super::launch::bwrap_or_skip;
 use super::limits::*;
 use crate::store::{Db, Model};
-
-fn bwrap_or_skip() -> bool {
-    if available() {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "bubblewrap (bwrap) is required under CI=true: apt-get install -y bubblewrap"
-    );
-    eprintln!("bwrap is not available: skipping (CI=true makes this a failure)");
-    false
-}
 
 struct Setup {
     db: Arc<Db>,
