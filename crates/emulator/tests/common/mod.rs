@@ -15,6 +15,9 @@ use serde_json::Value;
 pub const AM: &str = "agent-memory-2026-07-22";
 pub const MA: &str = "managed-agents-2026-04-01";
 pub const LIMIT: Duration = Duration::from_secs(15);
+/// How long a turn may take to go idle: longer than [`LIMIT`], since a turn of a sandboxed shell
+/// waits for the processes it killed to exit, and CI runs many test binaries at once on 2 cores.
+pub const IDLE_BOUND: Duration = Duration::from_secs(30);
 
 /// Awaits `f`, failing the test if it takes longer than [`LIMIT`].
 pub async fn t<F: Future>(f: F) -> F::Output {
@@ -167,13 +170,15 @@ impl Env {
             .data
     }
 
-    /// Polls until the session is idle (bounded).
+    /// Polls until the session is idle (bounded by [`IDLE_BOUND`]).
     pub async fn wait_idle(&self, session: &str) -> Session {
-        t(self
-            .client
-            .sessions()
-            .wait_for_idle(session, Duration::from_secs(10)))
+        let sessions = self.client.sessions();
+        tokio::time::timeout(
+            IDLE_BOUND + LIMIT,
+            sessions.wait_for_idle(session, IDLE_BOUND),
+        )
         .await
+        .expect("wait_for_idle did not return")
         .unwrap()
     }
 }
