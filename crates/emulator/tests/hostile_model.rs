@@ -7,6 +7,8 @@
 mod common;
 #[path = "common/fake_models.rs"]
 mod fake_models;
+#[path = "common/model_env.rs"]
+mod model_env;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -14,8 +16,9 @@ use std::time::Duration;
 
 use cma_client::types::Access;
 use cma_emulator::{AgentConfig, ApiKey, Backend, EmulatorConfig, SandboxLimits};
-use common::{Env, MA, start_with};
+use common::{Env, start_with};
 use fake_models::{FakeModel, Proto, Seen, Step, say, tool};
+use model_env::{events, texts};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -257,37 +260,7 @@ fn config(fake: &FakeModel, proto: Proto) -> AgentConfig {
 
 /// The agent's reply to one turn.
 async fn turn(env: &Env, sid: &str, text: &str) -> String {
-    let before = events(env, sid).await.len();
-    let body = json!({ "events": [{ "type": "user.message", "content": [{ "type": "text", "text": text }] }] });
-    let r = env
-        .raw(
-            Method::POST,
-            &format!("/v1/sessions/{sid}/events"),
-            &[MA],
-            Some(&body.to_string()),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    env.wait_idle(sid).await;
-    let after = events(env, sid).await;
-    after[before..]
-        .iter()
-        .filter(|e| e["type"] == "agent.message")
-        .filter_map(|e| e["content"][0]["text"].as_str())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-async fn events(env: &Env, sid: &str) -> Vec<Value> {
-    let r = env
-        .raw(
-            Method::GET,
-            &format!("/v1/sessions/{sid}/events?limit=1000"),
-            &[MA],
-            None,
-        )
-        .await;
-    r.body["data"].as_array().cloned().unwrap_or_default()
+    texts(&model_env::turn(env, sid, text).await, "agent.message").join("\n")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
