@@ -465,6 +465,7 @@ async fn sampling_settings_are_sent_with_every_request_and_recorded() {
             "7",
             "--agent-max-tokens",
             "512",
+            "--agent-memory-guidance",
         ],
         &[],
     )
@@ -472,7 +473,18 @@ async fn sampling_settings_are_sent_with_every_request_and_recorded() {
     assert_eq!(r.code, 0, "{}", r.out);
     let requests = model.requests();
     assert!(!requests.is_empty());
+    let guidance = cma_emulator::agent::prompt::GUIDANCE;
     for q in &requests {
+        // The store is mounted under its scenario name, as the service would show it, and
+        // --agent-memory-guidance adds its advice.
+        let system = q.body["messages"][0]["content"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            system.contains("## /mnt/memory/customer-notes\n- name: Customer Notes\n"),
+            "{system}"
+        );
+        assert!(system.contains(guidance), "{system}");
         assert_eq!(
             (
                 &q.body["temperature"],
@@ -491,7 +503,7 @@ async fn sampling_settings_are_sent_with_every_request_and_recorded() {
     // A model server on 127.0.0.1: one unit at a time unless told, the values said at the start.
     assert!(
         r.out
-            .contains("seed 7, max tokens 512; concurrency 1, turn timeout 30 s"),
+            .contains("seed 7, max tokens 512, memory guidance; concurrency 1, turn timeout 30 s"),
         "{}",
         r.out
     );
@@ -510,6 +522,7 @@ async fn sampling_settings_are_sent_with_every_request_and_recorded() {
             &serde_json::json!(512)
         )
     );
+    assert_eq!(agent["memory_guidance"], true);
     let page = std::fs::read_to_string(dir.path().join("reports/latest/index.html")).unwrap();
     assert!(
         page.contains("temperature 0.5, seed 7, max tokens 512"),
@@ -544,7 +557,21 @@ async fn sampling_settings_are_sent_with_every_request_and_recorded() {
             (&serde_json::json!(0.0), &serde_json::json!(4096))
         );
         assert!(q.body.get("seed").is_none(), "the Messages API has no seed");
+        let system = q.body["system"].as_str().unwrap_or_default();
+        assert!(
+            system.contains("## /mnt/memory/customer-notes\n"),
+            "{system}"
+        );
+        assert!(
+            !system.contains(guidance),
+            "no advice unless asked: {system}"
+        );
     }
+    assert!(
+        run_json(dir.path())["settings"]["agent"]
+            .get("memory_guidance")
+            .is_none()
+    );
 }
 
 /// A reply cut at max_tokens fails the turn's checks in every report, naming the reason.

@@ -81,6 +81,7 @@ pub(crate) fn agent_settings(
         temperature: agent.temperature,
         seed: agent.seed,
         max_tokens: agent.max_tokens,
+        memory_guidance: agent.memory_guidance,
     })
 }
 

@@ -45,6 +45,12 @@ pub struct AgentArgs {
     /// api.openai.com). A reply cut at it ends the turn with an error.
     #[arg(long, value_name = "N", default_value_t = cma_emulator::DEFAULT_MAX_TOKENS, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Agent")]
     pub agent_max_tokens: u32,
+    /// Add advice to the system prompt's memory section: check the mounts for what earlier
+    /// sessions learned before answering, and save what is worth remembering. Off by default:
+    /// the section then lists each mount (path, name, description, access, instructions) as the
+    /// service documents, so a model's recall is not flattered.
+    #[arg(long, help_heading = "Agent")]
+    pub agent_memory_guidance: bool,
     /// Run the agent's `bash` in the emulated shell even where bubblewrap is installed. The real
     /// shell is faithful and sandboxed (a session's sandbox starts at its first `bash` call and is
     /// kept between its turns); the emulated one understands the memory commands the reference
@@ -122,6 +128,7 @@ impl AgentArgs {
             max_tokens: self.agent_max_tokens,
             temperature: Some(self.agent_temperature),
             seed: self.agent_seed,
+            memory_guidance: self.agent_memory_guidance,
             real_shell: !self.emulated_shell,
             sandbox: cma_emulator::SandboxLimits {
                 disk_mb: self.sandbox_disk_mb,

@@ -176,6 +176,7 @@ pub async fn bind(config: EmulatorConfig, addr: SocketAddr) -> Result<Bound, Emu
         ping_interval: config.ping_interval,
         max_body_bytes: config.max_body_bytes,
         max_file_bytes: config.max_file_bytes,
+        memory_guidance: config.agent.memory_guidance,
         shutdown: shutdown_rx,
     };
     let router = api::router(Arc::new(shared));

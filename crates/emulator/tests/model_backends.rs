@@ -139,6 +139,11 @@ async fn reads_writes_and_answers_with_one_span_per_model_call_and_history() {
             sent.contains("## /mnt/memory/customer-notes\n- name: Customer Notes\n"),
             "{sent}"
         );
+        // What the service documents, and no advice on using memory unless asked for.
+        assert!(
+            !sent.contains(cma_emulator::agent::prompt::GUIDANCE),
+            "{sent}"
+        );
         // The key goes as the protocol wants it.
         let h = &reqs[0].headers;
         match proto {
@@ -627,13 +632,46 @@ fn the_reference_model_reads_mounts_back_from_the_rendered_prompt() {
             instructions: None,
         },
     ];
-    let text = prompt::render(Some("You help shoppers.\n\nBe brief."), &mounts);
+    let text = prompt::render(Some("You help shoppers.\n\nBe brief."), &mounts, false);
     let (system, parsed) = parse_memory_section(&text).unwrap();
     assert_eq!(system.as_deref(), Some("You help shoppers.\n\nBe brief."));
     assert_eq!(parsed, mounts);
-    let (system, parsed) = parse_memory_section(&prompt::render(None, &mounts)).unwrap();
+    let (system, parsed) = parse_memory_section(&prompt::render(None, &mounts, true)).unwrap();
     assert_eq!((system, parsed), (None, mounts));
     let broken = text.replace("- access: read_only\n", "");
     let err = parse_memory_section(&broken).unwrap_err();
     assert!(err.contains("/mnt/memory/catalog"), "{err}");
+}
+
+/// `--agent-memory-guidance` adds the advice to the prompt every model request carries, and the
+/// debug route shows the same text.
+#[tokio::test]
+async fn memory_guidance_reaches_the_model_when_asked() {
+    let guidance = cma_emulator::agent::prompt::GUIDANCE;
+    for proto in PROTOS {
+        let fake = FakeModel::start(memory_model(true), true).await;
+        let mut agent = config(&fake, proto);
+        agent.memory_guidance = true;
+        let env = emulator(agent).await;
+        let (sid, _) = session_on_store(&env, "claude-sonnet-4-6", Access::ReadWrite).await;
+        turn(&env, &sid, "Hello! My shoe size is 41.").await;
+        let reqs = fake.requests();
+        let sent = match proto {
+            Proto::Anthropic => reqs[0].body["system"].as_str().unwrap().to_string(),
+            Proto::OpenAi => reqs[0].body["messages"][0]["content"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        };
+        assert!(sent.contains(guidance), "{proto:?}: {sent}");
+        let r = env
+            .raw(
+                Method::GET,
+                &format!("/emulator/sessions/{sid}/system_prompt"),
+                &[],
+                None,
+            )
+            .await;
+        assert_eq!(r.body["system_prompt"], json!(sent), "{proto:?}");
+    }
 }

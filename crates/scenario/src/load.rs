@@ -21,6 +21,8 @@ use crate::tools::load as tools;
 /// The API's limit on memory stores attached to one session.
 pub const MAX_STORES: usize = 8;
 
+/// The API's limit on a memory store's name.
+const MAX_STORE_NAME_CHARS: usize = 255;
 const PERMISSION_POLICIES: &[&str] = &["always_allow", "always_ask", "auto"];
 
 /// Loads every scenario named by `paths`: files, or directories searched (recursively) for
@@ -427,16 +429,26 @@ fn script(
         }
         let name =
             opt(&s.name, &format!("{field}.name"))?.unwrap_or_else(|| s.key.get_ref().clone());
-        if crate::record::slug(&name).is_empty() {
+        // The store is created under this very name (the API's rules apply), and its mount is
+        // the slug of it.
+        let bad_name = if crate::record::slug(&name).is_empty() {
+            Some("a store name needs at least one letter or digit".to_string())
+        } else if name.chars().count() > MAX_STORE_NAME_CHARS {
+            Some(format!(
+                "a store name is at most {MAX_STORE_NAME_CHARS} characters (this one has {})",
+                name.chars().count()
+            ))
+        } else if name.chars().any(char::is_control) {
+            Some("a store name has no control characters (tabs, newlines, …)".to_string())
+        } else {
+            None
+        };
+        if let Some(why) = bad_name {
             let at = s
                 .name
                 .as_ref()
                 .map_or(s.key.span().start, |n| n.span().start);
-            return Err(ctx.err(
-                at,
-                &format!("{field}.name"),
-                "a store name needs at least one letter or digit",
-            ));
+            return Err(ctx.err(at, &format!("{field}.name"), why));
         }
         stores.push(StoreSpec {
             key: s.key.get_ref().clone(),

@@ -125,7 +125,13 @@ pub struct StoreState {
     /// The scenario's `key` for it.
     pub key: String,
     pub store_id: String,
+    /// As the scenario names it (customers' stores share it; the run, scenario and customer are
+    /// in the store's metadata).
     pub name: String,
+    /// Unique within the run (`<scenario>-<owner>-<name>`, slugged): names its history file.
+    /// Empty in run.json files written when store names were unique themselves.
+    #[serde(default)]
+    pub label: String,
     pub access: Access,
     pub shared: bool,
     /// Where the sessions mount it (`/mnt/memory/<slug>`), as the created session's
@@ -150,6 +156,15 @@ pub fn slug(s: &str) -> String {
 }
 
 impl StoreState {
+    /// The run-unique name of its history file (`history/<stem>.diff`).
+    pub fn file_stem(&self) -> String {
+        if self.label.is_empty() {
+            slug(&self.name)
+        } else {
+            self.label.clone()
+        }
+    }
+
     /// The mount path a session reported, if a session has mounted the store yet.
     pub fn mount(&self) -> Option<&str> {
         Some(self.mount_path.as_str()).filter(|m| !m.is_empty())

@@ -42,6 +42,8 @@ fn cases() -> Vec<(
         ("count and min", format!("{HEAD}[[checks]]\nkind = \"memory_count\"\ncount = 1\nmin = 2\n"), 10, 7, "checks[1].count", "not both"),
         ("bad memory path", "name = \"t\"\n[[stores]]\nkey = \"k\"\n[[stores.memories]]\npath = \"notes.md\"\ncontent = \"x\"\n[[visits]]\n[[visits.turns]]\nuser = \"hi\"\n".to_string(), 5, 8, "stores[1].memories[1].path", "starts with `/`"),
         ("bad permission policy", "name = \"t\"\n[agent]\npermission_policy = \"yes\"\n[[visits]]\n[[visits.turns]]\nuser = \"hi\"\n".to_string(), 3, 21, "agent.permission_policy", "permission_policy is one of"),
+        ("store name too long", format!("name = \"t\"\n[[stores]]\nkey = \"k\"\nname = \"{}\"\n[[visits]]\n[[visits.turns]]\nuser = \"hi\"\n", "n".repeat(256)), 4, 8, "stores[1].name", "at most 255 characters (this one has 256)"),
+        ("store name with a control character", "name = \"t\"\n[[stores]]\nkey = \"k\"\nname = \"a\\tb\"\n[[visits]]\n[[visits.turns]]\nuser = \"hi\"\n".to_string(), 4, 8, "stores[1].name", "no control characters"),
         ("bad name", "name = \"a b\"\n[[visits]]\n[[visits.turns]]\nuser = \"hi\"\n".to_string(), 1, 8, "name", "letters, digits"),
     ]
 }

@@ -13,7 +13,7 @@ use cma_client::types::{
     ListAgents, ListEnvironments, ListMemoryStores, ListSessions, SessionStatus,
 };
 use cma_emulator::{Emulator, EmulatorConfig};
-use cma_scenario::run::plan;
+use cma_scenario::run::{created_by, plan};
 use cma_scenario::{
     ProgressMode, RunOptions, RunReport, Scenario, Target, load_paths, report, run,
 };
@@ -408,10 +408,10 @@ fn shards_cover_every_unit_exactly_once() {
     }
 }
 
-/// Everything a run created on a server: stores (by name), sessions, agents, environments (by
-/// metadata or name).
+/// Everything a run created on a server, found by the run id in its metadata: stores,
+/// sessions, agents, environments.
 async fn leftovers(client: &Client, run_id: &str) -> (usize, usize, usize, usize, usize) {
-    let prefix = format!("cma-{run_id}");
+    let ours_ = |m: &std::collections::BTreeMap<String, String>| created_by(m, run_id);
     let stores: Vec<_> = client
         .memory_stores()
         .list_all(&ListMemoryStores {
@@ -421,10 +421,7 @@ async fn leftovers(client: &Client, run_id: &str) -> (usize, usize, usize, usize
         .try_collect()
         .await
         .expect("stores");
-    let live_stores = stores
-        .iter()
-        .filter(|s| s.name.starts_with(&prefix))
-        .count();
+    let live_stores = stores.iter().filter(|s| ours_(&s.metadata)).count();
     let sessions: Vec<_> = client
         .sessions()
         .list_all(&ListSessions {
@@ -434,10 +431,7 @@ async fn leftovers(client: &Client, run_id: &str) -> (usize, usize, usize, usize
         .try_collect()
         .await
         .expect("sessions");
-    let ours: Vec<_> = sessions
-        .iter()
-        .filter(|s| s.metadata.get("cma_run").map(String::as_str) == Some(run_id))
-        .collect();
+    let ours: Vec<_> = sessions.iter().filter(|s| ours_(&s.metadata)).collect();
     let unarchived = ours.iter().filter(|s| s.archived_at.is_none()).count();
     let running = ours
         .iter()
@@ -465,11 +459,8 @@ async fn leftovers(client: &Client, run_id: &str) -> (usize, usize, usize, usize
         live_stores,
         unarchived,
         running,
-        agents
-            .iter()
-            .filter(|a| a.name.starts_with(&prefix))
-            .count(),
-        envs.iter().filter(|e| e.name.starts_with(&prefix)).count(),
+        agents.iter().filter(|a| ours_(&a.metadata)).count(),
+        envs.iter().filter(|e| ours_(&e.metadata)).count(),
     )
 }
 
@@ -692,4 +683,100 @@ async fn usage_problems_are_errors_before_anything_runs() {
         Target::Url("http://user:secret@127.0.0.1:9/".into()).to_string(),
         "http://127.0.0.1:9/"
     );
+}
+
+/// A store is created under the name its scenario gives it, so its mount is the one the service
+/// would show; the run, scenario and customer are in its metadata (which the agent never sees).
+/// Two customers' same-named stores are still two stores, a shared and a private store of one
+/// name get two mounts in one session, and each store keeps its own history file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stores_are_named_as_the_scenario_names_them_and_owned_by_metadata() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("people.csv"), "id,name\nana,Ana\nbob,Bob\n").expect("csv");
+    let text = r#"
+name = "same-names"
+customers = "people.csv"
+[[stores]]
+key = "prefs"
+name = "Probe Notes"
+[[stores]]
+key = "catalog"
+name = "Probe Notes"
+shared = true
+[[visits]]
+[[visits.turns]]
+user = "Hi, I'm {{name}} and my shoe size is 41."
+"#;
+    std::fs::write(dir.path().join("same.toml"), text).expect("toml");
+    let scenarios = load_paths(&[dir.path().join("same.toml")]).expect("loads");
+    let emulator = Emulator::start(EmulatorConfig::default())
+        .await
+        .expect("emulator");
+    let client = Client::builder()
+        .base_url(emulator.base_url())
+        .no_credentials()
+        .build()
+        .expect("client");
+    let report = run_with(
+        &scenarios,
+        &RunOptions {
+            target: Target::Url(emulator.base_url()),
+            keep: true,
+            ..options()
+        },
+    )
+    .await;
+    assert_eq!(report.units.len(), 2, "{:?}", report.errors);
+    let mut private_ids = BTreeSet::new();
+    for u in &report.units {
+        let mounts: BTreeSet<&str> = u.stores.iter().map(|s| s.mount_path.as_str()).collect();
+        assert_eq!(
+            mounts,
+            BTreeSet::from(["/mnt/memory/probe-notes", "/mnt/memory/probe-notes-2"]),
+            "one session, two stores of one name, two mounts"
+        );
+        let private = u.stores.iter().find(|s| !s.shared).expect("private store");
+        private_ids.insert(private.store_id.clone());
+        let store = t(client.memory_stores().retrieve(&private.store_id)).await;
+        assert_eq!(store.name, "Probe Notes");
+        let meta = |k: &str| store.metadata.get(k).map(String::as_str);
+        assert_eq!(meta("cma_run"), Some(report.run_id.as_str()));
+        assert_eq!(meta("cma_scenario"), Some("same-names"));
+        assert_eq!(meta("cma_customer"), Some(u.customer.id.as_str()));
+        assert_eq!(meta("cma_store"), Some("prefs"));
+    }
+    assert_eq!(
+        private_ids.len(),
+        2,
+        "each customer has a store of their own"
+    );
+    let shared = &report.shared_stores[0].store;
+    let store = t(client.memory_stores().retrieve(&shared.store_id)).await;
+    assert_eq!(store.name, "Probe Notes");
+    assert_eq!(store.metadata.get("cma_customer"), None);
+    // What the run left is found by its metadata: 3 stores, none by name.
+    let (stores, ..) = leftovers(&client, &report.run_id).await;
+    assert_eq!(stores, 3);
+    // Three stores, three history files (their names no longer tell them apart).
+    let run_dir = report::write_reports(&report, dir.path()).expect("reports");
+    let files: BTreeSet<String> = std::fs::read_dir(run_dir.join("history"))
+        .expect("history dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        files,
+        BTreeSet::from([
+            "same-names-ana-probe-notes.diff".to_string(),
+            "same-names-bob-probe-notes.diff".to_string(),
+            "same-names-shared-probe-notes.diff".to_string(),
+        ])
+    );
+    emulator.shutdown().await;
+}
+
+async fn t<T, E: std::fmt::Debug>(f: impl std::future::Future<Output = Result<T, E>>) -> T {
+    tokio::time::timeout(Duration::from_secs(30), f)
+        .await
+        .expect("in time")
+        .expect("ok")
 }

@@ -54,13 +54,16 @@ pub struct TurnInput<'a> {
     pub message: &'a str,
     /// The names of the agent's custom tools.
     pub custom_tools: &'a [String],
+    /// Whether the memory section advises reading and writing memory
+    /// ([`prompt::GUIDANCE`], `--agent-memory-guidance`).
+    pub memory_guidance: bool,
 }
 
 impl TurnInput<'_> {
     /// The rendered system prompt (the agent's `system` and the memory section), the same text
     /// every backend sends.
     pub fn system_prompt(&self) -> String {
-        prompt::render(self.system, self.mounts)
+        prompt::render(self.system, self.mounts, self.memory_guidance)
     }
 }
 

@@ -50,6 +50,8 @@ pub struct Shared {
     pub max_body_bytes: usize,
     /// The size limit of one uploaded file (`POST /v1/files` allows its body this much more).
     pub max_file_bytes: usize,
+    /// The debug route's system prompt carries the memory guidance the turns get.
+    pub memory_guidance: bool,
     /// Becomes `true` when the server shuts down; open streams end.
     pub shutdown: watch::Receiver<bool>,
 }

@@ -163,12 +163,14 @@ pub async fn system_prompt(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let sid = id.clone();
+    let guidance = st.memory_guidance;
     let prompt = read(&st, move |m| {
         let s = &m.session(&sid)?.session;
         let (mounts, _) = crate::session::mounts_of(s);
         Ok(crate::agent::prompt::render(
             s.agent.system.as_deref(),
             &mounts,
+            guidance,
         ))
     })
     .await?;

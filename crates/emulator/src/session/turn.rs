@@ -138,6 +138,7 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
             history: &setup.history,
             message: &setup.message,
             custom_tools: &setup.custom_tools,
+            memory_guidance: agent.memory_guidance,
         };
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             behavior.run_turn(&input, &mut sandbox)

@@ -130,6 +130,7 @@ impl ReferenceModel {
                 history: &history,
                 message: &message,
                 custom_tools: &custom_tools,
+                memory_guidance: false,
             };
             let mut tools = WireTools {
                 said: Vec::new(),

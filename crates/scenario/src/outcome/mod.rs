@@ -225,6 +225,10 @@ pub struct AgentSettings {
     pub temperature: Option<f64>,
     pub seed: Option<u64>,
     pub max_tokens: u32,
+    /// `--agent-memory-guidance`: the memory section advised the model to read and write memory
+    /// (absent: it said only what the service documents).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub memory_guidance: bool,
 }
 
 impl AgentSettings {
@@ -242,6 +246,9 @@ impl AgentSettings {
             parts.push(format!("seed {seed}"));
         }
         parts.push(format!("max tokens {}", self.max_tokens));
+        if self.memory_guidance {
+            parts.push("memory guidance".into());
+        }
         parts.join(", ")
     }
 }

@@ -1,4 +1,4 @@
-//! `history/<store-name>.diff`: each store's version history as unified diffs (cma-history's
+//! `history/<scenario>-<owner>-<store-name>.diff`: each store's version history as unified diffs (cma-history's
 //! `text` renderer, without colour).
 
 use std::fs;
@@ -25,7 +25,7 @@ pub(crate) fn write_all(report: &RunReport, dir: &Path) -> Result<(), RunError> 
             fs::create_dir_all(dir).map_err(|e| RunError::io(dir, e))?;
             made_dir = true;
         }
-        let path = dir.join(format!("{}.diff", crate::record::slug(&s.name)));
+        let path = dir.join(format!("{}.diff", s.file_stem()));
         fs::write(&path, render(s)).map_err(|e| RunError::io(&path, e))?;
     }
     Ok(())

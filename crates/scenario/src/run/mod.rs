@@ -39,6 +39,16 @@ use ledger::Ledger;
 use progress::Progress;
 use target::Connection;
 
+/// The metadata key holding the run id on everything a run creates (stores, sessions, agents,
+/// the environment): what finds a run's leftovers. Store names cannot: they are the scenario's
+/// own, shared by every customer and run.
+pub const RUN_KEY: &str = "cma_run";
+
+/// Whether `metadata` marks a resource created by run `run_id`.
+pub fn created_by(metadata: &BTreeMap<String, String>, run_id: &str) -> bool {
+    metadata.get(RUN_KEY).is_some_and(|r| r == run_id)
+}
+
 /// The longest `--turn-timeout` accepted.
 pub const MAX_TURN_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
@@ -384,10 +394,7 @@ async fn setup<'a>(
             packages: None,
         })),
         description: Some("Created by `cma run`; archived when the run ends.".into()),
-        metadata: Some(BTreeMap::from([(
-            "cma_run".to_string(),
-            run_id.to_string(),
-        )])),
+        metadata: Some(BTreeMap::from([(RUN_KEY.to_string(), run_id.to_string())])),
         scope: None,
     };
     let env = tokio::time::timeout(timeout, client.environments().create(&env))
@@ -427,7 +434,7 @@ async fn setup<'a>(
                 .collect(),
             );
             params.metadata = Some(BTreeMap::from([
-                ("cma_run".to_string(), run_id.to_string()),
+                (RUN_KEY.to_string(), run_id.to_string()),
                 ("cma_scenario".to_string(), scenario.name.clone()),
             ]));
             let what = format!("creating the agent of scenario `{}`", scenario.name);
@@ -447,18 +454,14 @@ async fn setup<'a>(
             if shared.shared_stores.contains_key(&key) {
                 continue;
             }
-            let name = unit::store_name(
+            let owner = unit::StoreOwner {
                 run_id,
-                &scenario.name,
-                &unit::owner("shared", u.repeat, options.repeat),
-                &spec.name,
-            );
-            let meta = BTreeMap::from([
-                ("cma_run".to_string(), run_id.to_string()),
-                ("cma_scenario".to_string(), scenario.name.clone()),
-                ("cma_store".to_string(), spec.key.clone()),
-            ]);
-            let store = unit::create_store(&shared, name, spec, meta)
+                scenario: &scenario.name,
+                customer: None,
+                repeat: u.repeat,
+                repeats: options.repeat,
+            };
+            let store = unit::create_store(&shared, spec, &owner)
                 .await
                 .map_err(|e| RunError::Setup(format!("scenario `{}`: {e}", scenario.name)))?;
             shared.shared_stores.insert(key, store);

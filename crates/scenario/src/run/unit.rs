@@ -13,7 +13,7 @@ use cma_client::types::{
 use futures::TryStreamExt;
 
 use super::answer::Answers;
-use super::{Shared, plan::Unit};
+use super::{RUN_KEY, Shared, plan::Unit};
 use crate::check::{CheckSpec, Evidence, evaluate};
 use crate::outcome::{CheckResult, UnitReport, VisitRecord};
 use crate::record::{MemoryFile, StoreSnapshot, StoreState, TurnRecord, TurnStatus, slug};
@@ -28,23 +28,45 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// Added to `--turn-timeout` for the outer guard around `run_turn`.
 const TURN_GRACE: Duration = Duration::from_secs(15);
 
-/// `cma-<run-id>-<scenario>-<owner>-<name>`, each part slugged and capped so the whole stays
-/// well under the API's 255 characters.
-pub(crate) fn store_name(run_id: &str, scenario: &str, owner: &str, name: &str) -> String {
-    let cap = |s: &str, n: usize| {
-        slug(s)
-            .chars()
-            .take(n)
-            .collect::<String>()
-            .trim_end_matches('-')
-            .to_string()
-    };
-    format!(
-        "cma-{run_id}-{}-{}-{}",
-        cap(scenario, 48),
-        cap(owner, 32),
-        cap(name, 48)
-    )
+/// The API's limit on one metadata value.
+const MAX_METADATA_VALUE_CHARS: usize = 512;
+
+/// Who a store a run creates belongs to. It goes into the store's `metadata`, which the agent
+/// never sees: the store is named as the scenario names it, so its mount is the one the service
+/// would show (`/mnt/memory/<slug of that name>`), not one carrying the run's bookkeeping.
+pub(crate) struct StoreOwner<'a> {
+    pub run_id: &'a str,
+    pub scenario: &'a str,
+    /// `None`: a store the scenario's customers share.
+    pub customer: Option<&'a str>,
+    /// 1-based.
+    pub repeat: usize,
+    pub repeats: usize,
+}
+
+impl StoreOwner<'_> {
+    /// `cma_run`, `cma_scenario`, `cma_customer` (not for a shared store), `cma_repeat` and
+    /// `cma_store` (the scenario's key), each value cut to the API's 512 characters.
+    pub fn metadata(&self, key: &str) -> BTreeMap<String, String> {
+        let cut = |s: &str| s.chars().take(MAX_METADATA_VALUE_CHARS).collect::<String>();
+        let mut meta = BTreeMap::from([
+            (RUN_KEY.to_string(), cut(self.run_id)),
+            ("cma_scenario".to_string(), cut(self.scenario)),
+            ("cma_repeat".to_string(), self.repeat.to_string()),
+            ("cma_store".to_string(), cut(key)),
+        ]);
+        if let Some(c) = self.customer {
+            meta.insert("cma_customer".to_string(), cut(c));
+        }
+        meta
+    }
+
+    /// `<scenario>-<owner>-<store name>`, slugged: unique within the run (unlike the store's
+    /// name, which customers share), so it names the store's history file.
+    pub fn label(&self, name: &str) -> String {
+        let owner = owner(self.customer.unwrap_or("shared"), self.repeat, self.repeats);
+        slug(&format!("{}-{owner}-{name}", self.scenario))
+    }
 }
 
 /// The owner part of a store name: the customer (or `shared`), with the repeat when repeating.
@@ -59,15 +81,14 @@ pub(crate) fn owner(base: &str, repeat: usize, repeats: usize) -> String {
 /// Creates a store and seeds its memories; records it for clean-up first thing.
 pub(crate) async fn create_store(
     sh: &Shared<'_>,
-    name: String,
     spec: &StoreSpec,
-    meta: BTreeMap<String, String>,
+    owner: &StoreOwner<'_>,
 ) -> Result<StoreState, String> {
     let client = &sh.client;
     let params = CreateMemoryStore {
-        name: name.clone(),
+        name: spec.name.clone(),
         description: spec.description.clone(),
-        metadata: Some(meta),
+        metadata: Some(owner.metadata(&spec.key)),
     };
     let store = tokio::time::timeout(CALL_TIMEOUT, client.memory_stores().create(&params))
         .await
@@ -95,7 +116,8 @@ pub(crate) async fn create_store(
         store_id: store.id,
         // Known once a session mounts it: read from the session's resources.
         mount_path: String::new(),
-        name,
+        name: spec.name.clone(),
+        label: owner.label(&spec.name),
         access: spec.access,
         shared: spec.shared,
         snapshot: None,
@@ -336,7 +358,13 @@ pub(crate) async fn run_unit(
 
     // Stores: the customer's own, plus the scenario's shared ones for this repeat.
     let mut stores: Vec<StoreState> = Vec::new();
-    let owner = owner(&script.customer.id, unit.repeat, sh.repeats);
+    let owner = StoreOwner {
+        run_id: &sh.run_id,
+        scenario: &scenario.name,
+        customer: Some(&script.customer.id),
+        repeat: unit.repeat,
+        repeats: sh.repeats,
+    };
     for spec in &script.stores {
         if spec.shared {
             match sh
@@ -348,14 +376,7 @@ pub(crate) async fn run_unit(
             }
             continue;
         }
-        let name = store_name(&sh.run_id, &scenario.name, &owner, &spec.name);
-        let meta = BTreeMap::from([
-            ("cma_run".to_string(), sh.run_id.clone()),
-            ("cma_scenario".to_string(), scenario.name.clone()),
-            ("cma_customer".to_string(), script.customer.id.clone()),
-            ("cma_store".to_string(), spec.key.clone()),
-        ]);
-        match create_store(sh, name, spec, meta).await {
+        match create_store(sh, spec, &owner).await {
             Ok(s) => stores.push(s),
             Err(e) => {
                 halt = Some(e);
@@ -396,7 +417,7 @@ pub(crate) async fn run_unit(
                     .collect(),
             );
             params.metadata = Some(BTreeMap::from([
-                ("cma_run".to_string(), sh.run_id.clone()),
+                (RUN_KEY.to_string(), sh.run_id.clone()),
                 ("cma_scenario".to_string(), scenario.name.clone()),
                 ("cma_customer".to_string(), script.customer.id.clone()),
                 ("cma_visit".to_string(), v.to_string()),

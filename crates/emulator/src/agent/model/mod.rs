@@ -49,6 +49,9 @@ pub struct AgentConfig {
     pub real_shell: bool,
     /// The caps of the real shell's sandbox (`--sandbox-disk-mb`, `--sandbox-memory-mb`).
     pub sandbox: crate::sandbox::limits::SandboxLimits,
+    /// Add [`crate::agent::prompt::GUIDANCE`] to the memory section (`--agent-memory-guidance`;
+    /// off: the section says only what the service documents).
+    pub memory_guidance: bool,
 }
 
 impl Default for AgentConfig {
@@ -67,6 +70,7 @@ impl Default for AgentConfig {
             request_timeout: Duration::from_secs(600),
             real_shell: true,
             sandbox: crate::sandbox::limits::SandboxLimits::default(),
+            memory_guidance: false,
         }
     }
 }

@@ -47,7 +47,7 @@ pub(super) fn render(h: &mut String, s: &StoreState, history: bool, open: bool) 
         let _ = writeln!(
             h,
             "<p class=\"meta\">History: <code>history/{}.diff</code> (diffs are inlined only for failing units in runs this large).</p>\n</details>",
-            escape(&crate::record::slug(&s.name))
+            escape(&s.file_stem())
         );
         return;
     }

@@ -206,6 +206,7 @@ fn session(
             history: &history,
             message: msg,
             custom_tools: &[],
+            memory_guidance: false,
         };
         let TurnOutcome::Reply(reply) = agent.run_turn(&input, sb) else {
             panic!("the reference agent always replies");
