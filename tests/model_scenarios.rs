@@ -214,6 +214,40 @@ async fn agent_flags_are_checked() {
     )
     .await;
     assert_eq!(r.code, 2, "{}", r.out);
+    let r = cma_run(dir.path(), &["--agent-context-tokens", "0"], &[]).await;
+    assert_eq!(r.code, 2, "{}", r.out);
+}
+
+/// A conversation over `--agent-context-tokens` is never sent: its checks fail naming the
+/// estimate and the window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_over_the_context_window_fails_its_checks_naming_both_numbers() {
+    let model = FakeModel::start(memory_model(true), true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = model.base_url(Proto::OpenAi);
+    let r = cma_run(
+        dir.path(),
+        &[
+            "--agent",
+            "openai",
+            "--agent-base-url",
+            &url,
+            "--agent-context-tokens",
+            "100",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(r.code, 1, "{}", r.out);
+    assert!(
+        r.out
+            .contains("prompt tokens against a window of 100 tokens (--agent-context-tokens)"),
+        "{}",
+        r.out
+    );
+    assert!(model.requests().is_empty(), "nothing was sent");
+    let junit = std::fs::read_to_string(dir.path().join("reports/latest/junit.xml")).unwrap();
+    assert!(junit.contains("against a window of 100 tokens"), "{junit}");
 }
 
 /// Against the real Messages API, so ignored by default (it shows as ignored, never as passed):
@@ -268,6 +302,109 @@ async fn fake_grader() -> FakeModel {
         false,
     )
     .await
+}
+
+/// A grader that refuses, is cut off or answers no verdict judged nothing: the check is an
+/// error (not a pass, not a fail) in the terminal, JUnit, the run page and run.json. The grader
+/// is asked at temperature 0, and its key goes only where --grader-api-key-env says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grader_that_gives_no_verdict_makes_the_check_an_error() {
+    use fake_models::{Step, Stop};
+    let answers: [(Step, &str); 3] = [
+        (
+            Step::Reply {
+                text: vec!["I can't help with that.".into()],
+                tools: vec![],
+                stop: Stop::Refusal,
+            },
+            "the model refused",
+        ),
+        (
+            Step::Reply {
+                text: vec!["{\"pass\": tr".into()],
+                tools: vec![],
+                stop: Stop::MaxTokens,
+            },
+            "the model stopped at length",
+        ),
+        (say("I think it passes."), "its answer is not a verdict"),
+    ];
+    let agent = FakeModel::start(memory_model(true), true).await;
+    let agent_url = agent.base_url(Proto::OpenAi);
+    let text = rubric_scenario("The reply tells the customer their shoe size.");
+    for (answer, why) in answers {
+        let grader =
+            FakeModel::start(std::sync::Arc::new(move |_: &Seen| answer.clone()), false).await;
+        let dir = tempfile::tempdir().unwrap();
+        let spec = format!("openai:grader-model@{}", grader.base_url(Proto::OpenAi));
+        let r = cma_run_on(
+            dir.path(),
+            &text,
+            &[
+                "--agent",
+                "openai",
+                "--agent-base-url",
+                &agent_url,
+                "--grader",
+                &spec,
+                "--grader-api-key-env",
+                "CMA_TEST_GRADER_KEY",
+            ],
+            &[("CMA_TEST_GRADER_KEY", KEY)],
+        )
+        .await;
+        assert_eq!(r.code, 1, "{why}: {}", r.out);
+        let q = &grader.requests()[0];
+        assert_eq!(q.body["temperature"], 0.0, "{}", q.body);
+        assert_eq!(q.headers["authorization"], format!("Bearer {KEY}"));
+        assert!(
+            r.out.contains("ERROR model-recall [default] "),
+            "{why}: {}",
+            r.out
+        );
+        assert!(r.out.contains(why), "{why}: {}", r.out);
+        assert!(r.out.contains("1 errors)"), "{why}: {}", r.out);
+        let run = run_json(dir.path());
+        let rubric = run["units"][0]["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["kind"] == "llm_rubric")
+            .unwrap()
+            .clone();
+        assert!(
+            rubric["error"].as_str().is_some_and(|e| e.contains(why)),
+            "{rubric}"
+        );
+        assert_eq!(rubric["passed"], false);
+        assert_eq!(run["totals"]["results_errored"], 1);
+        let junit = std::fs::read_to_string(dir.path().join("reports/latest/junit.xml")).unwrap();
+        assert!(junit.contains("<error "), "{junit}");
+        assert_eq!(junit.matches("<failure").count(), 0, "{junit}");
+        let page = std::fs::read_to_string(dir.path().join("reports/latest/index.html")).unwrap();
+        assert!(page.contains("<li class=\"check error\">"), "{why}");
+        no_key_in_reports(dir.path());
+    }
+    // Without --grader-api-key-env a local grader gets no key.
+    let grader = fake_grader().await;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = format!("openai:grader-model@{}", grader.base_url(Proto::OpenAi));
+    let r = cma_run_on(
+        dir.path(),
+        &text,
+        &[
+            "--agent",
+            "openai",
+            "--agent-base-url",
+            &agent_url,
+            "--grader",
+            &spec,
+        ],
+        &[("OPENAI_API_KEY", KEY)],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.out);
+    assert!(grader.requests()[0].headers.get("authorization").is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -466,6 +603,8 @@ async fn sampling_settings_are_sent_with_every_request_and_recorded() {
             "--agent-max-tokens",
             "512",
             "--agent-memory-guidance",
+            "--agent-context-tokens",
+            "100000",
         ],
         &[],
     )
@@ -503,7 +642,7 @@ async fn sampling_settings_are_sent_with_every_request_and_recorded() {
     // A model server on 127.0.0.1: one unit at a time unless told, the values said at the start.
     assert!(
         r.out
-            .contains("seed 7, max tokens 512, memory guidance; concurrency 1, turn timeout 30 s"),
+            .contains("seed 7, max tokens 512, context 100000 tokens, memory guidance; concurrency 1, turn timeout 30 s"),
         "{}",
         r.out
     );
@@ -523,6 +662,12 @@ async fn sampling_settings_are_sent_with_every_request_and_recorded() {
         )
     );
     assert_eq!(agent["memory_guidance"], true);
+    assert_eq!(agent["context_tokens"], 100000);
+    // The fake counts 2000 + its call index as each prompt: the unit's peak is the last one's.
+    assert_eq!(
+        run_json(dir.path())["units"][0]["usage"]["total"]["peak_prompt_tokens"],
+        2000 + requests.len() - 1
+    );
     let page = std::fs::read_to_string(dir.path().join("reports/latest/index.html")).unwrap();
     assert!(
         page.contains("temperature 0.5, seed 7, max tokens 512"),

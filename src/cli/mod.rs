@@ -82,6 +82,7 @@ pub(crate) fn agent_settings(
         seed: agent.seed,
         max_tokens: agent.max_tokens,
         memory_guidance: agent.memory_guidance,
+        context_tokens: agent.context_tokens,
     })
 }
 

@@ -137,10 +137,17 @@ pub struct RunArgs {
     #[arg(long)]
     pub list: bool,
 
-    /// The model judging `llm_rubric` checks: `anthropic:MODEL` (key from ANTHROPIC_API_KEY) or
-    /// `openai:MODEL@URL`. Verdicts are cached under <reports-dir>/grader-cache.
+    /// The model judging `llm_rubric` checks: `anthropic:MODEL` or `openai:MODEL@URL`, at
+    /// temperature 0. A grader that refuses, is cut off or gives no verdict makes the check an
+    /// error (neither pass nor fail). Verdicts are cached under <reports-dir>/grader-cache.
     #[arg(long, value_name = "SPEC", value_parser = parse_grader)]
     pub grader: Option<cma_scenario::grade::GraderSpec>,
+
+    /// The environment variable holding the grader's key. Without it a key goes only to the
+    /// backend's own API: ANTHROPIC_API_KEY to api.anthropic.com, OPENAI_API_KEY to
+    /// api.openai.com; a local or other server gets none.
+    #[arg(long, value_name = "NAME", requires = "grader")]
+    pub grader_api_key_env: Option<String>,
 
     /// Run every unit once per variant, `NAME[:FLAG=VALUE,…]` (see below); repeatable, names
     /// unique. The first is the one the others are judged against.
@@ -246,7 +253,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             Progress::Lines => ProgressMode::Lines,
             Progress::Off => ProgressMode::Off,
         },
-        grader: args.grader,
+        grader: args.grader.map(|g| cma_scenario::grade::GraderSpec {
+            api_key_env: args.grader_api_key_env.clone(),
+            ..g
+        }),
         grader_cache: Some(args.reports_dir.join("grader-cache")),
         // `--target local` starts its emulator with the agent flags too (`--emulated-shell`, the
         // sandbox's caps), not with the defaults.

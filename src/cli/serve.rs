@@ -45,6 +45,13 @@ pub struct AgentArgs {
     /// api.openai.com). A reply cut at it ends the turn with an error.
     #[arg(long, value_name = "N", default_value_t = cma_emulator::DEFAULT_MAX_TOKENS, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Agent")]
     pub agent_max_tokens: u32,
+    /// The model's context window in tokens. Each request's prompt is estimated before it is
+    /// sent (conservatively, from its size, then from the server's count of the previous one); a
+    /// conversation that does not fit ends the turn with an error naming both numbers instead of
+    /// being cut by the server. Unset: asked of llama-server (`/props`) or Ollama (`/api/show`),
+    /// else not checked.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Agent")]
+    pub agent_context_tokens: Option<u64>,
     /// Add advice to the system prompt's memory section: check the mounts for what earlier
     /// sessions learned before answering, and save what is worth remembering. Off by default:
     /// the section then lists each mount (path, name, description, access, instructions) as the
@@ -129,6 +136,7 @@ impl AgentArgs {
             temperature: Some(self.agent_temperature),
             seed: self.agent_seed,
             memory_guidance: self.agent_memory_guidance,
+            context_tokens: self.agent_context_tokens,
             real_shell: !self.emulated_shell,
             sandbox: cma_emulator::SandboxLimits {
                 disk_mb: self.sandbox_disk_mb,

@@ -100,7 +100,8 @@ impl Default for EmulatorConfig {
 /// [`cma_types::redact`].
 fn register_secrets(config: &EmulatorConfig) {
     use cma_types::redact::{register, register_env};
-    if let Some(key) = &config.agent.api_key {
+    // The key the agent's model client sends, wherever it comes from (a named variable too).
+    if let Some(key) = config.agent.client().key() {
         register(key.expose());
     }
     if let Some(key) = &config.api_key {

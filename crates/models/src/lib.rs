@@ -10,6 +10,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod anthropic;
+pub mod context;
 mod http;
 pub mod openai;
 mod retry;

@@ -3,6 +3,10 @@
 //! is the check's `seen`, so it reaches every report. Verdicts are cached per (grader, rubric,
 //! reply) in a directory under the reports directory, so a re-run of the same replies asks
 //! nothing.
+//!
+//! The grader is called through the agent's model clients (cma-models) at temperature 0. A
+//! grader that refuses, is cut off, cannot be reached or answers something that is not a verdict
+//! judged nothing: the check gets an error verdict saying why, never a pass or a fail.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -29,6 +33,9 @@ pub struct GraderSpec {
     pub model: String,
     /// `None`: the backend's default (api.anthropic.com, or Ollama's on 127.0.0.1).
     pub base_url: Option<String>,
+    /// The environment variable whose key goes to `base_url` (`--grader-api-key-env`); unset,
+    /// ANTHROPIC_API_KEY or OPENAI_API_KEY go only to their company's own API.
+    pub api_key_env: Option<String>,
 }
 
 impl FromStr for GraderSpec {
@@ -59,6 +66,7 @@ impl FromStr for GraderSpec {
             backend,
             model: model.trim().to_string(),
             base_url,
+            api_key_env: None,
         })
     }
 }
@@ -93,10 +101,16 @@ impl Grader {
         let config = ClientConfig {
             backend: spec.backend,
             base_url: spec.base_url.clone(),
+            api_key_env: spec.api_key_env.clone(),
             max_tokens: 1024,
+            temperature: Some(0.0),
             request_timeout: Duration::from_secs(120),
             ..ClientConfig::default()
         };
+        // The key it sends is a secret like the agent's: kept out of tool results and reports.
+        if let Some(key) = config.key() {
+            cma_client::types::redact::register(key.expose());
+        }
         Grader {
             spec,
             config,
@@ -125,6 +139,7 @@ impl Grader {
                 if cached { " (cached)" } else { "" },
                 c.reason
             ),
+            error: None,
         };
         let path = self.cache_path(rubric, reply);
         if let Some(c) = path
@@ -149,10 +164,10 @@ impl Grader {
         let answer = match tokio::time::timeout(GRADE_TIMEOUT, call).await {
             Ok(Ok(Ok(text))) => text,
             Ok(Ok(Err(e))) => {
-                return Verdict::failed(expected, format!("grader {}: {e}", self.spec));
+                return Verdict::error(expected, format!("grader {}: {e}", self.spec));
             }
             Ok(Err(_)) | Err(_) => {
-                return Verdict::failed(
+                return Verdict::error(
                     expected,
                     format!(
                         "grader {}: no answer within {} s",
@@ -164,7 +179,7 @@ impl Grader {
         };
         let Some(c) = parse_verdict(&answer) else {
             let shown: String = answer.chars().take(200).collect();
-            return Verdict::failed(
+            return Verdict::error(
                 expected,
                 format!(
                     "grader {}: its answer is not a verdict: {shown:?}",
@@ -218,6 +233,7 @@ mod tests {
         assert_eq!(o.model, "qwen2.5:7b");
         assert_eq!(o.base_url.as_deref(), Some("http://127.0.0.1:11434/v1"));
         assert_eq!(o.to_string(), "openai:qwen2.5:7b@http://127.0.0.1:11434/v1");
+        assert_eq!(o.api_key_env, None);
         for bad in ["gpt-4", "mistral:x", "openai:", "anthropic:@http://x"] {
             assert!(bad.parse::<GraderSpec>().is_err(), "{bad}");
         }

@@ -23,6 +23,10 @@ pub struct TokenUsage {
     pub cache_creation_input_tokens: u64,
     #[serde(default)]
     pub cache_read_input_tokens: u64,
+    /// The largest prompt (input plus cache reads and writes) of any one of these requests: how
+    /// close a conversation came to the model's context window. A maximum, not a sum.
+    #[serde(default)]
+    pub peak_prompt_tokens: u64,
 }
 
 impl TokenUsage {
@@ -38,6 +42,9 @@ impl TokenUsage {
                     output_tokens: u.output_tokens,
                     cache_creation_input_tokens: u.cache_creation_input_tokens,
                     cache_read_input_tokens: u.cache_read_input_tokens,
+                    peak_prompt_tokens: u.input_tokens
+                        + u.cache_creation_input_tokens
+                        + u.cache_read_input_tokens,
                 };
             }
         }
@@ -60,6 +67,7 @@ impl AddAssign for TokenUsage {
         self.output_tokens += o.output_tokens;
         self.cache_creation_input_tokens += o.cache_creation_input_tokens;
         self.cache_read_input_tokens += o.cache_read_input_tokens;
+        self.peak_prompt_tokens = self.peak_prompt_tokens.max(o.peak_prompt_tokens);
     }
 }
 
@@ -106,5 +114,25 @@ impl UnitUsage {
             .iter()
             .find(|t| t.visit == visit && t.turn == turn)
             .map(|t| &t.usage)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Tokens add up over requests; the peak prompt is the largest single one.
+    #[test]
+    fn the_peak_prompt_is_a_maximum_not_a_sum() {
+        let one = |input, peak| TokenUsage {
+            model_requests: 1,
+            input_tokens: input,
+            peak_prompt_tokens: peak,
+            ..TokenUsage::default()
+        };
+        let total: TokenUsage = [one(900, 900), one(2500, 2500), one(1200, 1200)]
+            .into_iter()
+            .sum();
+        assert_eq!((total.input_tokens, total.peak_prompt_tokens), (4600, 2500));
     }
 }

@@ -183,7 +183,20 @@ impl FakeModel {
         .await
     }
 
+    /// [`Self::start`], also answering `routes` (e.g. a server's `/props`).
+    pub async fn start_with_routes(
+        script: Script,
+        expect_memory: bool,
+        routes: Router,
+    ) -> FakeModel {
+        Self::serve_with(Responder::Script(script), expect_memory, routes).await
+    }
+
     async fn serve(responder: Responder, expect_memory: bool) -> FakeModel {
+        Self::serve_with(responder, expect_memory, Router::new()).await
+    }
+
+    async fn serve_with(responder: Responder, expect_memory: bool, routes: Router) -> FakeModel {
         let inner = Arc::new(Inner {
             responder,
             hold: Mutex::new(None),
@@ -194,7 +207,8 @@ impl FakeModel {
         let app = Router::new()
             .route("/v1/messages", post(anthropic))
             .route("/v1/chat/completions", post(openai))
-            .with_state(inner.clone());
+            .with_state(inner.clone())
+            .merge(routes);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {

@@ -18,6 +18,31 @@ pub struct Verdict {
     pub passed: bool,
     pub expected: String,
     pub seen: String,
+    /// Why the check could not be judged (a grader model that refused, was cut off, answered
+    /// something that is not a verdict, or could not be reached): a third outcome, shown as an
+    /// error in every report, never as a pass or a fail. `passed` is then false, so the check
+    /// still counts against its pass rate and the run does not pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A verdict's outcome as reports name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Pass,
+    Fail,
+    Error,
+}
+
+impl Outcome {
+    /// `pass`, `fail` or `error` (also the run page's CSS class).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::Error => "error",
+        }
+    }
 }
 
 impl Verdict {
@@ -26,6 +51,27 @@ impl Verdict {
             passed,
             expected: expected.into(),
             seen: seen.into(),
+            error: None,
+        }
+    }
+
+    /// Passed, failed, or could not be judged.
+    pub fn outcome(&self) -> Outcome {
+        match (self.passed, &self.error) {
+            (_, Some(_)) => Outcome::Error,
+            (true, None) => Outcome::Pass,
+            (false, None) => Outcome::Fail,
+        }
+    }
+
+    /// The check could not be judged, for `why` (also its `seen`).
+    pub fn error(expected: impl Into<String>, why: impl Into<String>) -> Self {
+        let why = why.into();
+        Verdict {
+            passed: false,
+            expected: expected.into(),
+            seen: why.clone(),
+            error: Some(why),
         }
     }
 

@@ -16,7 +16,7 @@ use crate::template::Customer;
 use crate::text::shorten;
 
 pub use describe::expected;
-pub use eval::{Verdict, evaluate};
+pub use eval::{Outcome, Verdict, evaluate};
 pub use parse::kinds;
 
 /// Everything a check may look at.

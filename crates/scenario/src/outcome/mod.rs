@@ -102,6 +102,10 @@ pub struct CheckSummary {
     pub kind: String,
     pub runs: usize,
     pub passes: usize,
+    /// Runs whose verdict is an error (the check could not be judged): counted in `runs`, not
+    /// in `passes`.
+    #[serde(default)]
+    pub errors: usize,
     pub pass_rate: f64,
     /// `pass_rate >= min_pass_rate`.
     pub ok: bool,
@@ -167,6 +171,9 @@ pub struct Totals {
     /// Check verdicts (checks × repeats).
     pub results: usize,
     pub results_passed: usize,
+    /// Verdicts that are errors (neither pass nor fail).
+    #[serde(default)]
+    pub results_errored: usize,
     /// Distinct checks (scenario × customer × place), judged on their pass rate.
     pub checks: usize,
     pub checks_ok: usize,
@@ -229,6 +236,10 @@ pub struct AgentSettings {
     /// (absent: it said only what the service documents).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub memory_guidance: bool,
+    /// `--agent-context-tokens`; absent: asked of the server where it says (each unit's
+    /// `usage.total.peak_prompt_tokens` shows how close it came).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_tokens: Option<u64>,
 }
 
 impl AgentSettings {
@@ -246,6 +257,9 @@ impl AgentSettings {
             parts.push(format!("seed {seed}"));
         }
         parts.push(format!("max tokens {}", self.max_tokens));
+        if let Some(n) = self.context_tokens {
+            parts.push(format!("context {n} tokens"));
+        }
         if self.memory_guidance {
             parts.push("memory guidance".into());
         }
@@ -346,6 +360,16 @@ impl RunReport {
                 .iter()
                 .map(|u| u.checks.iter().filter(|c| c.verdict.passed).count())
                 .sum(),
+            results_errored: self
+                .units
+                .iter()
+                .map(|u| {
+                    u.checks
+                        .iter()
+                        .filter(|c| c.verdict.error.is_some())
+                        .count()
+                })
+                .sum(),
             checks: self.checks.len(),
             checks_ok: self.checks.iter().filter(|c| c.ok).count(),
             checks_failed: self.checks.iter().filter(|c| !c.ok).count(),
@@ -399,8 +423,13 @@ impl RunReport {
                 .as_deref()
                 .map(|v| format!("{{{v}}} "))
                 .unwrap_or_default();
+            // A check that could not be judged is an error, not a failure of the agent.
+            let (what, errors) = match c.errors {
+                0 => ("FAIL", String::new()),
+                n => ("ERROR", format!(", {n} could not be judged")),
+            };
             out.push_str(&format!(
-                "FAIL {variant}{} [{}] {}: {} ({}/{} passed)\n     expected: {}\n     seen:     {}\n",
+                "{what} {variant}{} [{}] {}: {} ({}/{} passed{errors})\n     expected: {}\n     seen:     {}\n",
                 c.scenario, c.customer, c.id, c.label, c.passes, c.runs, c.expected, c.seen
             ));
         }
@@ -436,8 +465,12 @@ impl RunReport {
             out.push_str("interrupted: the run was stopped before every unit finished\n");
         }
         let t = &self.totals;
+        let errored = match t.results_errored {
+            0 => String::new(),
+            n => format!(", {n} errors"),
+        };
         out.push_str(&format!(
-            "{} scenarios, {} units, {} checks: {} ok, {} failed ({} of {} verdicts passed); {} turns ({} unfinished); {:.2} s\n",
+            "{} scenarios, {} units, {} checks: {} ok, {} failed ({} of {} verdicts passed{errored}); {} turns ({} unfinished); {:.2} s\n",
             t.scenarios,
             t.units,
             t.checks,
@@ -477,6 +510,7 @@ fn summarize(units: &[UnitReport], min_pass_rate: f64) -> Vec<CheckSummary> {
                     kind: c.kind.clone(),
                     runs: 0,
                     passes: 0,
+                    errors: 0,
                     pass_rate: 0.0,
                     ok: false,
                     expected: c.verdict.expected.clone(),
@@ -484,6 +518,9 @@ fn summarize(units: &[UnitReport], min_pass_rate: f64) -> Vec<CheckSummary> {
                 }
             });
             entry.runs += 1;
+            if c.verdict.error.is_some() {
+                entry.errors += 1;
+            }
             if c.verdict.passed {
                 entry.passes += 1;
             } else if entry.passes + 1 == entry.runs {

@@ -24,14 +24,21 @@ pub(crate) fn junit(report: &RunReport) -> std::io::Result<Vec<u8>> {
             let status = if c.ok {
                 TestCaseStatus::success()
             } else {
-                let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                // A check that could not be judged (a grader's non-answer) is JUnit's error.
+                let kind = if c.errors > 0 {
+                    NonSuccessKind::Error
+                } else {
+                    NonSuccessKind::Failure
+                };
+                let mut st = TestCaseStatus::non_success(kind);
                 st.set_message(format!("expected {}; seen {}", c.expected, c.seen));
                 st.set_type(c.kind.as_str());
                 st.set_description(format!(
-                    "passed {} of {} runs (pass rate {:.0}%)\nexpected: {}\nseen: {}",
+                    "passed {} of {} runs (pass rate {:.0}%; {} could not be judged)\nexpected: {}\nseen: {}",
                     c.passes,
                     c.runs,
                     c.pass_rate * 100.0,
+                    c.errors,
                     c.expected,
                     c.seen
                 ));

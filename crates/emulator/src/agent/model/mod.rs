@@ -18,6 +18,7 @@ pub use cma_models::{
 };
 
 use super::{AgentBehavior, ToolCall, ToolOutput, Tools, TurnInput, TurnOutcome};
+use cma_models::context::{Budget, Window, WindowSource};
 pub use tools::{tool_defs, toolset_definitions};
 
 /// How the emulator's sessions reach a model.
@@ -52,6 +53,9 @@ pub struct AgentConfig {
     /// Add [`crate::agent::prompt::GUIDANCE`] to the memory section (`--agent-memory-guidance`;
     /// off: the section says only what the service documents).
     pub memory_guidance: bool,
+    /// The model's context window in tokens (`--agent-context-tokens`); unset: asked of the
+    /// server where it says (llama-server, Ollama), else prompts are not checked.
+    pub context_tokens: Option<u64>,
 }
 
 impl Default for AgentConfig {
@@ -71,6 +75,7 @@ impl Default for AgentConfig {
             real_shell: true,
             sandbox: crate::sandbox::limits::SandboxLimits::default(),
             memory_guidance: false,
+            context_tokens: None,
         }
     }
 }
@@ -100,6 +105,17 @@ impl AgentConfig {
             request_timeout: self.request_timeout,
         }
     }
+
+    /// The window prompts are checked against: the given one, else the server's answer.
+    pub fn context_window(&self, model: &str) -> Option<Window> {
+        match self.context_tokens {
+            Some(tokens) => Some(Window {
+                tokens,
+                source: WindowSource::Given,
+            }),
+            None => cma_models::context::discover(&self.client(), model),
+        }
+    }
 }
 
 /// The agent for a session whose model is `model`: a model backend, unless the configured
@@ -115,8 +131,10 @@ pub fn behavior(
     }
     let model_id = config.model.clone().unwrap_or_else(|| model.to_string());
     let protocol = config.client().protocol();
+    let window = config.context_window(&model_id);
     Box::new(ModelAgent {
         protocol,
+        window,
         model: model_id,
         tools: tool_defs(tools),
         transcript,
@@ -128,6 +146,8 @@ pub fn behavior(
 /// The agent loop over one [`Protocol`].
 pub struct ModelAgent {
     protocol: Result<Arc<dyn Protocol>, CallError>,
+    /// What each request's prompt must fit; `None`: unknown, not checked.
+    window: Option<Window>,
     model: String,
     tools: Vec<ToolDef>,
     /// The session's earlier turns, rebuilt from its events.
@@ -146,6 +166,10 @@ impl ModelAgent {
     ) -> Self {
         Self {
             protocol: Ok(protocol),
+            window: config.context_tokens.map(|tokens| Window {
+                tokens,
+                source: WindowSource::Given,
+            }),
             model,
             tools,
             transcript,
@@ -204,6 +228,7 @@ impl AgentBehavior for ModelAgent {
             input.message.to_string()
         };
         push_block(&mut messages, Role::User, Block::Text(text));
+        let mut budget = Budget::new(self.window);
         for call in 0..self.max_iterations {
             if tools.interrupted() {
                 return TurnOutcome::Reply(String::new());
@@ -217,11 +242,16 @@ impl AgentBehavior for ModelAgent {
                 messages: &messages,
                 tools: &self.tools,
             };
+            // Not sent when it cannot fit: a server would cut the conversation unseen.
+            if let Err(why) = budget.check(&request) {
+                return TurnOutcome::Failed(why);
+            }
             let reply = match self.call(&request, &*tools) {
                 Ok(r) => r,
                 Err(_) if tools.interrupted() => return TurnOutcome::Reply(String::new()),
                 Err(message) => return TurnOutcome::Failed(message),
             };
+            budget.observe(&request, &reply.usage);
             tools.model_usage(reply.usage.clone());
             // A refused, cut-off, filtered or otherwise abnormal response ends the turn here,
             // before any of its tool calls runs: a call cut by max_tokens is half-formed, and

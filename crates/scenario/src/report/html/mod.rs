@@ -48,6 +48,8 @@ ul.checks li{margin:.15rem 0}\
 li.check.pass::before{content:'\\2713  ';color:#1a7f37;font-weight:700}\
 li.check.fail::before{content:'\\2717  ';color:#cf222e;font-weight:700}\
 li.check.fail{background:#fff5f5;border-radius:4px;padding:.1rem .3rem}\
+li.check.error::before{content:'!  ';color:#9a6700;font-weight:700}\
+li.check.error{background:#fff8c5;border-radius:4px;padding:.1rem .3rem}\
 .ev{display:grid;grid-template-columns:max-content 1fr;gap:0 .6rem;margin:.1rem 0 .1rem 1.2rem}\
 .ev dt{color:#59636e}.ev dd{margin:0}\
 .problem{color:#a40e26;font-weight:600}\
@@ -284,8 +286,9 @@ fn failures(h: &mut String, r: &RunReport) {
     for c in failed.iter().take(LISTED_FAILURES) {
         let _ = writeln!(
             h,
-            "<li class=\"check fail\"><a href=\"#{}\">{} · {}</a> · {} — {} <span class=\"meta\">({} of {} passed)</span>\
+            "<li class=\"check {}\"><a href=\"#{}\">{} · {}</a> · {} — {} <span class=\"meta\">({} of {} passed{})</span>\
              <dl class=\"ev\"><dt>expected</dt><dd><pre>{}</pre></dd><dt>seen</dt><dd><pre>{}</pre></dd></dl></li>",
+            if c.errors > 0 { "error" } else { "fail" },
             unit_anchor(c.variant.as_deref(), &c.scenario, &c.customer, 1),
             c.variant
                 .as_deref()
@@ -297,6 +300,10 @@ fn failures(h: &mut String, r: &RunReport) {
             escape(&c.label),
             c.passes,
             c.runs,
+            match c.errors {
+                0 => String::new(),
+                n => format!("; {n} could not be judged"),
+            },
             escape(&c.expected),
             escape(&c.seen)
         );

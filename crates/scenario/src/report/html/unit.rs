@@ -244,10 +244,15 @@ fn checks(h: &mut String, list: &[&CheckResult]) {
     }
     h.push_str("<ul class=\"checks\">\n");
     for c in list {
-        let class = if c.verdict.passed { "pass" } else { "fail" };
+        let class = c.verdict.outcome().as_str();
         let _ = write!(
             h,
-            "<li class=\"check {class}\">{} <span class=\"meta\">{}</span>",
+            "<li class=\"check {class}\">{}{} <span class=\"meta\">{}</span>",
+            if c.verdict.error.is_some() {
+                "<b>error:</b> "
+            } else {
+                ""
+            },
             escape(&c.label),
             escape(&c.kind),
         );
