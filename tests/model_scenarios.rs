@@ -405,6 +405,39 @@ async fn a_grader_that_gives_no_verdict_makes_the_check_an_error() {
     .await;
     assert_eq!(r.code, 0, "{}", r.out);
     assert!(grader.requests()[0].headers.get("authorization").is_none());
+
+    // The grader's key is a secret like the agent's: echoed back, it is redacted everywhere.
+    let echo = FakeModel::start(
+        std::sync::Arc::new(|_: &Seen| {
+            say(&format!(
+                "{{\"pass\": true, \"reason\": \"Sent with {KEY}.\"}}"
+            ))
+        }),
+        false,
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = format!("openai:grader-model@{}", echo.base_url(Proto::OpenAi));
+    let r = cma_run_on(
+        dir.path(),
+        &text,
+        &[
+            "--agent",
+            "openai",
+            "--agent-base-url",
+            &agent_url,
+            "--grader",
+            &spec,
+            "--grader-api-key-env",
+            "CMA_TEST_GRADER_KEY",
+        ],
+        &[("CMA_TEST_GRADER_KEY", KEY)],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.out);
+    no_key_in_reports(dir.path());
+    let csv = std::fs::read_to_string(dir.path().join("reports/latest/results.csv")).unwrap();
+    assert!(csv.contains("Sent with [redacted]."), "{csv}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

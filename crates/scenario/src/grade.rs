@@ -177,7 +177,7 @@ impl Grader {
                 );
             }
         };
-        let Some(c) = parse_verdict(&answer) else {
+        let Some(mut c) = parse_verdict(&answer) else {
             let shown: String = answer.chars().take(200).collect();
             return Verdict::error(
                 expected,
@@ -187,6 +187,8 @@ impl Grader {
                 ),
             );
         };
+        // A secret the grader echoed is neither cached nor reported.
+        c.reason = cma_client::types::redact::redact(&c.reason).into_owned();
         if let Some(p) = &path {
             let written = p
                 .parent()
