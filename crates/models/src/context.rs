@@ -119,7 +119,9 @@ pub fn discover(config: &ClientConfig, model: &str) -> Option<Window> {
     if is_host(&root, "api.anthropic.com") || is_host(&root, "api.openai.com") {
         return None;
     }
-    static SEEN: OnceLock<Mutex<HashMap<(String, String), Option<Window>>>> = OnceLock::new();
+    /// (server root, model) → its window, or `None` when it would not say.
+    type Answers = HashMap<(String, String), Option<Window>>;
+    static SEEN: OnceLock<Mutex<Answers>> = OnceLock::new();
     let seen = SEEN.get_or_init(Default::default);
     let key = (root.clone(), model.to_string());
     if let Some(w) = seen.lock().ok().and_then(|s| s.get(&key).copied()) {
