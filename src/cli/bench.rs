@@ -17,7 +17,8 @@ pub enum BenchCommand {
     #[command(
         after_help = "Examples:\n  cma bench turns --turns 200 --concurrency 4\n  cma bench turns --target http://127.0.0.1:4010 --json --p95-budget-ms 50\n\nEach turn is one user.message through the same streaming turn loop `cma run` uses (stream opened\nbefore the send). Exit status 1 when --p95-budget-ms is given and p95 time-to-idle exceeds it."
     )]
-    Turns(TurnsArgs),
+    // Boxed: the agent flags make it much larger than the other variant.
+    Turns(Box<TurnsArgs>),
     /// Decode an SSE byte stream and report throughput (for comparison with other decoders).
     Sse(SseArgs),
 }
@@ -86,7 +87,7 @@ pub struct SseArgs {
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        BenchCommand::Turns(args) => turns(args).await,
+        BenchCommand::Turns(args) => turns(*args).await,
         BenchCommand::Sse(args) => sse(args),
     }
 }
