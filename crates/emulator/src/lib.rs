@@ -96,15 +96,22 @@ impl Default for EmulatorConfig {
     }
 }
 
-/// Registers every secret this emulator holds or its model backends may read, for
-/// [`cma_types::redact`].
+/// Registers every secret this emulator holds (its key, the agent model's, the webhook secret) or
+/// its model backends may read, for [`cma_types::redact`].
 fn register_secrets(config: &EmulatorConfig) {
     use cma_types::redact::{register, register_env};
-    if let Some(key) = &config.agent.api_key {
+    // The key the agent's model is sent: the configured one, or the variable it names
+    // (`--agent-api-key-env`, whatever its name).
+    if let Some(key) = config.agent.client().key() {
         register(key.expose());
     }
     if let Some(key) = &config.api_key {
         register(key);
+    }
+    if let Some(secret) = &config.webhooks.secret {
+        for form in secret.written_forms() {
+            register(&form);
+        }
     }
     register_env(&[
         "ANTHROPIC_API_KEY",

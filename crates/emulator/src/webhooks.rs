@@ -38,6 +38,15 @@ impl std::fmt::Debug for WebhookSecret {
     }
 }
 
+impl WebhookSecret {
+    /// How the secret is written (`whsec_<base64>`, and its base64 alone): what redaction looks
+    /// for.
+    pub fn written_forms(&self) -> [String; 2] {
+        let b64 = BASE64.encode(&self.0);
+        [format!("whsec_{b64}"), b64]
+    }
+}
+
 impl std::str::FromStr for WebhookSecret {
     type Err = String;
 

@@ -167,13 +167,15 @@ impl Model {
         let event = stamp(id.clone(), now);
         self.before_event(session_id, &event);
         let kind = event.type_name().to_string();
-        let json = match serde_json::to_value(&event) {
+        let mut json = match serde_json::to_value(&event) {
             Ok(json) => json,
             Err(e) => {
                 tracing::error!(session_id, kind, error = %e, "event does not serialize");
                 return None;
             }
         };
+        // No secret `cma` holds is stored or served, whoever wrote it (a model can repeat one).
+        cma_types::redact::redact_json(&mut json);
         let typed = event;
         let event = Arc::new(StoredEvent {
             id,
