@@ -61,11 +61,9 @@ pub fn redact_json(value: &mut serde_json::Value) {
     let mut stack = vec![value];
     while let Some(v) = stack.pop() {
         match v {
-            serde_json::Value::String(text) => {
-                if all.iter().any(|s| text.contains(s.as_str())) {
-                    for s in all.iter() {
-                        *text = text.replace(s.as_str(), REDACTED);
-                    }
+            serde_json::Value::String(text) if all.iter().any(|s| text.contains(s.as_str())) => {
+                for s in all.iter() {
+                    *text = text.replace(s.as_str(), REDACTED);
                 }
             }
             serde_json::Value::Array(items) => stack.extend(items.iter_mut()),

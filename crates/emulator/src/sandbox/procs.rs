@@ -141,10 +141,9 @@ impl SandboxPids {
             };
             if let Ok(fd) = pidfd_open(target, PidfdFlags::empty())
                 && in_sandbox(pid)
+                && pidfd_send_signal(&fd, Signal::KILL).is_ok()
             {
-                if pidfd_send_signal(&fd, Signal::KILL).is_ok() {
-                    signalled += 1;
-                }
+                signalled += 1;
             }
         }
         signalled
