@@ -3,8 +3,10 @@
 //! another, a clean environment, only `/usr`, `/lib*` and `/bin` (read-only) from the host, a
 //! read-only root, and each mounted store materialised at its `/mnt/memory/<slug>`: a read-write
 //! mount is a directory of the session's one size-capped tmpfs (which `/tmp` is too, see
-//! [`super::launch`]), a `read_only` one a read-only bind of a host directory. A session's mounted files (`file` resources) are written once and bound read-only
-//! at their mount paths. The caps (disk, processes, memory) are [`SandboxLimits`].
+//! [`super::launch`]), a `read_only` one a read-only bind of a host directory. A session's mounted
+//! files (`file` resources) are written once and bound read-only at their mount paths. The caps
+//! (disk, processes, memory) are [`SandboxLimits`]; the host ends every process but the shell at
+//! the end of each call ([`super::procs`]).
 //!
 //! Before each call the mounts are refreshed from the store; after it, changed files are written
 //! back through [`Fs`] as memory versions by the session (created, modified, deleted). A file that
@@ -26,7 +28,7 @@ use super::ToolOutput;
 use super::files::{err, ok};
 use super::fs::{FileMount, Fs, FsMount, Loc};
 pub use super::launch::available;
-use super::launch::{DISK, HOST_DIR, sandbox_command};
+use super::launch::{DISK, shell_command};
 use super::limits::{self, SandboxLimits, no_links_between, own};
 use super::procs::{self, SandboxPids};
 use super::sync::{Staging, scan, sync_host_dir};
@@ -175,47 +177,29 @@ impl BwrapShell {
     }
 
     fn start(&self) -> std::io::Result<Proc> {
-        let disk_dirs: Vec<String> = std::iter::once("tmp".to_string())
-            .chain(
-                (0..self.mounts.len())
-                    .filter(|i| self.mounts[*i].host.is_none())
-                    .map(|i| format!("m{i}")),
-            )
-            .collect();
-        let mut cmd = sandbox_command(self.root.path(), &self.limits.disk_bytes(), &disk_dirs)?;
-        cmd.args(["--ro-bind", &format!("{HOST_DIR}/ctl"), "/run/cma"])
-            .args([
-                "--bind",
-                &format!("{DISK}/tmp"),
-                "/tmp",
-                "--dir",
-                "/mnt/memory",
-            ]);
+        // Each read-write mount is `m<i>` on the session's disk, each read-only one (and each
+        // mounted file) is named so in the shell's host directory.
+        let mut writable = Vec::new();
+        let mut read_only = Vec::new();
         for (i, m) in self.mounts.iter().enumerate() {
             match &m.host {
-                Some(_) => cmd.args(["--ro-bind", &format!("{HOST_DIR}/m{i}"), &m.path]),
-                None => cmd.args(["--bind", &format!("{DISK}/m{i}"), &m.path]),
-            };
+                Some(_) => read_only.push((format!("m{i}"), m.path.as_str())),
+                None => writable.push((format!("m{i}"), m.path.as_str())),
+            }
         }
         for (host, path) in &self.file_binds {
             let name = host.file_name().unwrap_or_default().to_string_lossy();
-            cmd.args(["--ro-bind", &format!("{HOST_DIR}/{name}"), path]);
+            read_only.push((name.into_owned(), path.as_str()));
         }
-        cmd.args([
-            // Only the session's disk is writable.
-            "--remount-ro",
-            "/dev",
-            "--remount-ro",
-            "/",
-            "--chdir",
-            "/mnt/memory",
-            "/bin/bash",
-            "--noprofile",
-            "--norc",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        let mut cmd = shell_command(
+            self.root.path(),
+            &self.limits.disk_bytes(),
+            &writable,
+            &read_only,
+        )?;
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
         let mut child = limits::spawn_from_lasting_thread(cmd)?;
         let (Some(stdin), Some(mut stdout)) = (child.stdin.take(), child.stdout.take()) else {
             let _ = child.kill();

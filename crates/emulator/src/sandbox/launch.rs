@@ -22,7 +22,7 @@ pub(super) const SANDBOX_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 pub(super) const DISK: &str = "/run/cma-disk";
 /// The host directory of the shell (control files, copies of read-only mounts and mounted
 /// files) as the outer sandbox shows it, read-only.
-pub(super) const HOST_DIR: &str = "/run/cma-host";
+const HOST_DIR: &str = "/run/cma-host";
 /// Where the outer sandbox holds the `bwrap` binary that builds the inner one.
 const INNER_BWRAP: &str = "/run/cma-bwrap";
 
@@ -40,12 +40,10 @@ fn bwrap_path() -> Option<&'static Path> {
         .as_deref()
 }
 
-/// The session's sandbox up to the inner layer's mounts: an outer layer with a disk of
-/// `disk_bytes` holding `disk_dirs` (names under [`DISK`]) and `host_dir` at [`HOST_DIR`], and
-/// the inner one's namespaces and system directories; the caller adds the inner mounts (binds of
-/// those two, as the outer layer shows them) and the command. Nothing of the host's environment
-/// is in either layer.
-pub(super) fn sandbox_command(
+/// The sandbox up to the inner layer's mounts: an outer layer with a disk of `disk_bytes`
+/// holding `disk_dirs` (names under [`DISK`]) and `host_dir` at [`HOST_DIR`], and the inner
+/// one's namespaces and system directories. Nothing of the host's environment is in either.
+fn sandbox_command(
     host_dir: &Path,
     disk_bytes: &str,
     disk_dirs: &[String],
@@ -70,6 +68,49 @@ pub(super) fn sandbox_command(
     // The inner bwrap mounts its own scratch root on /tmp.
     cmd.args(["--dir", "/tmp", "--remount-ro", "/", INNER_BWRAP]);
     cmd.args(namespace_args(true)).args(system_args());
+    Ok(cmd)
+}
+
+/// The session's shell in its sandbox: `host_dir`'s `ctl` at `/run/cma`, `/tmp` and each of
+/// `writable` (`(name, path)`) a directory of the session's disk, each of `read_only` (`(name,
+/// path)`) a read-only bind of `host_dir/<name>`, on a read-only root; then `bash`, in
+/// `/mnt/memory`.
+pub(super) fn shell_command(
+    host_dir: &Path,
+    disk_bytes: &str,
+    writable: &[(String, &str)],
+    read_only: &[(String, &str)],
+) -> std::io::Result<Command> {
+    let disk_dirs: Vec<String> = std::iter::once("tmp".to_string())
+        .chain(writable.iter().map(|(name, _)| name.clone()))
+        .collect();
+    let mut cmd = sandbox_command(host_dir, disk_bytes, &disk_dirs)?;
+    cmd.args(["--ro-bind", &format!("{HOST_DIR}/ctl"), "/run/cma"]);
+    cmd.args([
+        "--bind",
+        &format!("{DISK}/tmp"),
+        "/tmp",
+        "--dir",
+        "/mnt/memory",
+    ]);
+    for (name, path) in writable {
+        cmd.args(["--bind", &format!("{DISK}/{name}"), path]);
+    }
+    for (name, path) in read_only {
+        cmd.args(["--ro-bind", &format!("{HOST_DIR}/{name}"), path]);
+    }
+    cmd.args([
+        // Only the session's disk is writable.
+        "--remount-ro",
+        "/dev",
+        "--remount-ro",
+        "/",
+        "--chdir",
+        "/mnt/memory",
+        "/bin/bash",
+        "--noprofile",
+        "--norc",
+    ]);
     Ok(cmd)
 }
 
