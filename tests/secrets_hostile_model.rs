@@ -161,15 +161,18 @@ fn assert_model_saw_no_secret(model: &FakeModel, secrets: &[(&str, String)]) {
     assert!(requests.len() >= 4, "{} requests", requests.len());
     for q in &requests {
         for m in q.body["messages"].as_array().unwrap() {
-            if m["role"] == "user" {
+            // Tool results: in user messages (Messages API) or tool messages (chat completions).
+            if m["role"] == "user" || m["role"] == "tool" {
                 assert_clean("a tool result sent to the model", &m.to_string(), secrets);
             }
         }
     }
-    let agent_key = &secrets[1].1;
-    assert_eq!(
-        requests[0].headers["x-api-key"].to_str().unwrap(),
-        agent_key,
+    let sent = match requests[0].proto {
+        Proto::Anthropic => requests[0].headers["x-api-key"].to_str().unwrap(),
+        Proto::OpenAi => requests[0].headers["authorization"].to_str().unwrap(),
+    };
+    assert!(
+        sent.ends_with(&secrets[1].1),
         "the agent's key is the one it names"
     );
 }
@@ -218,9 +221,16 @@ fn cli(args: &[&str], secrets: &[(&str, String)]) -> Command {
     cmd
 }
 
-/// `cma run` on the embedded emulator: terminal output, trace logs and every report.
+/// `cma run` on the embedded emulator, a model of each protocol: terminal output, trace logs and
+/// every report.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cma_run_writes_no_secret_a_hostile_model_prints() {
+    for (proto, agent) in [(Proto::Anthropic, "anthropic"), (Proto::OpenAi, "openai")] {
+        cma_run_on(proto, agent).await;
+    }
+}
+
+async fn cma_run_on(proto: Proto, agent: &str) {
     let secrets = secrets();
     let model = FakeModel::start(hostile(&secrets), true).await;
     let grader = FakeModel::start(hostile_grader(&secrets), false).await;
@@ -229,13 +239,13 @@ async fn cma_run_writes_no_secret_a_hostile_model_prints() {
     std::fs::write(&scenario, SCENARIO).unwrap();
     let reports = dir.path().join("reports");
     let grader_spec = format!("openai:grader@{}", grader.base_url(Proto::OpenAi));
-    let agent_url = model.base_url(Proto::Anthropic);
+    let agent_url = model.base_url(proto);
     let out = t(cli(
         &[
             "run",
             scenario.to_str().unwrap(),
             "--agent",
-            "anthropic",
+            agent,
             "--agent-base-url",
             &agent_url,
             "--agent-api-key-env",
@@ -256,7 +266,7 @@ async fn cma_run_writes_no_secret_a_hostile_model_prints() {
     .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{agent}: {stdout}\n{stderr}");
     assert_clean("cma run's stdout", &stdout, &secrets);
     assert_clean("cma run's logs (stderr)", &stderr, &secrets);
     assert!(
@@ -268,6 +278,10 @@ async fn cma_run_writes_no_secret_a_hostile_model_prints() {
     // The model did print them: run.json shows where, redacted.
     let run = std::fs::read_to_string(reports.join("latest/run.json")).unwrap();
     assert!(run.matches("[redacted]").count() >= 5, "{run}");
+    // Its `env` ran in the real shell when there is one (the sandbox's own environment).
+    if cma_emulator::real_shell_available() {
+        assert!(run.contains("HOME=/tmp"), "{run}");
+    }
     assert_model_saw_no_secret(&model, &secrets);
     assert_eq!(grader.requests().len(), 1);
 }
