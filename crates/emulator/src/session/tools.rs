@@ -24,7 +24,7 @@ use crate::sandbox::{Permission, judge};
 use crate::store::pending::{Answer, PendingCall, PendingKind};
 
 /// What becomes of one call of a batch.
-enum Plan {
+pub(super) enum Plan {
     /// Already answered (run, refused, or the session is gone).
     Done(ToolOutput),
     /// A toolset call that runs now; its `agent.tool_use` id.
@@ -276,11 +276,84 @@ impl Tools for TurnContext {
             self.aborted = true;
             return calls.iter().map(|_| interrupted()).collect();
         }
-        // Each call that runs at once is answered right after its tool use; the calls that
-        // need an answer wait together.
+        // A resumed turn repeats what it did before the restart (see `super::resume`); the
+        // calls that were waiting then were answered since.
+        let (plans, mut outputs, answered) = match self.replay_calls(&calls) {
+            Some((plans, answered)) => {
+                let outputs = plans
+                    .iter()
+                    .map(|p| match p {
+                        Plan::Done(output) => Some(output.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                (plans, outputs, Some(answered))
+            }
+            None => {
+                let (plans, outputs) = self.plan_and_run(&calls);
+                (plans, outputs, None)
+            }
+        };
+        if plans.iter().any(|p| matches!(p, Plan::Wait(_))) {
+            let answered = match answered {
+                Some(answered) => answered,
+                None => match self.await_answers() {
+                    Waited::Answered(calls) => calls,
+                    // The runner gives the pending calls their error results as it ends the turn.
+                    Waited::Ended => {
+                        self.aborted = true;
+                        Vec::new()
+                    }
+                },
+            };
+            self.settle(&calls, &plans, &mut outputs, answered);
+        }
+        outputs
+            .into_iter()
+            .map(|o| o.unwrap_or_else(interrupted))
+            .collect()
+    }
+
+    fn model_usage(&mut self, usage: ModelUsage) {
+        // A replayed model request's usage was counted before the restart.
+        if !self.replaying() {
+            self.usage = Some(usage);
+        }
+    }
+
+    fn next_model_request(&mut self) {
+        if self.aborted() || self.replaying() {
+            return;
+        }
+        if std::mem::take(&mut self.span_fresh) {
+            return;
+        }
+        self.open_span();
+    }
+
+    fn interrupted(&self) -> bool {
+        self.aborted()
+    }
+
+    fn say(&mut self, text: &str) {
+        if self.aborted() || self.replay_say(text) {
+            return;
+        }
+        self.span_fresh = false;
+        self.output_chars += text.len();
+        let content = vec![ContentBlock::text(text)];
+        self.emit(SessionEvent::AgentMessage, AgentMessage { content });
+    }
+}
+
+impl TurnContext {
+    /// Records each call of a batch, running the ones that run at once (each answered right
+    /// after its tool use); the calls that need an answer wait together.
+    fn plan_and_run(&mut self, calls: &[ToolCall]) -> (Vec<Plan>, Vec<Option<ToolOutput>>) {
+        let interrupted = || err("Error: the turn was interrupted");
         let mut plans = Vec::with_capacity(calls.len());
         let mut outputs: Vec<Option<ToolOutput>> = Vec::with_capacity(calls.len());
-        for call in &calls {
+        for call in calls {
             let plan = self.plan(call);
             outputs.push(match &plan {
                 Plan::Done(output) => Some(output.clone()),
@@ -298,79 +371,47 @@ impl Tools for TurnContext {
             });
             plans.push(plan);
         }
-        if plans.iter().any(|p| matches!(p, Plan::Wait(_))) {
-            let mut answered = match self.await_answers() {
-                Waited::Answered(calls) => calls,
-                // The runner gives the pending calls their error results as it ends the turn.
-                Waited::Ended => {
-                    self.aborted = true;
-                    Vec::new()
+        (plans, outputs)
+    }
+
+    /// Resolves the waiting calls of a batch with their answers. A self-hosted session's worker
+    /// runs a call the user allowed: it waits again, for the worker's `user.tool_result`, and is
+    /// resolved in the next round. The agent reads the answers in a new model request.
+    fn settle(
+        &mut self,
+        calls: &[ToolCall],
+        plans: &[Plan],
+        outputs: &mut [Option<ToolOutput>],
+        mut answered: Vec<PendingCall>,
+    ) {
+        loop {
+            let mut to_worker = Vec::new();
+            for ((call, plan), out) in calls.iter().zip(plans).zip(outputs.iter_mut()) {
+                let Plan::Wait(id) = plan else { continue };
+                if out.is_some() {
+                    continue;
                 }
-            };
-            // A self-hosted session's worker runs a call the user allowed: it waits again, for
-            // the worker's `user.tool_result`, and is resolved in the next round.
-            loop {
-                let mut to_worker = Vec::new();
-                for ((call, plan), out) in calls.iter().zip(&plans).zip(outputs.iter_mut()) {
-                    let Plan::Wait(id) = plan else { continue };
-                    if out.is_some() {
-                        continue;
-                    }
-                    let answer = answered
-                        .iter()
-                        .find(|p| p.event_id == *id)
-                        .and_then(|p| p.answer.as_ref());
-                    if self.self_hosted
-                        && matches!(answer, Some(Answer::Confirmation { allow: true, .. }))
-                    {
-                        to_worker.push(id.clone());
-                    } else {
-                        *out = Some(self.resolve(call, id, answer));
-                    }
+                let answer = answered
+                    .iter()
+                    .find(|p| p.event_id == *id)
+                    .and_then(|p| p.answer.as_ref());
+                if self.self_hosted
+                    && matches!(answer, Some(Answer::Confirmation { allow: true, .. }))
+                {
+                    to_worker.push(id.clone());
+                } else {
+                    *out = Some(self.resolve(call, id, answer));
                 }
-                if to_worker.is_empty() {
-                    break;
-                }
-                answered = self.await_worker(&to_worker);
             }
-            // The agent reads the answers in a new model request.
-            if !self.span_open && !self.aborted() {
-                self.open_span();
-                self.span_fresh = true;
+            if to_worker.is_empty() {
+                break;
             }
+            answered = self.await_worker(&to_worker);
         }
-        outputs
-            .into_iter()
-            .map(|o| o.unwrap_or_else(interrupted))
-            .collect()
-    }
-
-    fn model_usage(&mut self, usage: ModelUsage) {
-        self.usage = Some(usage);
-    }
-
-    fn next_model_request(&mut self) {
-        if self.aborted() {
-            return;
+        if !self.span_open && !self.aborted() {
+            self.open_span();
+            self.span_fresh = true;
         }
-        if std::mem::take(&mut self.span_fresh) {
-            return;
-        }
-        self.open_span();
-    }
-
-    fn interrupted(&self) -> bool {
-        self.aborted()
-    }
-
-    fn say(&mut self, text: &str) {
-        if self.aborted() {
-            return;
-        }
-        self.span_fresh = false;
-        self.output_chars += text.len();
-        let content = vec![ContentBlock::text(text)];
-        self.emit(SessionEvent::AgentMessage, AgentMessage { content });
     }
 }
 
@@ -497,7 +538,7 @@ mod tests {
                 .log
                 .snapshot()
                 .iter()
-                .map(|e| e.kind.clone())
+                .map(|e| e.kind().to_string())
                 .collect()
         });
         assert_eq!(kinds, ["agent.custom_tool_use", "user.custom_tool_result"]);
@@ -538,7 +579,7 @@ mod tests {
                 let idle = || {
                     log.snapshot()
                         .iter()
-                        .any(|e| e.kind == "session.status_idle")
+                        .any(|e| e.kind() == "session.status_idle")
                 };
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_time()
