@@ -6,7 +6,9 @@
 //! `session.status_idle{end_turn}` (or `budget_reached` once the budget is spent). A turn whose
 //! calls need the client's answers pauses inside [`super::tools`] (idle `requires_action`)
 //! and resumes on this same thread. An interrupt ends the turn here: pending calls get error
-//! results, the open span is closed, and the session idles `end_turn`.
+//! results, the open span is closed, and the session idles `end_turn`. A turn whose pending
+//! calls outlived its runner (a restart) is taken up again by the next runner, which replays it
+//! (see [`super::resume`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
