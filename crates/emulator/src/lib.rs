@@ -167,7 +167,10 @@ pub async fn bind(config: EmulatorConfig, addr: SocketAddr) -> Result<Bound, Emu
     let db = Arc::new(db);
     db.set_turn_starter(session::starter(&db, Arc::new(config.agent.clone())));
     db.set_session_end(Arc::new(|sid: &str| sandbox::pool::end(sid)));
-    db.set_webhooks(webhooks::Notifier::start(&config.webhooks).map_err(EmulatorError::Config)?);
+    let outbox = Arc::new(store::outbox::DbOutbox::new(&db));
+    db.set_webhooks(
+        webhooks::Notifier::start(&config.webhooks, outbox).map_err(EmulatorError::Config)?,
+    );
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| EmulatorError::Bind { addr, source })?;

@@ -53,11 +53,13 @@ pub fn redact(text: &str) -> Cow<'_, str> {
 }
 
 /// Redacts every string in `value` (an event as stored and served), in place.
-pub fn redact_json(value: &mut serde_json::Value) {
+/// Returns whether anything was replaced, so a caller holding a typed copy knows to rebuild it.
+pub fn redact_json(value: &mut serde_json::Value) -> bool {
     let all = SECRETS.read().unwrap_or_else(|e| e.into_inner());
     if all.is_empty() {
-        return;
+        return false;
     }
+    let mut changed = false;
     let mut stack = vec![value];
     while let Some(v) = stack.pop() {
         match v {
@@ -65,12 +67,14 @@ pub fn redact_json(value: &mut serde_json::Value) {
                 for s in all.iter() {
                     *text = text.replace(s.as_str(), REDACTED);
                 }
+                changed = true;
             }
             serde_json::Value::Array(items) => stack.extend(items.iter_mut()),
             serde_json::Value::Object(fields) => stack.extend(fields.values_mut()),
             _ => {}
         }
     }
+    changed
 }
 
 #[cfg(test)]
