@@ -46,7 +46,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 pub use agent::model::{AgentConfig, ApiKey, Backend};
-pub use cma_models::DEFAULT_MAX_TOKENS;
+pub use cma_models::{DEFAULT_MAX_TOKENS, DEFAULT_STALL_TIMEOUT, RequestTiming, TimingLog};
 pub use cma_types::redact;
 pub use error::{ApiError, EmulatorError};
 pub use faults::FaultConfig;
