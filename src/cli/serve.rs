@@ -68,8 +68,9 @@ pub struct AgentArgs {
     /// agent uses (ls, cat, rm, mkdir -p, find).
     #[arg(long, help_heading = "Agent")]
     pub emulated_shell: bool,
-    /// The real shell's disk: `/tmp` and each read-write memory mount are a tmpfs of this many
-    /// MiB inside the sandbox (a write past it gets `No space left on device`).
+    /// The real shell's disk: what a session writes into `/tmp` and all its read-write memory
+    /// mounts together, in MiB, one tmpfs inside the sandbox (a write past it gets `No space
+    /// left on device`).
     #[arg(long, value_name = "MIB", default_value_t = cma_emulator::SandboxLimits::default().disk_mb,
           value_parser = clap::value_parser!(u64).range(1..=65536), help_heading = "Agent")]
     pub sandbox_disk_mb: u64,

@@ -107,7 +107,7 @@ impl Grader {
             request_timeout: Duration::from_secs(120),
             ..ClientConfig::default()
         };
-        // The key it sends is a secret like the agent's: kept out of tool results and reports.
+        // The grader's key is redacted from everything `cma` writes, as every key it holds.
         if let Some(key) = config.key() {
             cma_client::types::redact::register(key.expose());
         }
@@ -187,7 +187,7 @@ impl Grader {
                 ),
             );
         };
-        // A secret the grader echoed is neither cached nor reported.
+        // The reason reaches the cache file and every report: no secret `cma` holds does.
         c.reason = cma_client::types::redact::redact(&c.reason).into_owned();
         if let Some(p) = &path {
             let written = p
