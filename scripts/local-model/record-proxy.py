@@ -2,7 +2,7 @@
 """A recording proxy between cma and llama-server, both on 127.0.0.1: every request body and the
 server's answer go to a JSON-lines file, so two runs can be compared request by request (which
 request first differed, and whether what was sent to the model was the same). Standard library
-only; forwards whole bodies (cma does not stream yet).
+only; a streamed answer (text/event-stream) is passed on line by line and recorded assembled.
 
     scripts/local-model/record-proxy.py --listen 8090 --upstream 8089 --log requests.jsonl
     scripts/local-model/record-proxy.py --upstream 8089 --log requests.jsonl --replay 3 \
@@ -31,6 +31,74 @@ import threading
 import time
 import urllib.error
 import urllib.request
+
+
+def assemble_sse(text):
+    """A streamed answer (chat completions or Messages API) put back into the shape of the
+    unstreamed one, so --stats, --compare and --replay read both."""
+    events = []
+    for line in text.splitlines():
+        if line.startswith("data:"):
+            data = line[5:].strip()
+            if data and data != "[DONE]":
+                try:
+                    events.append(json.loads(data))
+                except ValueError:
+                    pass
+    if any("choices" in e for e in events):
+        text, calls, finish, usage, timings = "", {}, None, None, None
+        for e in events:
+            usage = e.get("usage") or usage
+            timings = e.get("timings") or timings
+            for c in e.get("choices") or []:
+                finish = c.get("finish_reason") or finish
+                d = c.get("delta") or {}
+                text += d.get("content") or ""
+                for tc in d.get("tool_calls") or []:
+                    call = calls.setdefault(tc.get("index", 0), {"type": "function", "function": {"name": "", "arguments": ""}})
+                    call["id"] = tc.get("id") or call.get("id")
+                    f = tc.get("function") or {}
+                    call["function"]["name"] += f.get("name") or ""
+                    call["function"]["arguments"] += f.get("arguments") or ""
+        message = {"content": text or None, "tool_calls": [calls[i] for i in sorted(calls)] or None}
+        return {"choices": [{"message": message, "finish_reason": finish}], "usage": usage,
+                "timings": timings, "streamed": True}
+    blocks, stop, usage, timings = {}, None, {}, None
+    for e in events:
+        timings = e.get("timings") or timings
+        if e.get("type") == "message_start":
+            usage.update((e.get("message") or {}).get("usage") or {})
+        elif e.get("type") == "content_block_start":
+            blocks[e["index"]] = dict(e.get("content_block") or {}, partial_json="")
+        elif e.get("type") == "content_block_delta":
+            b, d = blocks.setdefault(e["index"], {"type": "text", "text": ""}), e.get("delta") or {}
+            b["text"] = b.get("text", "") + (d.get("text") or "") if d.get("type") == "text_delta" else b.get("text")
+            b["partial_json"] = b.get("partial_json", "") + (d.get("partial_json") or "")
+        elif e.get("type") == "message_delta":
+            stop = (e.get("delta") or {}).get("stop_reason") or stop
+            usage.update(e.get("usage") or {})
+    content = []
+    for i in sorted(blocks):
+        b = blocks[i]
+        if b.get("type") == "tool_use":
+            try:
+                b["input"] = json.loads(b["partial_json"]) if b["partial_json"] else b.get("input")
+            except ValueError:
+                b["input"] = b["partial_json"]
+        b.pop("partial_json", None)
+        if b.get("text") is None:
+            b.pop("text", None)
+        content.append(b)
+    return {"content": content, "stop_reason": stop, "usage": usage, "timings": timings, "streamed": True}
+
+
+def parse_body(b):
+    if b and b.lstrip()[:6] in (b"data: ", b"event:"):
+        return assemble_sse(b.decode(errors="replace"))
+    try:
+        return json.loads(b) if b else None
+    except ValueError:
+        return {"raw": b[:2000].decode(errors="replace")}
 
 
 def reply_of(response):
@@ -107,7 +175,7 @@ def replay(args):
                                  data=json.dumps(request).encode(),
                                  headers={"content-type": "application/json"})
     with urllib.request.urlopen(req, timeout=1800) as r:
-        got = reply_of(json.loads(r.read()))
+        got = reply_of(parse_body(r.read()))
     want = reply_of(entry["response"])
     print(json.dumps({"seq": args.replay, "same_as_recorded": got == want, "recorded": want, "replayed": got},
                      indent=2))
@@ -149,27 +217,43 @@ def main():
             req = urllib.request.Request(upstream + self.path, data=body, method=method, headers=headers)
             t0 = time.time()
             try:
-                with urllib.request.urlopen(req, timeout=1800) as r:
-                    status, raw, ctype = r.status, r.read(), r.headers.get("content-type", "")
+                r = urllib.request.urlopen(req, timeout=1800)
+                status, ctype = r.status, r.headers.get("content-type", "")
             except urllib.error.HTTPError as e:
-                status, raw, ctype = e.code, e.read(), e.headers.get("content-type", "")
+                r, status, ctype = e, e.code, e.headers.get("content-type", "")
             except OSError as e:
-                status, raw, ctype = 502, json.dumps({"proxy_error": str(e)}).encode(), "application/json"
-            t1 = time.time()
+                r, status, ctype = None, 502, "application/json"
+                raw = json.dumps({"proxy_error": str(e)}).encode()
             self.send_response(status)
             self.send_header("content-type", ctype or "application/json")
-            self.send_header("content-length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
+            first_byte = None
+            if r is not None and ctype.startswith("text/event-stream"):
+                # Passed on line by line: cma's stall timeout must see the server's bytes as they come.
+                self.send_header("connection", "close")
+                self.end_headers()
+                lines = []
+                while line := r.readline():
+                    first_byte = first_byte or time.time()
+                    lines.append(line)
+                    self.wfile.write(line)
+                    self.wfile.flush()
+                raw = b"".join(lines)
+                self.close_connection = True
+            else:
+                if r is not None:
+                    raw = r.read()
+                self.send_header("content-length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+            if r is not None:
+                r.close()
+            t1 = time.time()
             if method == "POST":
-                def parse(b):
-                    try:
-                        return json.loads(b) if b else None
-                    except ValueError:
-                        return {"raw": b[:2000].decode(errors="replace")}
+                parse = parse_body
                 with lock:
                     seq[0] += 1
                     entry = {"seq": seq[0], "path": self.path, "start": t0, "seconds": round(t1 - t0, 3),
+                             "first_byte_seconds": round(first_byte - t0, 3) if first_byte else None,
                              "status": status, "request": parse(body), "response": parse(raw)}
                     with open(args.log, "a") as f:
                         f.write(json.dumps(entry) + "\n")
