@@ -586,3 +586,81 @@ async fn a_cut_off_reply_fails_its_checks_naming_max_tokens() {
     let summary = std::fs::read_to_string(dir.path().join("reports/latest/summary.md")).unwrap();
     assert!(summary.contains("stopped at max_tokens"), "{summary}");
 }
+
+/// `--agent-stall-timeout` reaches the model client: a server that sends its headers and then
+/// nothing fails the turn's checks after that long, naming the flag, where the turn would
+/// otherwise wait for the 30 s turn timeout; a timeout of 0 is a usage error. A streamed run's
+/// debug log carries each request's time to first token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_model_server_fails_the_turn_after_the_stall_timeout() {
+    let model = FakeModel::start(
+        std::sync::Arc::new(|_: &Seen| fake_models::Step::Stall),
+        true,
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = model.base_url(Proto::OpenAi);
+    let started = std::time::Instant::now();
+    let r = cma_run(
+        dir.path(),
+        &[
+            "--agent",
+            "openai",
+            "--agent-base-url",
+            &url,
+            "--agent-stall-timeout",
+            "0.3",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(r.code, 1, "{}", r.out);
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "waited for the turn timeout"
+    );
+    let run = run_json(dir.path());
+    let seen: Vec<&str> = run["units"][0]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["seen"].as_str().unwrap_or(""))
+        .collect();
+    assert!(
+        seen.iter()
+            .any(|s| s.contains("sent nothing for 0.3 s (--agent-stall-timeout)")),
+        "{seen:?}"
+    );
+    let r = cma_run(dir.path(), &["--agent-stall-timeout", "0"], &[]).await;
+    assert_eq!(r.code, 2, "{}", r.out);
+    assert!(
+        r.out.contains("a stall timeout is a number of seconds"),
+        "{}",
+        r.out
+    );
+
+    let model = FakeModel::start(memory_model(true), true).await;
+    let url = model.base_url(Proto::Anthropic);
+    let r = cma_run(
+        dir.path(),
+        &["--agent", "anthropic", "--agent-base-url", &url],
+        &[],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.out);
+    let done: Vec<&str> = r
+        .out
+        .lines()
+        .filter(|l| l.contains("model request done"))
+        .collect();
+    assert!(
+        !done.is_empty(),
+        "no model request in the debug log: {}",
+        r.out
+    );
+    assert!(
+        done.iter()
+            .all(|l| l.contains("model_request") && l.contains("ttft_ms")),
+        "{done:?}"
+    );
+}

@@ -55,6 +55,10 @@ pub struct TurnsArgs {
     /// Exit 1 when the p95 time to idle is over this many milliseconds.
     #[arg(long)]
     p95_budget_ms: Option<f64>,
+    /// The embedded emulator's agent (`--target local` only). With a model agent the report adds
+    /// its requests' time to first token and output tokens per second.
+    #[command(flatten)]
+    agent: super::serve::AgentArgs,
 }
 
 #[derive(clap::Args)]
@@ -98,7 +102,7 @@ fn usage_or(e: BenchError) -> anyhow::Error {
 async fn turns(args: TurnsArgs) -> anyhow::Result<ExitCode> {
     let target: Target = args.target.parse().map_err(super::UsageError)?;
     let timeout = Duration::from_secs_f64(args.turn_timeout);
-    let config = TurnsConfig {
+    let mut config = TurnsConfig {
         target: target.to_string(),
         model: args.model.clone(),
         turns: args.turns,
@@ -111,9 +115,30 @@ async fn turns(args: TurnsArgs) -> anyhow::Result<ExitCode> {
             max_reconnects: 5,
         },
         p95_budget_ms: args.p95_budget_ms,
+        model_timings: None,
     };
     config.check().map_err(usage_or)?;
-    let local = super::embedded_emulator(cma_emulator::EmulatorConfig::default());
+    let mut agent = args.agent.config()?;
+    if agent.backend != cma_emulator::Backend::Reference {
+        // Time to first token is not on the Managed Agents wire: only a model client in this
+        // process can say it.
+        if target != Target::Local {
+            return Err(super::UsageError(format!(
+                "--agent {} runs inside the embedded emulator (--target local); a server's model \
+                 requests are timed on its own `model_request` spans (RUST_LOG=cma_models=debug)",
+                agent.backend
+            ))
+            .into());
+        }
+        args.agent.warn_without_key();
+        let timings = cma_emulator::TimingLog::new();
+        agent.timings = Some(timings.clone());
+        config.model_timings = Some(timings);
+    }
+    let local = super::embedded_emulator(cma_emulator::EmulatorConfig {
+        agent,
+        ..cma_emulator::EmulatorConfig::default()
+    });
     let connection = Connection::open(&target, Some(&local))
         .await
         .map_err(|e| super::UsageError(e.to_string()))?;
@@ -160,6 +185,13 @@ fn print_turns(report: &TurnsReport) {
         println!(
             "{name:<22}{:>10.3}{:>10.3}{:>10.3}{:>10.3}",
             p.p50, p.p95, p.p99, p.max
+        );
+    }
+    if let Some(m) = &summary.model_requests {
+        println!(
+            "{} model requests (warm-up included): time to first token p50 {:.1} ms, p95 {:.1} ms; \
+             {:.1} output tokens/s p50",
+            m.requests, m.first_token_ms.p50, m.first_token_ms.p95, m.output_tokens_per_second.p50
         );
     }
     if let Some(budget) = summary.p95_budget_ms {

@@ -6,11 +6,14 @@ pub mod history;
 #[cfg(test)]
 mod history_stores_tests;
 pub mod lint;
+mod logging;
 pub mod report;
 pub mod run;
 pub mod serve;
 pub mod stores;
 pub mod variants;
+
+pub use logging::init_tracing;
 
 /// `--target local`'s server for `cma run` and `cma bench turns`: the embedded emulator, started
 /// with `config` for each run (`cma-scenario` does not depend on the emulator).
@@ -49,16 +52,6 @@ pub fn exit_code_for(err: &anyhow::Error) -> u8 {
         };
     }
     1
-}
-
-/// Logs go to stderr, filtered by `RUST_LOG` (default `warn`).
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 /// A client for `ANTHROPIC_BASE_URL` / `ANTHROPIC_API_KEY`, or the `--base-url` given.

@@ -45,14 +45,19 @@ pub struct AgentArgs {
     /// api.openai.com). A reply cut at it ends the turn with an error.
     #[arg(long, value_name = "N", default_value_t = cma_emulator::DEFAULT_MAX_TOKENS, value_parser = clap::value_parser!(u32).range(1..), help_heading = "Agent")]
     pub agent_max_tokens: u32,
+    /// Seconds a model server may send nothing (before its first byte, or between two of its
+    /// streamed answer) before the call ends with an error naming this flag.
+    #[arg(long, value_name = "SECONDS", default_value_t = cma_emulator::DEFAULT_STALL_TIMEOUT.as_secs_f64(), value_parser = parse_stall_timeout, help_heading = "Agent")]
+    pub agent_stall_timeout: f64,
     /// Run the agent's `bash` in the emulated shell even where bubblewrap is installed. The real
     /// shell is faithful and sandboxed (a session's sandbox starts at its first `bash` call and is
     /// kept between its turns); the emulated one understands the memory commands the reference
     /// agent uses (ls, cat, rm, mkdir -p, find).
     #[arg(long, help_heading = "Agent")]
     pub emulated_shell: bool,
-    /// The real shell's disk: `/tmp` and each read-write memory mount are a tmpfs of this many
-    /// MiB inside the sandbox (a write past it gets `No space left on device`).
+    /// The real shell's disk: what a session writes into `/tmp` and all its read-write memory
+    /// mounts together, in MiB, one tmpfs inside the sandbox (a write past it gets `No space
+    /// left on device`).
     #[arg(long, value_name = "MIB", default_value_t = cma_emulator::SandboxLimits::default().disk_mb,
           value_parser = clap::value_parser!(u64).range(1..=65536), help_heading = "Agent")]
     pub sandbox_disk_mb: u64,
@@ -74,6 +79,15 @@ fn parse_temperature(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(t) if (0.0..=2.0).contains(&t) => Ok(t),
         _ => Err(format!("a temperature is a number from 0 to 2, not {s:?}")),
+    }
+}
+
+fn parse_stall_timeout(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(t) if t.is_finite() && t > 0.0 && t <= 86_400.0 => Ok(t),
+        _ => Err(format!(
+            "a stall timeout is a number of seconds above 0 (at most a day), not {s:?}"
+        )),
     }
 }
 
@@ -122,6 +136,7 @@ impl AgentArgs {
             max_tokens: self.agent_max_tokens,
             temperature: Some(self.agent_temperature),
             seed: self.agent_seed,
+            stall_timeout: Duration::from_secs_f64(self.agent_stall_timeout),
             real_shell: !self.emulated_shell,
             sandbox: cma_emulator::SandboxLimits {
                 disk_mb: self.sandbox_disk_mb,

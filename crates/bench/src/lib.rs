@@ -3,16 +3,19 @@
 //! caller passes.
 //!
 //! * [`turns`]: worker sessions running turns against any target, with per-turn timings.
+//! * [`model_requests`]: a model agent's time to first token and output tokens per second.
 //! * [`stats`]: nearest-rank percentiles.
 //! * [`cpu`]: this process's CPU time (user + system, all threads).
 //! * [`sse`]: SSE framing (and typed decoding) throughput over a byte buffer.
 
 pub mod cpu;
+pub mod model_requests;
 pub mod samples;
 pub mod sse;
 pub mod stats;
 pub mod turns;
 
+pub use model_requests::ModelRequests;
 pub use stats::{Percentiles, percentiles};
 pub use turns::{BenchFixture, TurnSample, TurnsConfig, TurnsReport, TurnsSummary, run_turns};
 

@@ -32,6 +32,9 @@ pub struct TurnsConfig {
     pub turn_options: TurnOptions,
     /// The p95 time to idle the caller will hold the run to, if any.
     pub p95_budget_ms: Option<f64>,
+    /// The model agent's timing log, when the target's agent is a model the caller can see
+    /// (the embedded emulator's): its requests are summarised in the report.
+    pub model_timings: Option<cma_models::TimingLog>,
 }
 
 impl TurnsConfig {
@@ -73,6 +76,9 @@ pub struct TurnsSummary {
     /// ran. Against a URL target that is the client's own cost; with an embedded emulator it
     /// includes the emulator's.
     pub process_cpu_ms_per_turn: Option<f64>,
+    /// The model agent's requests (time to first token, tokens per second), when it is a model
+    /// in this process.
+    pub model_requests: Option<crate::ModelRequests>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -159,6 +165,10 @@ pub async fn run_turns(client: &Client, config: &TurnsConfig) -> Result<TurnsRep
         p95_budget_ms: config.p95_budget_ms,
         over_budget,
         process_cpu_ms_per_turn: cpu_ms_per_turn,
+        model_requests: config
+            .model_timings
+            .as_ref()
+            .map(crate::model_requests::summarize),
     };
     Ok(TurnsReport {
         summary,

@@ -24,6 +24,7 @@ fn config(turns: usize, concurrency: usize, per_session: usize) -> TurnsConfig {
             max_reconnects: 2,
         },
         p95_budget_ms: None,
+        model_timings: None,
     }
 }
 
@@ -129,4 +130,76 @@ async fn an_unreachable_target_is_a_client_error_naming_the_step() {
         Err(BenchError::Client { what, .. }) => assert!(what.contains("environment"), "{what}"),
         other => panic!("expected a client error, got {other:?}"),
     }
+}
+
+/// A chat-completions server that streams "Noted." in two pieces, then its usage (8 tokens).
+async fn streaming_model() -> (String, tokio::task::JoinHandle<()>) {
+    use axum::body::{Body, Bytes};
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(|| async {
+            let chunks = [
+                r#"data: {"choices":[{"index":0,"delta":{"role":"assistant","content":"Not"}}]}"#,
+                r#"data: {"choices":[{"index":0,"delta":{"content":"ed."},"finish_reason":"stop"}]}"#,
+                r#"data: {"choices":[],"usage":{"prompt_tokens":100,"completion_tokens":8}}"#,
+                "data: [DONE]",
+            ];
+            let writes: Vec<Result<Bytes, std::convert::Infallible>> = chunks
+                .iter()
+                .map(|c| Ok(Bytes::from(format!("{c}\n\n"))))
+                .collect();
+            axum::response::Response::builder()
+                .header("content-type", "text/event-stream")
+                .body(Body::from_stream(futures::stream::iter(writes)))
+                .expect("response")
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/v1", listener.local_addr().expect("addr"));
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, task)
+}
+
+#[tokio::test]
+async fn a_model_agents_time_to_first_token_and_tokens_per_second_are_reported() {
+    let (url, server) = streaming_model().await;
+    let timings = cma_emulator::TimingLog::new();
+    let agent = cma_emulator::AgentConfig {
+        backend: cma_emulator::Backend::OpenAi,
+        base_url: Some(url),
+        timings: Some(timings.clone()),
+        real_shell: false,
+        ..Default::default()
+    };
+    let emulator = tokio::time::timeout(
+        LIMIT,
+        Emulator::start(EmulatorConfig {
+            agent,
+            ..EmulatorConfig::default()
+        }),
+    )
+    .await
+    .expect("emulator starts in time")
+    .expect("emulator starts");
+    let client = client_for(&emulator).await;
+    let mut cfg = config(3, 1, 3);
+    cfg.model_timings = Some(timings);
+    let report = tokio::time::timeout(LIMIT, run_turns(&client, &cfg))
+        .await
+        .expect("the run finishes in time")
+        .expect("the run works");
+    server.abort();
+    assert_eq!((report.summary.turns, report.summary.failed_turns), (3, 0));
+    let m = report.summary.model_requests.expect("model figures");
+    // One request a turn, the warm-up's included.
+    assert_eq!(m.requests, 4);
+    assert!(
+        m.first_token_ms.p50.is_finite() && m.first_token_ms.p50 > 0.0,
+        "{m:?}"
+    );
+    assert!(m.output_tokens_per_second.p50 > 0.0, "{m:?}");
 }

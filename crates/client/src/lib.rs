@@ -25,7 +25,7 @@ mod http;
 mod query;
 pub mod resources;
 mod retry;
-pub mod sse;
+pub use cma_types::sse;
 pub mod turn;
 /// The wire types, re-exported from `cma-types` so `cma_client::types::X` paths keep working.
 pub use cma_types as types;

@@ -46,7 +46,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 pub use agent::model::{AgentConfig, ApiKey, Backend};
-pub use cma_models::DEFAULT_MAX_TOKENS;
+pub use cma_models::{DEFAULT_MAX_TOKENS, DEFAULT_STALL_TIMEOUT, RequestTiming, TimingLog};
 pub use cma_types::redact;
 pub use error::{ApiError, EmulatorError};
 pub use faults::FaultConfig;
@@ -96,15 +96,22 @@ impl Default for EmulatorConfig {
     }
 }
 
-/// Registers every secret this emulator holds or its model backends may read, for
-/// [`cma_types::redact`].
+/// Registers every secret this emulator holds (its key, the agent model's, the webhook secret) or
+/// its model backends may read, for [`cma_types::redact`].
 fn register_secrets(config: &EmulatorConfig) {
     use cma_types::redact::{register, register_env};
-    if let Some(key) = &config.agent.api_key {
+    // The key the agent's model is sent: the configured one, or the variable it names
+    // (`--agent-api-key-env`, whatever its name).
+    if let Some(key) = config.agent.client().key() {
         register(key.expose());
     }
     if let Some(key) = &config.api_key {
         register(key);
+    }
+    if let Some(secret) = &config.webhooks.secret {
+        for form in secret.written_forms() {
+            register(&form);
+        }
     }
     register_env(&[
         "ANTHROPIC_API_KEY",
@@ -160,7 +167,10 @@ pub async fn bind(config: EmulatorConfig, addr: SocketAddr) -> Result<Bound, Emu
     let db = Arc::new(db);
     db.set_turn_starter(session::starter(&db, Arc::new(config.agent.clone())));
     db.set_session_end(Arc::new(|sid: &str| sandbox::pool::end(sid)));
-    db.set_webhooks(webhooks::Notifier::start(&config.webhooks).map_err(EmulatorError::Config)?);
+    let outbox = Arc::new(store::outbox::DbOutbox::new(&db));
+    db.set_webhooks(
+        webhooks::Notifier::start(&config.webhooks, outbox).map_err(EmulatorError::Config)?,
+    );
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| EmulatorError::Bind { addr, source })?;

@@ -3,27 +3,34 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use cma_types::SessionStatus;
+use cma_types::{SessionEvent, SessionStatus};
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::clock;
 use crate::persist::Loaded;
 use crate::store::{EventLog, Model, StoredEvent};
 
-fn event(json: &str) -> Result<StoredEvent, String> {
+/// A stored event. A message still queued behind a turn has a null `processed_at` on the wire;
+/// it is filtered on as of the event before it (`before`).
+fn event(json: &str, before: Option<clock::Timestamp>) -> Result<StoredEvent, String> {
     let value: Value =
         serde_json::from_str(json).map_err(|e| format!("event does not decode: {e}"))?;
     let field = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_string);
-    let (Some(id), Some(kind)) = (field("id"), field("type")) else {
+    let (Some(id), Some(_)) = (field("id"), field("type")) else {
         return Err("event without id or type".into());
     };
+    let queued = value.get("processed_at") == Some(&Value::Null);
     let processed_at = field("processed_at")
         .and_then(|t| clock::parse(&t))
+        .or_else(|| queued.then(|| before.unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC)))
         .ok_or("event without processed_at")?;
+    let event = SessionEvent::deserialize(&value)
+        .map_err(|e| format!("event {id} does not decode: {e}"))?;
     Ok(StoredEvent {
         id,
-        kind,
         processed_at,
+        event,
         json: value,
     })
 }
@@ -65,12 +72,13 @@ pub fn model(loaded: Loaded) -> Result<Model, String> {
                 let r = m.sessions.load(id, json).map_err(|e| e.to_string())?;
                 latest = latest.max(r.session.updated_at);
                 m.seq = m.seq.max(r.seq);
-                // No turn survives a restart: a running session waits for an interrupt, and
-                // pending confirmations are gone with the runner that waited for them.
+                // No runner survives a restart: a running session waits for an interrupt. A
+                // turn paused for answers keeps its pending calls; the last answer (or an
+                // interrupt) starts a runner that resumes (or ends) it.
                 if r.session.status == SessionStatus::Running {
                     r.stalled = true;
                 }
-                r.pending.clear();
+                r.rt.cut_by_restart = r.stalled || !r.pending.is_empty();
             }
             "file" => {
                 let r = m.files.load(id, json).map_err(|e| e.to_string())?;
@@ -79,6 +87,10 @@ pub fn model(loaded: Loaded) -> Result<Model, String> {
             }
             "work" => {
                 let r = m.work.load(id, json).map_err(|e| e.to_string())?;
+                m.seq = m.seq.max(r.seq);
+            }
+            "webhook" => {
+                let r = m.outbox.load(id, json).map_err(|e| e.to_string())?;
                 m.seq = m.seq.max(r.seq);
             }
             other => return Err(format!("unknown record kind {other:?}")),
@@ -104,9 +116,10 @@ pub fn model(loaded: Loaded) -> Result<Model, String> {
     }
     let mut events: HashMap<String, Vec<StoredEvent>> = HashMap::new();
     for (session_id, json) in &loaded.events {
-        let e = event(json)?;
+        let list = events.entry(session_id.clone()).or_default();
+        let e = event(json, list.last().map(|e| e.processed_at))?;
         latest = latest.max(e.processed_at);
-        events.entry(session_id.clone()).or_default().push(e);
+        list.push(e);
     }
     for (session_id, list) in events {
         if let Some(rec) = m.sessions.get_mut(&session_id) {

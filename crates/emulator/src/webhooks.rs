@@ -1,11 +1,16 @@
 //! Webhook delivery (`cma serve --webhook URL --webhook-secret whsec_...`): thin payloads naming
 //! what changed, signed per Standard Webhooks and POSTed to the configured URLs only.
 //!
-//! A write queues its notifications as after-commit effects, so only durable changes are
-//! announced. Queuing never blocks: each URL has its own bounded queue and delivery task, which
-//! sends in order, retrying a failed attempt (a connection error, a timeout or a non-2xx answer)
-//! with doubling backoff, at most [`MAX_ATTEMPTS`] times, then drops the event with a warning.
+//! A write stores its notifications in the outbox (`crate::store::outbox`) in the same commit,
+//! and hands them to the delivery tasks once committed, so only durable changes are announced
+//! and a restart loses none. Queuing never blocks: each URL has its own bounded queue and
+//! delivery task, which sends in order, retrying a failed attempt (a connection error, a timeout
+//! or a non-2xx answer) with doubling backoff, at most [`MAX_ATTEMPTS`] times, then drops the
+//! event with a warning. Each attempt is counted in the outbox before it is made, so across
+//! restarts an event is still attempted at most [`MAX_ATTEMPTS`] times; a delivered or dropped
+//! event leaves the outbox.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -35,6 +40,15 @@ pub struct WebhookSecret(Vec<u8>);
 impl std::fmt::Debug for WebhookSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("WebhookSecret(whsec_…)")
+    }
+}
+
+impl WebhookSecret {
+    /// How the secret is written (`whsec_<base64>`, and its base64 alone): what redaction looks
+    /// for.
+    pub fn written_forms(&self) -> [String; 2] {
+        let b64 = BASE64.encode(&self.0);
+        [format!("whsec_{b64}"), b64]
     }
 }
 
@@ -132,15 +146,51 @@ fn redacted(url: &url::Url) -> String {
     )
 }
 
-/// Hands events to the delivery tasks. The default one has none and drops every event.
+/// What the delivery tasks ask of the outbox that stores their events.
+pub trait Outbox: Send + Sync {
+    /// Counts attempt number `attempt` of the delivery `key` before it is made.
+    fn attempting(&self, key: &str, attempt: u32) -> Attempt;
+    /// The delivery `key` is over (delivered, or given up).
+    fn finished(&self, key: &str);
+}
+
+/// Whether to make an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    Go,
+    /// The delivery is no longer in the outbox: skip it.
+    Skip,
+    /// The outbox takes no more writes (the emulator is stopping): the task ends.
+    Stop,
+}
+
+/// One event for one URL, and the attempts already made.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// Its key in the outbox.
+    pub key: String,
+    pub event: WebhookEvent,
+    pub attempts: u32,
+}
+
+/// A URL's fingerprint, which the outbox stores instead of the URL (which may carry
+/// credentials): a restart finds the URL's task by it.
+pub fn fingerprint(url: &url::Url) -> String {
+    use sha2::Digest;
+    let digest = Sha256::digest(url.as_str().as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Hands deliveries to the tasks. The default one has none and drops every event.
 #[derive(Debug, Clone, Default)]
 pub struct Notifier {
-    queues: Vec<mpsc::Sender<WebhookEvent>>,
+    /// `(fingerprint, queue)` per URL.
+    queues: Vec<(String, mpsc::Sender<Delivery>)>,
 }
 
 impl Notifier {
     /// Starts one delivery task per URL on the current runtime.
-    pub fn start(config: &WebhookConfig) -> Result<Self, String> {
+    pub fn start(config: &WebhookConfig, outbox: Arc<dyn Outbox>) -> Result<Self, String> {
         config.validate()?;
         let Some(secret) = config.secret.clone() else {
             return Ok(Self::default());
@@ -161,9 +211,10 @@ impl Notifier {
                 url: url.clone(),
                 secret: secret.clone(),
                 backoff: config.retry_backoff,
+                outbox: outbox.clone(),
             };
             tokio::spawn(target.run(rx));
-            queues.push(tx);
+            queues.push((fingerprint(url), tx));
         }
         Ok(Self { queues })
     }
@@ -172,20 +223,33 @@ impl Notifier {
         !self.queues.is_empty()
     }
 
-    /// Queues `data` for every URL without waiting.
-    pub fn send(&self, data: WebhookEventData) {
-        if self.queues.is_empty() {
-            return;
-        }
-        let event = WebhookEvent {
+    /// The fingerprints of the URLs, each of which gets every event.
+    pub fn targets(&self) -> impl Iterator<Item = &str> {
+        self.queues.iter().map(|(f, _)| f.as_str())
+    }
+
+    /// A new event about `data`.
+    pub fn event(data: WebhookEventData) -> WebhookEvent {
+        WebhookEvent {
             kind: "event".into(),
             id: ids::new_id(ids::WEBHOOK_EVENT),
             created_at: clock::now(),
             data,
+        }
+    }
+
+    /// Queues `delivery` for the URL `target` without waiting; `false` if no URL has that
+    /// fingerprint or its queue is full or gone (the event is then dropped, with a warning).
+    pub fn send(&self, target: &str, delivery: Delivery) -> bool {
+        let Some((_, queue)) = self.queues.iter().find(|(f, _)| f == target) else {
+            return false;
         };
-        for queue in &self.queues {
-            if let Err(e) = queue.try_send(event.clone()) {
-                tracing::warn!(event_type = %event.data.kind, error = %e, "webhook queue unavailable; event dropped");
+        let kind = delivery.event.data.kind.clone();
+        match queue.try_send(delivery) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(event_type = %kind, error = %e, "webhook queue unavailable; event dropped");
+                false
             }
         }
     }
@@ -209,29 +273,43 @@ struct Target {
     url: url::Url,
     secret: WebhookSecret,
     backoff: Duration,
+    outbox: Arc<dyn Outbox>,
 }
 
 impl Target {
-    async fn run(self, mut rx: mpsc::Receiver<WebhookEvent>) {
-        while let Some(event) = rx.recv().await {
-            self.deliver(&event).await;
+    async fn run(self, mut rx: mpsc::Receiver<Delivery>) {
+        while let Some(delivery) = rx.recv().await {
+            if self.deliver(&delivery).await == Attempt::Stop {
+                return;
+            }
         }
     }
 
-    async fn deliver(&self, event: &WebhookEvent) {
+    /// Makes the attempts `delivery` has left; [`Attempt::Stop`] when the outbox refused to
+    /// count one (the attempt is then not made).
+    async fn deliver(&self, delivery: &Delivery) -> Attempt {
+        let event = &delivery.event;
         let body = match serde_json::to_string(event) {
             Ok(body) => body,
             Err(e) => {
                 tracing::error!(error = %e, "webhook event does not serialize");
-                return;
+                self.outbox.finished(&delivery.key);
+                return Attempt::Skip;
             }
         };
-        let mut wait = self.backoff;
-        for attempt in 1..=MAX_ATTEMPTS {
+        // The wait after a failed attempt n is the base doubled n - 1 times (attempts made
+        // before a restart count).
+        let mut wait = self.backoff.saturating_mul(1 << delivery.attempts.min(16));
+        for attempt in delivery.attempts + 1..=MAX_ATTEMPTS {
+            match self.outbox.attempting(&delivery.key, attempt) {
+                Attempt::Go => {}
+                other => return other,
+            }
             match self.attempt(&event.id, &body).await {
                 Ok(()) => {
                     tracing::debug!(url = %redacted(&self.url), event_type = %event.data.kind, attempt, "webhook delivered");
-                    return;
+                    self.outbox.finished(&delivery.key);
+                    return Attempt::Go;
                 }
                 Err(why) if attempt < MAX_ATTEMPTS => {
                     tracing::info!(url = %redacted(&self.url), event_type = %event.data.kind, attempt, %why, "webhook attempt failed; retrying");
@@ -243,6 +321,8 @@ impl Target {
                 }
             }
         }
+        self.outbox.finished(&delivery.key);
+        Attempt::Go
     }
 
     async fn attempt(&self, id: &str, body: &str) -> Result<(), String> {

@@ -214,6 +214,30 @@ fn probes() -> Vec<Probe> {
             call: |s, _| bash(format!("rm -rf {}", s.mount())),
             holds: |e, t| e && t.contains("Read-only file system"),
         },
+        // The end of a call is the host's: shadowing what a shell would kill with keeps nothing
+        // alive into the next call (`leftovers`, the probe after it).
+        Probe {
+            name: "shadow-kill",
+            call: |_, _| {
+                bash(
+                    "kill(){ :; }; command(){ :; }; builtin(){ :; }; trap '' TERM HUP; \
+                     sleep 1000 & (setsid sleep 1001 &); echo started"
+                        .into(),
+                )
+            },
+            holds: |e, t| !e && t.contains("started"),
+        },
+        Probe {
+            name: "leftovers",
+            call: |_, _| {
+                bash(
+                    "n=0; for p in /proc/[0-9]*; do case \"$(tr '\\0' ' ' < $p/cmdline)\" in \
+                     sleep*) n=$((n+1));; esac; done 2>/dev/null; echo SLEEPERS=$n; type kill | head -1"
+                        .into(),
+                )
+            },
+            holds: |_, t| t.contains("SLEEPERS=0") && t.contains("kill is a function"),
+        },
     ]
 }
 

@@ -344,3 +344,100 @@ async fn webhook_configuration_is_checked_at_start() {
     assert!(e.to_string().contains("--webhook-secret"), "{e}");
     assert!("whsec_***".parse::<cma_emulator::WebhookSecret>().is_err());
 }
+
+/// `config` on a data directory, with this wait before a retry.
+fn persistent(url: &str, dir: &std::path::Path, backoff: Duration) -> EmulatorConfig {
+    let mut c = config(&[url]);
+    c.data_dir = Some(dir.to_path_buf());
+    c.webhooks.retry_backoff = backoff;
+    c
+}
+
+/// An hour: a retry that waits this long is still queued when the test stops the emulator.
+const NEVER: Duration = Duration::from_secs(3600);
+
+/// A webhook still queued at shutdown (its first attempt refused, its retry waiting) is
+/// delivered by the next start, with the same id; once delivered it is not sent again by later
+/// starts. Break it: drop the requeueing in `Db::set_webhooks` (nothing comes after the
+/// restart), or the `finished` call after a success (the third start sends it again).
+#[tokio::test]
+async fn a_queued_webhook_is_delivered_after_a_restart_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut hook = Hook::start(Answer::Status(StatusCode::SERVICE_UNAVAILABLE)).await;
+    let env = start_with(persistent(&hook.url, dir.path(), NEVER)).await;
+    let kept = env.store("Kept").await;
+    let first = hook.next().await;
+    assert_eq!(first.json()["data"]["id"], kept.id.as_str());
+    env.emu.shutdown().await;
+
+    *hook.answer.lock().await = Answer::Status(StatusCode::OK);
+    let fast = Duration::from_millis(5);
+    let env = start_with(persistent(&hook.url, dir.path(), fast)).await;
+    let again = hook.next().await;
+    again.assert_signed();
+    assert_eq!(again.id, first.id, "the same event, retried");
+    assert_eq!(again.body, first.body);
+    // Deliveries to a URL go in order: once a later event arrives, the first one is settled.
+    let later = env.store("Later").await;
+    assert_eq!(hook.next().await.json()["data"]["id"], later.id.as_str());
+    let settled = env.store("Settled").await;
+    let d = hook.next().await;
+    assert_eq!(d.json()["data"]["id"], settled.id.as_str());
+    env.emu.shutdown().await;
+
+    let env = start_with(persistent(&hook.url, dir.path(), fast)).await;
+    let last = env.store("Last").await;
+    loop {
+        let d = hook.next().await;
+        assert!(
+            d.id != first.id && d.json()["data"]["id"] != later.id.as_str(),
+            "a delivered webhook was sent again: {}",
+            d.body
+        );
+        if d.json()["data"]["id"] == last.id.as_str() {
+            break;
+        }
+    }
+    env.emu.shutdown().await;
+}
+
+/// Attempts made before a restart count: a webhook refused once before the restart gets two
+/// more attempts after it, then is dropped for good (the next event follows, and another restart
+/// does not bring it back). Break it: store no attempt count (a 4th attempt comes), or keep a
+/// dropped webhook in the outbox (the last start sends it again).
+#[tokio::test]
+async fn a_restart_does_not_extend_a_webhooks_attempt_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut hook = Hook::start(Answer::Status(StatusCode::SERVICE_UNAVAILABLE)).await;
+    let env = start_with(persistent(&hook.url, dir.path(), NEVER)).await;
+    let doomed = env.store("Doomed").await;
+    let first = hook.next().await;
+    assert_eq!(first.json()["data"]["id"], doomed.id.as_str());
+    env.emu.shutdown().await;
+
+    let fast = Duration::from_millis(5);
+    let env = start_with(persistent(&hook.url, dir.path(), fast)).await;
+    for _ in 2..=3 {
+        assert_eq!(hook.next().await.id, first.id);
+    }
+    let after = env.store("After").await;
+    let d = hook.next().await;
+    assert_eq!(
+        d.json()["data"]["id"],
+        after.id.as_str(),
+        "a 4th attempt was made"
+    );
+    env.emu.shutdown().await;
+
+    *hook.answer.lock().await = Answer::Status(StatusCode::OK);
+    let env = start_with(persistent(&hook.url, dir.path(), fast)).await;
+    let last = env.store("Last").await;
+    loop {
+        let d = hook.next().await;
+        assert_ne!(d.id, first.id, "a dropped webhook came back");
+        if d.json()["data"]["id"] == last.id.as_str() {
+            break;
+        }
+    }
+    env.emu.shutdown().await;
+}

@@ -2,10 +2,13 @@
 //! ([`anthropic`]) and any OpenAI-compatible chat completions server ([`openai`]), both behind
 //! one [`Protocol`], with the official client's retries ([`call_with_retries`]).
 //!
-//! Requests are not streamed: each model call is one blocking HTTP request, bounded by
-//! [`ClientConfig::request_timeout`]. Failures are retried as the official client retries them
-//! (408, 409, 429 and 5xx, `retry-after` honoured, two retries by default). The emulator's agent
-//! loop and the scenario grader both call models through this crate.
+//! Each model call is one blocking HTTP request asking for a stream, read as it arrives (a
+//! server that answers plain JSON instead is read as well): no byte for
+//! [`ClientConfig::stall_timeout`] ends it, and [`ClientConfig::request_timeout`] bounds it
+//! whole. Its `model_request` tracing span records the time to first token and the output
+//! tokens per second ([`RequestTiming`]). Failures are retried as the official client retries
+//! them (408, 409, 429 and 5xx, `retry-after` honoured, two retries by default). The emulator's
+//! agent loop and the scenario grader both call models through this crate.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -13,6 +16,7 @@ pub mod anthropic;
 mod http;
 pub mod openai;
 mod retry;
+mod stream;
 
 use std::fmt;
 use std::str::FromStr;
@@ -24,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use retry::{call_with_retries, complete, retry_delay};
+pub use stream::{Assembler, RequestTiming, TimingLog};
 
 /// Which agent runs a session's turns (`--agent`), and so which protocol a model is called with.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -87,6 +92,10 @@ impl fmt::Debug for ApiKey {
 /// `--max-model-len` leaves).
 pub const DEFAULT_MAX_TOKENS: u32 = 4096;
 
+/// `--agent-stall-timeout` when none is given: the longest a model server may send nothing
+/// (before its first byte, or between two) before the call ends.
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// What each request asks of the model's sampling.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Sampling {
@@ -118,8 +127,12 @@ pub struct ClientConfig {
     pub seed: Option<u64>,
     /// Retries after the first attempt, as the official client's `max_retries`.
     pub max_retries: u32,
-    /// Bound on each model request.
+    /// Bound on each model request, from the send to the response's end.
     pub request_timeout: Duration,
+    /// No byte for this long (before the first, or between two) ends the request.
+    pub stall_timeout: Duration,
+    /// Where each request's timing goes besides its span (`cma bench turns` reads it).
+    pub timings: Option<TimingLog>,
 }
 
 impl Default for ClientConfig {
@@ -134,6 +147,8 @@ impl Default for ClientConfig {
             seed: None,
             max_retries: 2,
             request_timeout: Duration::from_secs(600),
+            stall_timeout: DEFAULT_STALL_TIMEOUT,
+            timings: None,
         }
     }
 }
@@ -353,6 +368,44 @@ impl ModelReply {
             )),
         }
     }
+}
+
+impl ModelReply {
+    /// The first tool call naming a tool the model was not given (`offered`, and `also`: names
+    /// answered with an error result though never offered), as the session's error says it.
+    pub fn unknown_tool(&self, offered: &[ToolDef], also: &[&str]) -> Option<String> {
+        self.blocks.iter().find_map(|b| match b {
+            Block::ToolUse { name, .. }
+                if !offered.iter().any(|t| t.name == *name) && !also.contains(&name.as_str()) =>
+            {
+                Some(format!(
+                    "the model called a tool it was not given ({name:?}); none of its tool calls \
+                     ran"
+                ))
+            }
+            _ => None,
+        })
+    }
+}
+
+/// Why a tool call's input (`value`) that is JSON but not an object breaks the protocol;
+/// `in_string`: chat completions' arguments, JSON text inside a string.
+fn not_an_object(name: &str, value: &Value, in_string: bool) -> String {
+    let (field, what) = match in_string {
+        true => ("arguments", "a JSON string inside a string"),
+        false => ("input", "a JSON string"),
+    };
+    let what = match value {
+        Value::String(_) => what,
+        Value::Array(_) => "an array",
+        Value::Null => "null",
+        _ => "a bare value",
+    };
+    let text = value.to_string();
+    format!(
+        "the {field} of tool call `{name}` is {what}, not a JSON object: {}",
+        stream::excerpt(&text)
+    )
 }
 
 /// `4096` as `4,096`.

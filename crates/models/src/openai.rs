@@ -1,10 +1,13 @@
 //! Any OpenAI-compatible server: `POST {base}/chat/completions` (Ollama, llama.cpp's
-//! `llama-server`, vLLM, ...), the key as a Bearer token when one is set, not streamed.
+//! `llama-server`, vLLM, ...), the key as a Bearer token when one is set, streamed (`data:`
+//! chunks of deltas, usage in the last, then `data: [DONE]`) and put back together by
+//! [`CompletionStream`].
 
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
-use crate::http::{Http, client, post_json};
+use crate::http::{Http, client, post};
+use crate::stream::{Assembler, Delta, frame_json};
 use crate::{
     ApiKey, Block, CallError, ClientConfig, Message, ModelReply, ModelUsage, Protocol, Request,
     Role, Sampling, Stop,
@@ -49,7 +52,6 @@ impl OpenAi {
     }
 }
 
-/// The request body.
 /// Whether `base_url` is OpenAI's own API, whose reasoning models reject `max_tokens` (it takes
 /// `max_completion_tokens`, which local servers do not all know).
 pub fn is_openai_platform(base_url: &str) -> bool {
@@ -68,6 +70,9 @@ pub fn body(request: &Request<'_>, sampling: &Sampling, completion_tokens_field:
     let mut body = json!({
         "model": request.model,
         "messages": messages,
+        "stream": true,
+        // The token counts come in a last chunk only when asked for.
+        "stream_options": { "include_usage": true },
     });
     let limit = match completion_tokens_field {
         true => "max_completion_tokens",
@@ -196,10 +201,9 @@ pub fn parse(v: &Value) -> Result<ModelReply, CallError> {
         let (input, invalid) = match f.and_then(|f| f.get("arguments")) {
             Some(Value::String(raw)) => match serde_json::from_str::<Value>(raw) {
                 Ok(v @ Value::Object(_)) => (v, None),
-                Ok(_) => (
-                    json!(raw),
-                    Some("the arguments must be a JSON object".to_string()),
-                ),
+                // JSON that is not an object (a JSON string inside the string above all) is a
+                // server breaking the protocol, not a slip the model can correct.
+                Ok(other) => return Err(malformed(&crate::not_an_object(name, &other, true))),
                 Err(e) => (
                     json!(raw),
                     Some(format!("the arguments are not valid JSON ({e})")),
@@ -208,10 +212,7 @@ pub fn parse(v: &Value) -> Result<ModelReply, CallError> {
             // Ollama's native form sends an object.
             Some(v @ Value::Object(_)) => (v.clone(), None),
             None => (json!({}), None),
-            Some(other) => (
-                json!(other.to_string()),
-                Some("the arguments must be a JSON object".to_string()),
-            ),
+            Some(other) => return Err(malformed(&crate::not_an_object(name, other, false))),
         };
         blocks.push(Block::ToolUse {
             id,
@@ -268,15 +269,179 @@ pub fn parse(v: &Value) -> Result<ModelReply, CallError> {
     })
 }
 
+/// A chat-completions stream put back together as the completion the endpoint would have
+/// answered (the first choice's deltas; tool calls by their `index`).
+#[derive(Debug, Default)]
+pub struct CompletionStream {
+    /// A chunk with `choices` arrived (a stream of none is a completion with `choices: []`).
+    any_choice: bool,
+    content: Option<String>,
+    refusal: Option<String>,
+    /// By `index`: id, name, and the arguments as they came (a string in pieces; an object
+    /// from servers that send one whole).
+    calls: Vec<(u64, Value, Value, Value)>,
+    finish_reason: Option<String>,
+    usage: Option<Value>,
+    done: bool,
+}
+
+impl CompletionStream {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// Appends a string piece to `slot`.
+fn append(slot: &mut Option<String>, piece: &str) {
+    slot.get_or_insert_default().push_str(piece);
+}
+
+impl Assembler for CompletionStream {
+    fn frame(&mut self, event: Option<&str>, data: &str) -> Result<Delta, CallError> {
+        if data.trim() == "[DONE]" {
+            self.done = true;
+            return Ok(Delta::Other);
+        }
+        let v = frame_json(event, data)?;
+        if let Some(e) = v.get("error") {
+            let message = e
+                .get("message")
+                .and_then(Value::as_str)
+                .map_or_else(|| e.to_string(), str::to_string);
+            return Err(CallError::Fatal(format!(
+                "the model server sent an error mid-stream: {message}"
+            )));
+        }
+        if let Some(u) = v.get("usage").filter(|u| u.is_object()) {
+            self.usage = Some(u.clone());
+        }
+        let Some(choice) = v
+            .get("choices")
+            .and_then(Value::as_array)
+            .and_then(|c| c.first())
+        else {
+            return Ok(Delta::Other);
+        };
+        self.any_choice = true;
+        if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
+            self.finish_reason = Some(reason.to_string());
+        }
+        let Some(delta) = choice.get("delta") else {
+            return Ok(Delta::Other);
+        };
+        let mut output = false;
+        let text = |k: &str| {
+            delta
+                .get(k)
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty())
+        };
+        if let Some(t) = text("content") {
+            append(&mut self.content, t);
+            output = true;
+        }
+        if let Some(t) = text("refusal") {
+            append(&mut self.refusal, t);
+            output = true;
+        }
+        for (position, c) in delta
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            // Servers that send each call whole leave `index` out.
+            let index = c
+                .get("index")
+                .and_then(Value::as_u64)
+                .unwrap_or(position as u64);
+            let at = match self.calls.iter().position(|(i, ..)| *i == index) {
+                Some(at) => at,
+                None => {
+                    self.calls
+                        .push((index, Value::Null, Value::Null, Value::Null));
+                    self.calls.len() - 1
+                }
+            };
+            let (_, id, name, arguments) = &mut self.calls[at];
+            if let Some(v) = c
+                .get("id")
+                .filter(|v| v.as_str().is_some_and(|s| !s.is_empty()))
+            {
+                *id = v.clone();
+            }
+            let f = c.get("function");
+            if let Some(n) = f.and_then(|f| f.get("name")).and_then(Value::as_str) {
+                *name = json!(format!("{}{n}", name.as_str().unwrap_or("")));
+            }
+            match f.and_then(|f| f.get("arguments")) {
+                Some(Value::String(piece)) if !piece.is_empty() => {
+                    *arguments = json!(format!("{}{piece}", arguments.as_str().unwrap_or("")));
+                    output = true;
+                }
+                Some(v @ Value::Object(_)) => {
+                    *arguments = v.clone();
+                    output = true;
+                }
+                _ => {}
+            }
+        }
+        Ok(if output { Delta::Output } else { Delta::Other })
+    }
+
+    fn done(&self) -> bool {
+        self.done
+    }
+
+    fn stopped(&self) -> bool {
+        self.finish_reason.is_some()
+    }
+
+    fn reply(&mut self) -> Result<ModelReply, CallError> {
+        let mut message = json!({ "role": "assistant", "content": self.content });
+        if let Some(r) = &self.refusal {
+            message["refusal"] = json!(r);
+        }
+        if !self.calls.is_empty() {
+            self.calls.sort_by_key(|(i, ..)| *i);
+            let calls: Vec<Value> = self
+                .calls
+                .iter()
+                .map(|(_, id, name, arguments)| {
+                    let mut function = json!({ "name": name });
+                    if !arguments.is_null() {
+                        function["arguments"] = arguments.clone();
+                    }
+                    json!({ "id": id, "type": "function", "function": function })
+                })
+                .collect();
+            message["tool_calls"] = json!(calls);
+        }
+        let choices = match self.any_choice {
+            true => {
+                json!([{ "index": 0, "message": message, "finish_reason": self.finish_reason }])
+            }
+            false => json!([]),
+        };
+        let mut completion = json!({ "object": "chat.completion", "choices": choices });
+        if let Some(u) = &self.usage {
+            completion["usage"] = u.clone();
+        }
+        parse(&completion)
+    }
+}
+
 impl Protocol for OpenAi {
     fn send(&self, request: &Request<'_>) -> Result<ModelReply, CallError> {
-        let v = post_json(
+        post(
             &self.http,
             &self.url,
             self.headers()?,
             &body(request, &self.sampling, self.completion_tokens_field),
             self.key.as_ref(),
-        )?;
-        parse(&v)
+            &mut CompletionStream::new(),
+            parse,
+        )
     }
 }

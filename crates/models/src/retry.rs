@@ -94,9 +94,12 @@ fn send_unless_interrupted(
     let protocol = protocol.clone();
     let (model, system) = (request.model.to_string(), request.system.to_string());
     let (messages, defs) = (request.messages.to_vec(), request.tools.to_vec());
+    // The request's span sits under the caller's (the session's turn).
+    let parent = tracing::Span::current();
     let spawned = std::thread::Builder::new()
         .name("model-request".into())
         .spawn(move || {
+            let _in_parent = parent.enter();
             let request = Request {
                 model: &model,
                 system: &system,

@@ -264,3 +264,196 @@ fn a_backends_key_goes_only_to_its_company_unless_named() {
     assert!(is_loopback("http://127.0.0.1:8080/v1") && is_loopback("http://localhost:1/"));
     assert!(is_loopback("http://[::1]:8080/") && !is_loopback("https://api.openai.com/v1"));
 }
+
+/// Feeds `sse` to `assembler` one byte at a time, as the slowest network would deliver it.
+fn assemble(assembler: &mut dyn Assembler, sse: &str) -> Result<ModelReply, CallError> {
+    let mut decoder = cma_types::sse::SseDecoder::new();
+    let mut frames = Vec::new();
+    for b in sse.as_bytes() {
+        decoder.feed(std::slice::from_ref(b));
+        while let Some(f) = decoder.next_frame() {
+            frames.push(f);
+        }
+    }
+    while let Some(f) = decoder.finish() {
+        frames.push(f);
+    }
+    for f in frames {
+        assembler.frame(f.event.as_deref(), &f.data)?;
+    }
+    assert!(assembler.done(), "the stream's last event was not seen");
+    assembler.reply()
+}
+
+#[test]
+fn a_messages_stream_is_put_back_together_with_split_tool_input() {
+    let ev = |name: &str, data: Value| format!("event: {name}\r\ndata: {data}\r\n\r\n");
+    let sse = [
+        ev("message_start", json!({ "type": "message_start", "message": { "id": "m", "content": [], "stop_reason": null, "usage": { "input_tokens": 12, "output_tokens": 1 } } })),
+        ev("content_block_start", json!({ "type": "content_block_start", "index": 0, "content_block": { "type": "thinking", "thinking": "" } })),
+        ev("content_block_delta", json!({ "type": "content_block_delta", "index": 0, "delta": { "type": "thinking_delta", "thinking": "hm" } })),
+        ev("content_block_start", json!({ "type": "content_block_start", "index": 1, "content_block": { "type": "text", "text": "" } })),
+        ev("content_block_delta", json!({ "type": "content_block_delta", "index": 1, "delta": { "type": "text_delta", "text": "Größe " } })),
+        ev("ping", json!({ "type": "ping" })),
+        ev("content_block_delta", json!({ "type": "content_block_delta", "index": 1, "delta": { "type": "text_delta", "text": "M 🧥" } })),
+        ev("content_block_start", json!({ "type": "content_block_start", "index": 2, "content_block": { "type": "tool_use", "id": "t1", "name": "read", "input": {} } })),
+        ev("content_block_delta", json!({ "type": "content_block_delta", "index": 2, "delta": { "type": "input_json_delta", "partial_json": "{\"file_pa" } })),
+        ev("content_block_delta", json!({ "type": "content_block_delta", "index": 2, "delta": { "type": "input_json_delta", "partial_json": "th\": \"/mnt/x\"}" } })),
+        ev("content_block_stop", json!({ "type": "content_block_stop", "index": 2 })),
+        ev("content_block_start", json!({ "type": "content_block_start", "index": 3, "content_block": { "type": "tool_use", "id": "t2", "name": "glob", "input": {} } })),
+        ev("content_block_delta", json!({ "type": "content_block_delta", "index": 3, "delta": { "type": "input_json_delta", "partial_json": "{oops" } })),
+        ev("message_delta", json!({ "type": "message_delta", "delta": { "stop_reason": "tool_use" }, "usage": { "output_tokens": 42 } })),
+        ev("message_stop", json!({ "type": "message_stop" })),
+    ]
+    .concat();
+    let r = assemble(&mut anthropic::MessageStream::new(), &sse).unwrap();
+    assert_eq!(r.stop, Stop::ToolUse);
+    assert_eq!((r.usage.input_tokens, r.usage.output_tokens), (12, 42));
+    assert_eq!(r.blocks[0], Block::Text("Größe M 🧥".into()));
+    assert_eq!(
+        r.blocks[1],
+        Block::ToolUse {
+            id: "t1".into(),
+            name: "read".into(),
+            input: json!({ "file_path": "/mnt/x" }),
+            invalid: None,
+        }
+    );
+    // Input that is not JSON stays a slip the model is told about, as chat completions' is.
+    assert!(
+        matches!(&r.blocks[2], Block::ToolUse { input, invalid: Some(why), .. }
+            if input == "{oops" && why.contains("not valid JSON"))
+    );
+    let err = anthropic::MessageStream::new()
+        .frame(
+            Some("error"),
+            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+        )
+        .unwrap_err();
+    assert!(matches!(err, CallError::Retryable { .. }), "{err:?}");
+}
+
+#[test]
+fn a_chat_completions_stream_is_put_back_together_with_calls_by_index() {
+    let chunk = |v: Value| format!("data: {v}\n\n");
+    let call = |i: u64, head: bool, args: &str| {
+        let mut c = json!({ "index": i, "function": { "arguments": args } });
+        if head {
+            c["id"] = json!(format!("call_{i}"));
+            c["function"]["name"] = json!(if i == 0 { "read" } else { "glob" });
+        }
+        chunk(
+            json!({ "choices": [{ "index": 0, "delta": { "tool_calls": [c] }, "finish_reason": null }] }),
+        )
+    };
+    let sse = [
+        chunk(json!({ "choices": [{ "index": 0, "delta": { "role": "assistant", "content": "" } }] })),
+        chunk(json!({ "choices": [{ "index": 0, "delta": { "content": "Look" } }] })),
+        chunk(json!({ "choices": [{ "index": 0, "delta": { "content": "ing." } }] })),
+        call(0, true, ""),
+        call(1, true, "{\"pattern\""),
+        call(0, false, "{\"file_path\": "),
+        call(1, false, ": \"*\"}"),
+        call(0, false, "\"/mnt/x\"}"),
+        chunk(json!({ "choices": [{ "index": 0, "delta": {}, "finish_reason": "tool_calls" }] })),
+        chunk(json!({ "choices": [], "usage": { "prompt_tokens": 30, "completion_tokens": 9, "prompt_tokens_details": { "cached_tokens": 10 } } })),
+        "data: [DONE]\n\n".into(),
+    ]
+    .concat();
+    let r = assemble(&mut openai::CompletionStream::new(), &sse).unwrap();
+    assert_eq!(r.stop, Stop::ToolUse);
+    assert_eq!(r.blocks[0], Block::Text("Looking.".into()));
+    assert!(
+        matches!(&r.blocks[1], Block::ToolUse { id, name, input, invalid: None }
+            if id == "call_0" && name == "read" && *input == json!({ "file_path": "/mnt/x" }))
+    );
+    assert!(matches!(&r.blocks[2], Block::ToolUse { id, input, .. }
+            if id == "call_1" && *input == json!({ "pattern": "*" })));
+    assert_eq!(
+        (
+            r.usage.input_tokens,
+            r.usage.cache_read_input_tokens,
+            r.usage.output_tokens
+        ),
+        (20, 10, 9)
+    );
+    // A server's error chunk ends the call, naming its message.
+    let err = openai::CompletionStream::new()
+        .frame(None, r#"{"error":{"message":"context full"}}"#)
+        .unwrap_err();
+    assert!(err.to_string().contains("context full"), "{err}");
+}
+
+#[test]
+fn json_that_is_not_an_object_as_tool_input_breaks_the_response() {
+    let openai_args = |args: &str| {
+        openai::parse(&json!({ "choices": [{ "message": { "tool_calls": [
+            { "id": "c", "function": { "name": "read", "arguments": args } }
+        ]}, "finish_reason": "tool_calls" }] }))
+    };
+    let err = openai_args(r#""{\"file_path\": \"/x\"}""#).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("arguments of tool call `read` is a JSON string inside a string"),
+        "{err}"
+    );
+    assert!(
+        openai_args("[1]")
+            .unwrap_err()
+            .to_string()
+            .contains("an array")
+    );
+    let err = anthropic::parse(&json!({ "content": [
+        { "type": "tool_use", "id": "t", "name": "read", "input": "{\"file_path\": 1}" }
+    ], "stop_reason": "tool_use" }))
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("input of tool call `read` is a JSON string"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_call_of_a_tool_never_offered_is_named() {
+    let reply = anthropic::parse(&json!({ "content": [
+        { "type": "tool_use", "id": "a", "name": "read", "input": {} },
+        { "type": "tool_use", "id": "b", "name": "teleport", "input": {} },
+        { "type": "tool_use", "id": "c", "name": "web_fetch", "input": {} },
+    ], "stop_reason": "tool_use" }))
+    .unwrap();
+    let offered = [ToolDef {
+        name: "read".into(),
+        description: String::new(),
+        input_schema: json!({}),
+    }];
+    let why = reply.unknown_tool(&offered, &["web_fetch"]).unwrap();
+    assert!(why.contains("not given (\"teleport\")"), "{why}");
+    let known = ["read", "teleport", "web_fetch"].map(|n| ToolDef {
+        name: n.into(),
+        description: String::new(),
+        input_schema: json!({}),
+    });
+    assert_eq!(reply.unknown_tool(&known, &[]), None);
+}
+
+#[test]
+fn tokens_per_second_count_only_the_time_after_the_first_token() {
+    let timing = RequestTiming {
+        first_token: Some(Duration::from_millis(500)),
+        total: Duration::from_millis(2500),
+        output_tokens: 40,
+    };
+    assert_eq!(timing.first_token_ms(), Some(500.0));
+    assert_eq!(timing.output_tokens_per_second(), Some(20.0));
+    let unstreamed = RequestTiming {
+        first_token: None,
+        ..timing
+    };
+    assert_eq!(unstreamed.output_tokens_per_second(), None);
+    let uncounted = RequestTiming {
+        output_tokens: 0,
+        ..timing
+    };
+    assert_eq!(uncounted.output_tokens_per_second(), None);
+}

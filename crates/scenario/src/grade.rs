@@ -97,6 +97,10 @@ impl Grader {
             request_timeout: Duration::from_secs(120),
             ..ClientConfig::default()
         };
+        // The grader's key is redacted from everything `cma` writes, as every key it holds.
+        if let Some(key) = config.key() {
+            cma_client::types::redact::register(key.expose());
+        }
         Grader {
             spec,
             config,
@@ -162,7 +166,7 @@ impl Grader {
                 );
             }
         };
-        let Some(c) = parse_verdict(&answer) else {
+        let Some(mut c) = parse_verdict(&answer) else {
             let shown: String = answer.chars().take(200).collect();
             return Verdict::failed(
                 expected,
@@ -172,6 +176,8 @@ impl Grader {
                 ),
             );
         };
+        // The reason reaches the cache file and every report: no secret `cma` holds does.
+        c.reason = cma_client::types::redact::redact(&c.reason).into_owned();
         if let Some(p) = &path {
             let written = p
                 .parent()

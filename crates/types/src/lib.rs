@@ -5,6 +5,9 @@
 //! `Unknown` variant holding the raw JSON, so a new event, content block, actor, resource or stop
 //! reason reaches the caller instead of vanishing. Unknown fields on known objects are ignored.
 //!
+//! [`sse`] is the SSE framing every stream reader shares (the session event stream, the model
+//! clients' streamed responses).
+//!
 //! This crate is the one source of truth for the wire format: `cma-client` re-exports it as
 //! `cma_client::types` and `cma-emulator` builds every object and event it returns from it.
 
@@ -23,6 +26,7 @@ pub mod memory_versions;
 pub mod redact;
 pub mod sessions;
 pub mod shared;
+pub mod sse;
 pub mod threads;
 pub mod webhooks;
 pub mod work;

@@ -75,7 +75,7 @@ pub async fn page_of_log(
             .snapshot()
             .into_iter()
             .enumerate()
-            .filter(|(_, e)| types.is_empty() || types.contains(&e.kind))
+            .filter(|(_, e)| types.is_empty() || types.iter().any(|t| t == e.kind()))
             .filter(|(_, e)| range.contains(e.processed_at))
             .map(|(i, e)| (Key::Seq(i as u64), e))
             .collect();

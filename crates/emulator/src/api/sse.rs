@@ -10,10 +10,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use cma_types::{
-    AgentMessage, ContentBlock, ContentDelta, EventDelta, EventStart, PreviewedEvent, SessionEvent,
-};
-use serde::Deserialize;
+use cma_types::{ContentBlock, ContentDelta, EventDelta, EventStart, PreviewedEvent, SessionEvent};
 
 use super::AppState;
 use super::extract::Params;
@@ -41,19 +38,17 @@ fn chunks(text: &str) -> Vec<String> {
 /// The frames for one stored event: previews first when asked for.
 fn frames(event: &StoredEvent, deltas: &[String]) -> Vec<Bytes> {
     let mut out = Vec::new();
-    if deltas.contains(&event.kind) {
+    if deltas.iter().any(|kind| kind == event.kind()) {
         let start = SessionEvent::EventStart(Box::new(EventStart {
             event: PreviewedEvent {
-                kind: event.kind.clone(),
+                kind: event.kind().to_string(),
                 id: event.id.clone(),
             },
         }));
         out.push(frame("event_start", &start));
-        if event.kind == "agent.message" {
-            let blocks = AgentMessage::deserialize(&event.json)
-                .map(|m| m.content)
-                .unwrap_or_default();
-            for (index, block) in (0u32..).zip(&blocks) {
+        if let SessionEvent::AgentMessage(message) = &event.event {
+            let blocks = &message.body.content;
+            for (index, block) in (0u32..).zip(blocks) {
                 let Some(text) = block.as_text() else {
                     continue;
                 };
@@ -71,7 +66,7 @@ fn frames(event: &StoredEvent, deltas: &[String]) -> Vec<Bytes> {
             }
         }
     }
-    out.push(frame(&event.kind, &event.wire()));
+    out.push(frame(event.kind(), &event.wire()));
     out
 }
 
@@ -138,7 +133,7 @@ pub async fn open(
                     tracing::info!(delivered, "injected fault: cutting the event stream");
                     return;
                 }
-                if event.kind == "session.deleted" {
+                if matches!(event.event, SessionEvent::SessionDeleted(_)) {
                     return;
                 }
             }

@@ -2,9 +2,11 @@
 //! network, no capabilities, an unprivileged user (uid 65534) in a user namespace that cannot make
 //! another, a clean environment, only `/usr`, `/lib*` and `/bin` (read-only) from the host, a
 //! read-only root, and each mounted store materialised at its `/mnt/memory/<slug>`: a read-write
-//! mount is a size-capped tmpfs inside the sandbox, a `read_only` one a read-only bind of a host
-//! directory. A session's mounted files (`file` resources) are written once and bound read-only
-//! at their mount paths. The caps (disk, processes, memory) are [`SandboxLimits`].
+//! mount is a directory of the session's one size-capped tmpfs (which `/tmp` is too, see
+//! [`super::launch`]), a `read_only` one a read-only bind of a host directory. A session's mounted
+//! files (`file` resources) are written once and bound read-only at their mount paths. The caps
+//! (disk, processes, memory) are [`SandboxLimits`]; the host ends every process but the shell at
+//! the end of each call ([`super::procs`]).
 //!
 //! Before each call the mounts are refreshed from the store; after it, changed files are written
 //! back through [`Fs`] as memory versions by the session (created, modified, deleted). A file that
@@ -26,20 +28,11 @@ use super::ToolOutput;
 use super::files::{err, ok};
 use super::fs::{FileMount, Fs, FsMount, Loc};
 pub use super::launch::available;
-use super::launch::bwrap_command;
+use super::launch::{DISK, shell_command};
 use super::limits::{self, SandboxLimits, no_links_between, own};
+use super::procs::{self, SandboxPids};
 use super::sync::{Staging, scan, sync_host_dir};
 use crate::store::memory::MAX_CONTENT_BYTES;
-
-/// The end of every call: re-kill until the sandbox holds only pid 1, the shell and zombies, for
-/// at most 5 seconds (each round a scan of `/proc` with builtins only; killed processes on a
-/// loaded machine can take hundreds of milliseconds to exit).
-const SETTLE: &str = concat!(
-    "__cma_end=$((SECONDS + 5)); while ((SECONDS < __cma_end)); do __cma_left=0; ",
-    "for __cma_p in /proc/[0-9]*; do case ${__cma_p#/proc/} in 1|$$) ;; ",
-    "*) read -r __cma_s < $__cma_p/stat && [[ $__cma_s != *') Z '* ]] && __cma_left=1 ;; esac; done; ",
-    "[ $__cma_left = 0 ] && break; kill -9 -1; done;"
-);
 
 /// The SDK's `BASH_OUTPUT_LIMIT`: output past this many bytes is dropped (and said so).
 pub const OUTPUT_LIMIT: usize = 100 * 1024;
@@ -54,8 +47,10 @@ struct Proc {
     child: Child,
     stdin: ChildStdin,
     output: Receiver<Vec<u8>>,
-    /// `/proc/<pid>/root` of the sandbox's first process: its read-write mounts live there.
+    /// `/proc/<pid>/root` of the outer layer's first process: the session's disk is there.
     root: PathBuf,
+    /// The sandbox's processes, which the host ends after each call.
+    pids: Option<SandboxPids>,
 }
 
 impl Drop for Proc {
@@ -70,8 +65,8 @@ struct MountDir {
     /// `/mnt/memory/<slug>`.
     path: String,
     read_only: bool,
-    /// The host directory bound read-only at `path`; `None` for a read-write mount, a tmpfs
-    /// inside the sandbox.
+    /// The host directory bound read-only at `path`; `None` for a read-write mount, a directory
+    /// of the session's disk inside the sandbox.
     host: Option<PathBuf>,
     /// Memory path (`/a/b.md`) to content, as the store had it before the call.
     synced: BTreeMap<String, String>,
@@ -182,36 +177,29 @@ impl BwrapShell {
     }
 
     fn start(&self) -> std::io::Result<Proc> {
-        let mut cmd = bwrap_command()?;
-        cmd.arg("--ro-bind")
-            .arg(self.root.path().join("ctl"))
-            .args(["/run/cma", "--dir", "/mnt/memory"]);
-        let size = self.limits.disk_bytes();
-        cmd.args(["--size", &size, "--tmpfs", "/tmp"]);
-        for m in &self.mounts {
+        // Each read-write mount is `m<i>` on the session's disk, each read-only one (and each
+        // mounted file) is named so in the shell's host directory.
+        let mut writable = Vec::new();
+        let mut read_only = Vec::new();
+        for (i, m) in self.mounts.iter().enumerate() {
             match &m.host {
-                Some(host) => cmd.arg("--ro-bind").arg(host).arg(&m.path),
-                None => cmd.args(["--size", &size, "--tmpfs", &m.path]),
-            };
+                Some(_) => read_only.push((format!("m{i}"), m.path.as_str())),
+                None => writable.push((format!("m{i}"), m.path.as_str())),
+            }
         }
         for (host, path) in &self.file_binds {
-            cmd.arg("--ro-bind").arg(host).arg(path);
+            let name = host.file_name().unwrap_or_default().to_string_lossy();
+            read_only.push((name.into_owned(), path.as_str()));
         }
-        cmd.args([
-            // Only the tmpfs mounts above are writable.
-            "--remount-ro",
-            "/dev",
-            "--remount-ro",
-            "/",
-            "--chdir",
-            "/mnt/memory",
-            "/bin/bash",
-            "--noprofile",
-            "--norc",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+        let mut cmd = shell_command(
+            self.root.path(),
+            &self.limits.disk_bytes(),
+            &writable,
+            &read_only,
+        )?;
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
         let mut child = limits::spawn_from_lasting_thread(cmd)?;
         let (Some(stdin), Some(mut stdout)) = (child.stdin.take(), child.stdout.take()) else {
             let _ = child.kill();
@@ -239,6 +227,7 @@ impl BwrapShell {
             stdin,
             output: rx,
             root: PathBuf::new(),
+            pids: None,
         };
         // Everything the shell prints, errors included, comes through stdout; its caps are set
         // before anything else runs; and its answer says the sandbox is up.
@@ -263,9 +252,10 @@ impl BwrapShell {
                 }
             }
         }
-        let init = limits::sandbox_init(bwrap_pid)
-            .ok_or_else(|| std::io::Error::other("the sandbox's first process is not visible"))?;
-        proc.root = PathBuf::from(format!("/proc/{init}/root"));
+        let pids = procs::find(bwrap_pid)
+            .ok_or_else(|| std::io::Error::other("the sandbox's processes are not visible"))?;
+        proc.root = PathBuf::from(format!("/proc/{}/root", pids.outer_init));
+        proc.pids = Some(pids);
         Ok(proc)
     }
 
@@ -275,10 +265,10 @@ impl BwrapShell {
         let m = self.mounts.get(i)?;
         match &m.host {
             Some(host) => Some(host.clone()),
-            None => self
-                .proc
-                .as_ref()
-                .map(|p| p.root.join(m.path.trim_start_matches('/'))),
+            None => self.proc.as_ref().map(|p| {
+                p.root
+                    .join(format!("{}/m{i}", DISK.trim_start_matches('/')))
+            }),
         }
     }
 
@@ -334,8 +324,29 @@ impl BwrapShell {
     /// timed out or the shell died (the shell is then restarted by the next call). Every other
     /// process of the sandbox is killed when the command ends.
     fn run(&mut self, command: &str, timeout: Duration) -> Result<(String, i32), String> {
+        let ran = self.run_in_shell(command, timeout);
+        // Every process of the sandbox but the shell ends with the call, ended by the host (see
+        // [`procs`]); a sandbox where some outlive the bound is ended whole.
+        if ran.is_ok()
+            && let Some(proc) = &self.proc
+            && !proc
+                .pids
+                .as_ref()
+                .is_some_and(SandboxPids::end_all_but_shell)
+        {
+            tracing::warn!(
+                "a sandbox's processes outlived the end of a call: the sandbox is ended"
+            );
+            self.proc = None;
+        }
+        ran
+    }
+
+    /// Sends `command` to the shell and reads its output and status.
+    fn run_in_shell(&mut self, command: &str, timeout: Duration) -> Result<(String, i32), String> {
         self.calls += 1;
         let nonce = format!("__CMA_DONE_{}_{}__", std::process::id(), self.calls);
+        let start = format!("__CMA_START_{}_{}__\n", std::process::id(), self.calls);
         let cmd_file = self.root.path().join("ctl").join("cmd.sh");
         if let Err(e) = std::fs::write(&cmd_file, command).and_then(|()| own(&cmd_file, self.owner))
         {
@@ -348,13 +359,12 @@ impl BwrapShell {
         };
         // The command is sourced from a file the sandbox can read, so a syntax error in it is an
         // error of that command only, and its stdin is /dev/null so it cannot eat the next line.
-        // `kill -9 -1` ends every process of the sandbox but the shell (and its pid 1); `wait`
-        // reaps the shell's own children, so no job notice reaches the next call. A killed
-        // process takes a moment to exit, and one forked while the kill went round escapes it:
-        // the call ends only when nothing but pid 1, the shell and zombies is left (killed again
-        // each round, see SETTLE), so the next call starts with no leftovers.
+        // The shell's background jobs are disowned before the host kills them, so no job notice
+        // reaches the next call; what comes before the start marker (what a process printed
+        // before the host ended it) belongs to no call and is dropped.
         let line = format!(
-            "{{ . /run/cma/cmd.sh; }} </dev/null 2>&1; __cma_status=$?; {{ kill -9 -1; wait; {SETTLE} }} 2>/dev/null; printf '\\n{nonce}%d\\n' \"$__cma_status\"\n"
+            "printf '%s\\n' {start_word}; {{ . /run/cma/cmd.sh; }} </dev/null 2>&1; __cma_status=$?; disown -a 2>/dev/null; printf '\\n{nonce}%d\\n' \"$__cma_status\"\n",
+            start_word = start.trim_end(),
         );
         if proc
             .stdin
@@ -368,14 +378,28 @@ impl BwrapShell {
         let deadline = Instant::now() + timeout;
         let mut kept: Vec<u8> = Vec::new();
         let mut dropped = 0usize;
-        // The marker may straddle chunks and the cap: keep a tail to find it in.
+        // The markers may straddle chunks and the cap: keep a tail to find them in.
         let mut tail: Vec<u8> = Vec::new();
+        let mut started = false;
         let marker = nonce.as_bytes();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match proc.output.recv_timeout(left) {
                 Ok(chunk) => {
                     tail.extend_from_slice(&chunk);
+                    if !started {
+                        match find(&tail, start.as_bytes()) {
+                            Some(at) => {
+                                tail.drain(..at + start.len());
+                                started = true;
+                            }
+                            None => {
+                                let keep_from = tail.len().saturating_sub(start.len());
+                                tail.drain(..keep_from);
+                                continue;
+                            }
+                        }
+                    }
                     if let Some(at) = find(&tail, marker) {
                         let after = &tail[at + marker.len()..];
                         if let Some(nl) = after.iter().position(|b| *b == b'\n') {
@@ -398,27 +422,24 @@ impl BwrapShell {
                     let flushed: Vec<u8> = tail.drain(..keep_from).collect();
                     append_capped(&mut kept, &mut dropped, &flushed);
                 }
-                Err(RecvTimeoutError::Timeout) => {
-                    append_capped(&mut kept, &mut dropped, &tail);
+                Err(e) => {
+                    if started {
+                        append_capped(&mut kept, &mut dropped, &tail);
+                    }
                     self.proc = None;
                     let mut text = render(&kept, dropped);
                     if !text.is_empty() && !text.ends_with('\n') {
                         text.push('\n');
                     }
-                    text.push_str(&format!(
-                        "Error: the command timed out after {} ms; the shell was restarted",
-                        timeout.as_millis()
-                    ));
-                    return Err(text);
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    append_capped(&mut kept, &mut dropped, &tail);
-                    self.proc = None;
-                    let mut text = render(&kept, dropped);
-                    if !text.is_empty() && !text.ends_with('\n') {
-                        text.push('\n');
-                    }
-                    text.push_str("The shell exited; a new one starts with the next command.");
+                    text.push_str(&match e {
+                        RecvTimeoutError::Timeout => format!(
+                            "Error: the command timed out after {} ms; the shell was restarted",
+                            timeout.as_millis()
+                        ),
+                        RecvTimeoutError::Disconnected => {
+                            "The shell exited; a new one starts with the next command.".into()
+                        }
+                    });
                     return Err(text);
                 }
             }

@@ -1,5 +1,8 @@
 //! The toolset's file tools: `read`, `write`, `edit`, `glob`, `grep` (reference 7.2).
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+
 use serde_json::Value;
 
 use super::ToolOutput;
@@ -154,8 +157,41 @@ pub fn edit(fs: &Fs, input: &Value) -> ToolOutput {
     }
 }
 
-/// A doublestar glob as a regex over `/`-separated paths.
+/// At most this many compiled glob patterns are kept (patterns come from the model, so the
+/// cache must not grow without bound); when full it starts again empty.
+const GLOB_CACHE_CAP: usize = 64;
+
+/// Compiled glob patterns by pattern. Building a regex's automaton costs more than the rest of a
+/// reference-agent turn, which globs `**/*` under every mount on every turn.
+static GLOB_CACHE: LazyLock<Mutex<HashMap<String, regex::Regex>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// A doublestar glob as a regex over `/`-separated paths (compiled once per pattern).
 pub fn glob_regex(pattern: &str) -> Result<regex::Regex, String> {
+    cached(&GLOB_CACHE, pattern, compile_glob)
+}
+
+/// `compile(pattern)`, from `cache` when it was compiled before. Errors are not kept: a bad
+/// pattern is rare and gets the same error again.
+fn cached(
+    cache: &Mutex<HashMap<String, regex::Regex>>,
+    pattern: &str,
+    compile: impl FnOnce(&str) -> Result<regex::Regex, String>,
+) -> Result<regex::Regex, String> {
+    if let Some(re) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(pattern) {
+        return Ok(re.clone());
+    }
+    // Compiled outside the lock: another turn's lookup does not wait for it.
+    let re = compile(pattern)?;
+    let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if cache.len() >= GLOB_CACHE_CAP {
+        cache.clear();
+    }
+    cache.insert(pattern.to_string(), re.clone());
+    Ok(re)
+}
+
+fn compile_glob(pattern: &str) -> Result<regex::Regex, String> {
     let mut re = String::from("^");
     let chars: Vec<char> = pattern.chars().collect();
     let mut i = 0;
@@ -314,6 +350,29 @@ pub fn grep(fs: &Fs, input: &Value) -> ToolOutput {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Break it: compile on every call in `cached`.
+    #[test]
+    fn a_glob_is_compiled_once_and_the_cache_stays_bounded() {
+        let cache = Mutex::new(HashMap::new());
+        let compiles = std::cell::Cell::new(0);
+        let compile = |p: &str| {
+            compiles.set(compiles.get() + 1);
+            compile_glob(p)
+        };
+        let first = cached(&cache, "**/*", compile).unwrap();
+        let again = cached(&cache, "**/*", compile).unwrap();
+        assert_eq!(compiles.get(), 1);
+        assert_eq!(first.as_str(), again.as_str());
+        assert!(again.is_match("a/b.md"));
+        // A bad pattern is an error every time, never a cached success.
+        assert!(cached(&cache, "{a,b", compile).is_err());
+        assert!(cached(&cache, "{a,b", compile).is_err());
+        for i in 0..3 * GLOB_CACHE_CAP {
+            cached(&cache, &format!("*.{i}"), compile).unwrap();
+            assert!(cache.lock().unwrap().len() <= GLOB_CACHE_CAP);
+        }
+    }
 
     #[test]
     fn globs() {

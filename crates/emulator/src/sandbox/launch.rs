@@ -1,6 +1,9 @@
 //! How bubblewrap is started: found once by absolute path, with an empty environment, as the
-//! host's `nobody` when `cma` is root, and the sandbox's fixed part (namespaces, the read-only
-//! system directories). [`super::bwrap`] adds the mounts and the shell.
+//! host's `nobody` when `cma` is root, in two layers. The outer sandbox holds the session's
+//! disk, one size-capped tmpfs, and nothing else writable; the inner one, where the shell runs,
+//! binds directories of that tmpfs at `/tmp` and at each read-write mount, so all of them draw on
+//! one budget (bwrap binds only paths it can see, and a tmpfs of its own is not one until a
+//! sandbox holds it). [`super::bwrap`] adds the mounts and the shell.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -15,6 +18,13 @@ const SANDBOX_ID: &str = "65534";
 /// The only variable bwrap itself is started with. Pid 1 inside the sandbox is bwrap's own
 /// process, whose `/proc/1/environ` the shell can read, and `--clearenv` cleans only the child.
 pub(super) const SANDBOX_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+/// The session's disk in the outer sandbox: the one tmpfs of `--sandbox-disk-mb`.
+pub(super) const DISK: &str = "/run/cma-disk";
+/// The host directory of the shell (control files, copies of read-only mounts and mounted
+/// files) as the outer sandbox shows it, read-only.
+const HOST_DIR: &str = "/run/cma-host";
+/// Where the outer sandbox holds the `bwrap` binary that builds the inner one.
+const INNER_BWRAP: &str = "/run/cma-bwrap";
 
 /// `bwrap` by absolute path, found once in the host's `PATH` (the command itself starts with an
 /// empty environment, so it cannot look it up).
@@ -30,17 +40,77 @@ fn bwrap_path() -> Option<&'static Path> {
         .as_deref()
 }
 
-/// A `bwrap` command holding nothing of the host's environment.
-pub(super) fn bwrap_command() -> std::io::Result<Command> {
+/// The sandbox up to the inner layer's mounts: an outer layer with a disk of `disk_bytes`
+/// holding `disk_dirs` (names under [`DISK`]) and `host_dir` at [`HOST_DIR`], and the inner
+/// one's namespaces and system directories. Nothing of the host's environment is in either.
+fn sandbox_command(
+    host_dir: &Path,
+    disk_bytes: &str,
+    disk_dirs: &[String],
+) -> std::io::Result<Command> {
     let path = bwrap_path().ok_or_else(|| {
         std::io::Error::new(std::io::ErrorKind::NotFound, "bwrap is not installed")
     })?;
     let mut cmd = Command::new(path);
-    cmd.env_clear().env("PATH", SANDBOX_PATH).args(base_args());
+    cmd.env_clear().env("PATH", SANDBOX_PATH);
     if let Some((uid, gid)) = limits::host_owner() {
         use std::os::unix::process::CommandExt;
         cmd.uid(uid).gid(gid);
     }
+    // The outer layer may make a user namespace (the inner bwrap does); the inner one may not.
+    cmd.args(namespace_args(false)).args(system_args());
+    cmd.arg("--ro-bind").arg(path).arg(INNER_BWRAP);
+    cmd.arg("--ro-bind").arg(host_dir).arg(HOST_DIR);
+    cmd.args(["--size", disk_bytes, "--tmpfs", DISK]);
+    for dir in disk_dirs {
+        cmd.args(["--dir", &format!("{DISK}/{dir}")]);
+    }
+    // The inner bwrap mounts its own scratch root on /tmp.
+    cmd.args(["--dir", "/tmp", "--remount-ro", "/", INNER_BWRAP]);
+    cmd.args(namespace_args(true)).args(system_args());
+    Ok(cmd)
+}
+
+/// The session's shell in its sandbox: `host_dir`'s `ctl` at `/run/cma`, `/tmp` and each of
+/// `writable` (`(name, path)`) a directory of the session's disk, each of `read_only` (`(name,
+/// path)`) a read-only bind of `host_dir/<name>`, on a read-only root; then `bash`, in
+/// `/mnt/memory`.
+pub(super) fn shell_command(
+    host_dir: &Path,
+    disk_bytes: &str,
+    writable: &[(String, &str)],
+    read_only: &[(String, &str)],
+) -> std::io::Result<Command> {
+    let disk_dirs: Vec<String> = std::iter::once("tmp".to_string())
+        .chain(writable.iter().map(|(name, _)| name.clone()))
+        .collect();
+    let mut cmd = sandbox_command(host_dir, disk_bytes, &disk_dirs)?;
+    cmd.args(["--ro-bind", &format!("{HOST_DIR}/ctl"), "/run/cma"]);
+    cmd.args([
+        "--bind",
+        &format!("{DISK}/tmp"),
+        "/tmp",
+        "--dir",
+        "/mnt/memory",
+    ]);
+    for (name, path) in writable {
+        cmd.args(["--bind", &format!("{DISK}/{name}"), path]);
+    }
+    for (name, path) in read_only {
+        cmd.args(["--ro-bind", &format!("{HOST_DIR}/{name}"), path]);
+    }
+    cmd.args([
+        // Only the session's disk is writable.
+        "--remount-ro",
+        "/dev",
+        "--remount-ro",
+        "/",
+        "--chdir",
+        "/mnt/memory",
+        "/bin/bash",
+        "--noprofile",
+        "--norc",
+    ]);
     Ok(cmd)
 }
 
@@ -48,7 +118,16 @@ pub(super) fn bwrap_command() -> std::io::Result<Command> {
 pub fn available() -> bool {
     static AVAILABLE: OnceLock<bool> = OnceLock::new();
     *AVAILABLE.get_or_init(|| {
-        let Ok(mut cmd) = bwrap_command() else {
+        let Ok(host_dir) = tempfile::Builder::new()
+            .prefix("cma-bwrap-probe-")
+            .tempdir()
+        else {
+            return false;
+        };
+        if limits::own(host_dir.path(), limits::host_owner()).is_err() {
+            return false;
+        }
+        let Ok(mut cmd) = sandbox_command(host_dir.path(), "1048576", &[]) else {
             tracing::info!("bwrap is not installed: the emulated shell runs bash");
             return false;
         };
@@ -81,14 +160,14 @@ pub(super) fn bwrap_or_skip() -> bool {
     false
 }
 
-/// The sandbox without its mounts: namespaces, a clean environment, the read-only system dirs.
-fn base_args() -> Vec<String> {
-    let mut a: Vec<String> = [
-        "--unshare-all",
-        // A user namespace of its own (not just tried), in which the shell is `nobody` with no
-        // capabilities and cannot create another namespace to regain them.
-        "--unshare-user",
-        "--disable-userns",
+/// The namespaces, the user and the environment of one layer; `inner`: the shell's, which may
+/// make no namespace of its own (to regain capabilities in).
+fn namespace_args(inner: bool) -> Vec<&'static str> {
+    let mut a = vec!["--unshare-all", "--unshare-user"];
+    if inner {
+        a.push("--disable-userns");
+    }
+    a.extend([
         "--uid",
         SANDBOX_ID,
         "--gid",
@@ -110,6 +189,13 @@ fn base_args() -> Vec<String> {
         "--setenv",
         "TERM",
         "dumb",
+    ]);
+    a
+}
+
+/// The read-only system directories, `/proc` and `/dev` of one layer.
+fn system_args() -> Vec<String> {
+    let mut a: Vec<String> = [
         "--ro-bind",
         "/usr",
         "/usr",

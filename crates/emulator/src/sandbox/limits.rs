@@ -1,16 +1,17 @@
 //! The caps of a session's real shell, and how each is enforced so that the agent sees the error
 //! a shell would give:
 //!
-//! - **Disk**: `/tmp` and each read-write memory mount are tmpfs mounts of `disk_mb` each, inside
-//!   the sandbox (nothing the shell writes reaches the host's disk); a write past the cap fails
-//!   with `No space left on device`. The rest of the sandbox's root is read-only. The emulator
-//!   reads and writes the mounts through `/proc/<pid>/root` of the sandbox.
+//! - **Disk**: one tmpfs of `disk_mb` per session, inside the sandbox (nothing the shell writes
+//!   reaches the host's disk), holds `/tmp` and every read-write memory mount, so what the session
+//!   writes into all of them together stops at the cap with `No space left on device`. The rest
+//!   of the sandbox's root is read-only. The emulator reads and writes the mounts through
+//!   `/proc/<pid>/root` of the sandbox.
 //! - **Processes**: `RLIMIT_NPROC` of `processes`, counted in the sandbox's own user namespace
 //!   (Linux 5.14+), so a fork bomb gets `Resource temporarily unavailable` and the host's other
 //!   processes do not count. The kernel does not apply it to host root, so when `cma` runs as
 //!   root the sandbox runs as the host's `nobody` (65534). Every process but the shell itself is
-//!   killed at the end of each call (`kill -9 -1` inside the sandbox's pid namespace), and all
-//!   of them with the sandbox.
+//!   killed by the host at the end of each call ([`super::procs`]: nothing the shell defines
+//!   takes part), and all of them with the sandbox.
 //! - **Memory**: `RLIMIT_AS` of `memory_mb` for each process (an allocation past it fails:
 //!   `MemoryError`, `Cannot allocate memory`). It bounds each process, not their sum.
 
@@ -23,7 +24,7 @@ use std::sync::{Mutex, OnceLock};
 /// The caps of one session's sandbox (see the module documentation for how each holds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SandboxLimits {
-    /// Size of `/tmp` and of each read-write mount, in MiB.
+    /// Size of the session's disk (`/tmp` and the read-write mounts together), in MiB.
     pub disk_mb: u64,
     /// Address space of each process, in MiB.
     pub memory_mb: u64,
@@ -46,7 +47,7 @@ impl Default for SandboxLimits {
 }
 
 impl SandboxLimits {
-    /// The `--size` of each of the sandbox's writable tmpfs mounts.
+    /// The `--size` of the session's disk, the sandbox's one writable tmpfs.
     pub(super) fn disk_bytes(&self) -> String {
         self.disk_mb.saturating_mul(1024 * 1024).to_string()
     }
@@ -118,20 +119,6 @@ pub(super) fn spawn_from_lasting_thread(cmd: Command) -> std::io::Result<Child> 
         // No spawner thread: start it from here (it then lives as long as this thread).
         Err(mpsc::SendError((mut cmd, _))) => cmd.spawn(),
     }
-}
-
-/// The host pid of the sandbox's first process (its pid 1), a child of the `bwrap` process
-/// `parent`: `/proc/<it>/root` is the sandbox's root as the host sees it.
-pub(super) fn sandbox_init(parent: u32) -> Option<u32> {
-    let entries = std::fs::read_dir("/proc").ok()?;
-    entries.flatten().find_map(|e| {
-        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-        let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
-        // `pid (comm) state ppid ...`; comm may hold spaces and parentheses.
-        let after = &stat[stat.rfind(')')? + 1..];
-        let ppid: u32 = after.split_whitespace().nth(1)?.parse().ok()?;
-        (ppid == parent).then_some(pid)
-    })
 }
 
 /// Whether `path` and each of its parents up to `root` is a real directory (not a symbolic

@@ -145,6 +145,92 @@ fn a_disk_fill_stops_at_the_cap_with_no_space_left_and_nothing_on_the_host() {
     s.still_works();
 }
 
+/// The disk is one budget per session: two read-write mounts and `/tmp` together stop at the cap.
+/// Break it: give `/tmp` and each mount a tmpfs of its own (`--size N --tmpfs <path>`) and all
+/// three writes fit.
+#[test]
+fn two_mounts_and_tmp_share_one_disk_cap() {
+    if !bwrap_or_skip() {
+        return;
+    }
+    let db = Arc::new(Db::new(Model::default(), None));
+    let mut mounts = Vec::new();
+    for name in ["a", "b"] {
+        let store = db
+            .write(|m| {
+                m.create_store(CreateMemoryStore {
+                    name: name.into(),
+                    ..Default::default()
+                })
+            })
+            .unwrap()
+            .id;
+        mounts.push(FsMount {
+            path: format!("/mnt/memory/{name}"),
+            store_id: store,
+            access: Access::ReadWrite,
+        });
+    }
+    let actor = Actor::Session(SessionActor {
+        session_id: "sesn_01disk".into(),
+    });
+    let fs = Fs::new(db, actor, mounts.clone());
+    let limits = SandboxLimits {
+        disk_mb: 2,
+        ..SandboxLimits::default()
+    };
+    let mut shell = BwrapShell::with_limits(&mounts, limits).unwrap();
+    let mut sh = |command: &str| shell.call(&fs, &json!({ "command": command }));
+    // 900 KB each: the first two fit in 2 MiB, the third does not.
+    let out = sh(
+        "for f in /mnt/memory/a/fill /mnt/memory/b/fill /tmp/fill; do \
+                  head -c 900000 /dev/zero > $f || echo FAILED $f; done; df -k /tmp /mnt/memory/a",
+    );
+    assert!(
+        out.text.contains("No space left on device") && out.text.contains("FAILED /tmp/fill"),
+        "{}",
+        out.text
+    );
+    assert!(!out.text.contains("FAILED /mnt/memory"), "{}", out.text);
+    // Freeing a mount frees the budget for /tmp.
+    let out = sh(
+        "rm /mnt/memory/a/fill /mnt/memory/b/fill; head -c 900000 /dev/zero > /tmp/fill && echo FITS",
+    );
+    assert!(out.text.contains("FITS"), "{}", out.text);
+}
+
+/// The end of a call does not depend on the shell: a model that shadows `kill`, `command`,
+/// `builtin`, `disown` and `wait`, and traps signals, still finds none of its processes in the next
+/// call. Break it: make [`super::procs::SandboxPids::end_all_but_shell`] return `true` at once.
+#[test]
+fn processes_end_with_the_call_even_when_the_shell_shadows_kill() {
+    if !bwrap_or_skip() {
+        return;
+    }
+    let mut s = setup(SandboxLimits::default());
+    let out = s.sh(
+        "kill(){ :; }; command(){ :; }; builtin(){ :; }; disown(){ :; }; wait(){ :; }; \
+         trap '' TERM HUP INT; sleep 1000 & (setsid sleep 1001 &); nohup sleep 1002 >/dev/null 2>&1 & \
+         echo started",
+    );
+    assert!(out.text.contains("started"), "{out:?}");
+    // (With `disown` shadowed, the shell may say its jobs were killed: that is the model's.)
+    let out = s.sh(
+        "n=0; for p in /proc/[0-9]*; do case \"$(tr '\\0' ' ' < $p/cmdline)\" in sleep*) n=$((n+1));; esac; \
+         done 2>/dev/null; echo SLEEPERS=$n",
+    );
+    assert!(out.text.contains("SLEEPERS=0"), "{}", out.text);
+    let out = s.sh(LIVE);
+    assert!(
+        out.text.trim().parse::<u32>().unwrap_or(99) <= 5,
+        "{}",
+        out.text
+    );
+    // The shell's own state survives: the functions it defined are still there.
+    let out = s.sh("type kill | head -1");
+    assert!(out.text.contains("kill is a function"), "{out:?}");
+}
+
 /// Counts the sandbox's live processes (a killed one may stay a zombie until pid 1 reaps it):
 /// pid 1, the shell, and this probe's own (a loop, a `grep`, a `wc`).
 const LIVE: &str =

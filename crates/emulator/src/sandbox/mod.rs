@@ -17,6 +17,7 @@ pub mod limits;
 #[cfg(test)]
 mod limits_tests;
 pub mod pool;
+mod procs;
 mod sync;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use cma_types::{Event, SessionEvent, Tool};
 use serde_json::Value;
 
+use super::replay::Replay;
 use crate::agent::{ModelUsage, ToolOutput};
 use crate::sandbox::bwrap::BwrapShell;
 use crate::sandbox::limits::SandboxLimits;
@@ -49,6 +50,9 @@ pub struct TurnContext {
     pub(super) shell_limits: SandboxLimits,
     /// The session's environment is self-hosted: its worker runs the toolset calls.
     pub(super) self_hosted: bool,
+    /// What a resumed turn did before the restart, repeated before it goes on live (see
+    /// [`super::resume`]).
+    pub(super) replay: Option<Replay>,
 }
 
 impl TurnContext {
@@ -77,6 +81,7 @@ impl TurnContext {
             shell: None,
             shell_limits: SandboxLimits::default(),
             self_hosted: false,
+            replay: None,
         }
     }
 

@@ -81,7 +81,7 @@ fn sandbox_records_tool_events_and_permissions() {
     assert!(denied.is_error && denied.text.contains("not enabled"));
     sb.say("working on it");
     let log = db.read(|m| m.sessions[&session.id].rt.log.snapshot());
-    let kinds: Vec<&str> = log.iter().map(|e| e.kind.as_str()).collect();
+    let kinds: Vec<&str> = log.iter().map(|e| e.kind()).collect();
     assert_eq!(
         kinds,
         [
@@ -176,7 +176,7 @@ async fn ask_policy_waits_for_a_confirmation() {
             if log
                 .snapshot()
                 .iter()
-                .any(|e| e.kind == "session.status_idle")
+                .any(|e| e.kind() == "session.status_idle")
             {
                 break;
             }
@@ -187,7 +187,7 @@ async fn ask_policy_waits_for_a_confirmation() {
     assert!(waiting.is_ok(), "no requires_action idle");
     let events = log.snapshot();
     assert_eq!(events[0].json["evaluated_permission"], "ask");
-    assert_eq!(events[1].kind, "session.usage");
+    assert_eq!(events[1].kind(), "session.usage");
     assert_eq!(events[2].json["stop_reason"]["type"], "requires_action");
     assert_eq!(
         events[2].json["stop_reason"]["event_ids"][0],
@@ -206,7 +206,11 @@ async fn ask_policy_waits_for_a_confirmation() {
         .await
         .unwrap();
     assert!(!out.is_error, "{}", out.text);
-    let kinds: Vec<String> = log.snapshot().iter().map(|e| e.kind.clone()).collect();
+    let kinds: Vec<String> = log
+        .snapshot()
+        .iter()
+        .map(|e| e.kind().to_string())
+        .collect();
     assert_eq!(
         kinds,
         [

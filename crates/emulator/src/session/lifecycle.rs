@@ -43,7 +43,7 @@ pub(super) fn give_up(db: &Db, sid: &str) {
 
 /// Leaves the session stalled with no runner. Only runtime state changes (a restart sets
 /// `stalled` on a running session the same way), unjournaled, so this write has nothing to
-/// commit and cannot fail.
+/// commit and cannot fail (but for a shutdown, which makes the process's state moot).
 pub(super) fn stall(db: &Db, sid: &str) {
     let _ = db.write(|m| {
         if let Some(rec) = m.sessions.get_mut_unjournaled(sid) {
@@ -81,21 +81,7 @@ pub(super) fn end_span(m: &mut Model, sid: &str, span_id: &str, usage: ModelUsag
 
 /// Every outcome still being worked on ends with `result` (the turn that would serve it ended).
 pub(super) fn end_outcomes(m: &mut Model, sid: &str, result: &str, why: &str) {
-    let active: Vec<String> = m
-        .sessions
-        .get(sid)
-        .map(|r| {
-            r.session
-                .outcome_evaluations
-                .iter()
-                .filter(|o| o.is_active())
-                .map(|o| o.outcome_id.clone())
-                .collect()
-        })
-        .unwrap_or_default();
-    for id in active {
-        m.outcome_ended(sid, &id, result, why);
-    }
+    m.end_outcomes(sid, result, why);
 }
 
 /// The failure of a turn: `session.error`, then idle with `retries_exhausted`.

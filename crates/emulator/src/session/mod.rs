@@ -10,6 +10,8 @@
 //! - [`lifecycle`]: the steps that end things — close a span, go idle, finish, fail, answer
 //!   what nobody will answer. Every place a turn goes idle is there.
 //! - [`outcome`]: grading an outcome's turn against its rubric.
+//! - [`resume`]: a turn whose runner a restart took while it waited for answers goes on once
+//!   they are in, repeating what it did before the restart ([`replay`]).
 //!
 //! A runner starts as an effect of the committed write that queues a session's first message
 //! ([`crate::store::Effect::StartTurn`]); [`starter`] is the hook the emulator installs for it.
@@ -22,6 +24,8 @@ mod context;
 mod context_tests;
 mod lifecycle;
 pub mod outcome;
+mod replay;
+mod resume;
 mod tools;
 pub mod turn;
 

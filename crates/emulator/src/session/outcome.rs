@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use crate::clock;
 use crate::store::Model;
-use crate::store::session_events::Queued;
+use crate::store::pending::Queued;
 
 /// File name endings the grader takes for a file a rubric line names.
 const FILE_ENDINGS: &[&str] = &[
@@ -183,24 +183,6 @@ impl Model {
             .iter()
             .find(|o| o.outcome_id == outcome_id)?;
         Some((state.description.clone(), spec.rubric.clone()))
-    }
-
-    /// An outcome's turn starts (or a revision of it).
-    pub(crate) fn outcome_running(&mut self, sid: &str, outcome_id: &str) {
-        if let Some(o) = self.outcome_mut(sid, outcome_id) {
-            o.result = "running".into();
-        }
-    }
-
-    /// Ends an outcome without a verdict (`interrupted`, `failed`).
-    pub(crate) fn outcome_ended(&mut self, sid: &str, outcome_id: &str, result: &str, why: &str) {
-        if let Some(o) = self.outcome_mut(sid, outcome_id)
-            && o.is_active()
-        {
-            o.result = result.into();
-            o.explanation = Some(why.into());
-            o.completed_at = Some(clock::now());
-        }
     }
 
     /// The files of the session's mounted stores, as `(full path, content)`.

@@ -24,7 +24,7 @@ use crate::sandbox::{Permission, judge};
 use crate::store::pending::{Answer, PendingCall, PendingKind};
 
 /// What becomes of one call of a batch.
-enum Plan {
+pub(super) enum Plan {
     /// Already answered (run, refused, or the session is gone).
     Done(ToolOutput),
     /// A toolset call that runs now; its `agent.tool_use` id.
@@ -276,11 +276,84 @@ impl Tools for TurnContext {
             self.aborted = true;
             return calls.iter().map(|_| interrupted()).collect();
         }
-        // Each call that runs at once is answered right after its tool use; the calls that
-        // need an answer wait together.
+        // A resumed turn repeats what it did before the restart (see `super::resume`); the
+        // calls that were waiting then were answered since.
+        let (plans, mut outputs, answered) = match self.replay_calls(&calls) {
+            Some((plans, answered)) => {
+                let outputs = plans
+                    .iter()
+                    .map(|p| match p {
+                        Plan::Done(output) => Some(output.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                (plans, outputs, Some(answered))
+            }
+            None => {
+                let (plans, outputs) = self.plan_and_run(&calls);
+                (plans, outputs, None)
+            }
+        };
+        if plans.iter().any(|p| matches!(p, Plan::Wait(_))) {
+            let answered = match answered {
+                Some(answered) => answered,
+                None => match self.await_answers() {
+                    Waited::Answered(calls) => calls,
+                    // The runner gives the pending calls their error results as it ends the turn.
+                    Waited::Ended => {
+                        self.aborted = true;
+                        Vec::new()
+                    }
+                },
+            };
+            self.settle(&calls, &plans, &mut outputs, answered);
+        }
+        outputs
+            .into_iter()
+            .map(|o| o.unwrap_or_else(interrupted))
+            .collect()
+    }
+
+    fn model_usage(&mut self, usage: ModelUsage) {
+        // A replayed model request's usage was counted before the restart.
+        if !self.replaying() {
+            self.usage = Some(usage);
+        }
+    }
+
+    fn next_model_request(&mut self) {
+        if self.aborted() || self.replaying() {
+            return;
+        }
+        if std::mem::take(&mut self.span_fresh) {
+            return;
+        }
+        self.open_span();
+    }
+
+    fn interrupted(&self) -> bool {
+        self.aborted()
+    }
+
+    fn say(&mut self, text: &str) {
+        if self.aborted() || self.replay_say(text) {
+            return;
+        }
+        self.span_fresh = false;
+        self.output_chars += text.len();
+        let content = vec![ContentBlock::text(text)];
+        self.emit(SessionEvent::AgentMessage, AgentMessage { content });
+    }
+}
+
+impl TurnContext {
+    /// Records each call of a batch, running the ones that run at once (each answered right
+    /// after its tool use); the calls that need an answer wait together.
+    fn plan_and_run(&mut self, calls: &[ToolCall]) -> (Vec<Plan>, Vec<Option<ToolOutput>>) {
+        let interrupted = || err("Error: the turn was interrupted");
         let mut plans = Vec::with_capacity(calls.len());
         let mut outputs: Vec<Option<ToolOutput>> = Vec::with_capacity(calls.len());
-        for call in &calls {
+        for call in calls {
             let plan = self.plan(call);
             outputs.push(match &plan {
                 Plan::Done(output) => Some(output.clone()),
@@ -298,79 +371,47 @@ impl Tools for TurnContext {
             });
             plans.push(plan);
         }
-        if plans.iter().any(|p| matches!(p, Plan::Wait(_))) {
-            let mut answered = match self.await_answers() {
-                Waited::Answered(calls) => calls,
-                // The runner gives the pending calls their error results as it ends the turn.
-                Waited::Ended => {
-                    self.aborted = true;
-                    Vec::new()
+        (plans, outputs)
+    }
+
+    /// Resolves the waiting calls of a batch with their answers. A self-hosted session's worker
+    /// runs a call the user allowed: it waits again, for the worker's `user.tool_result`, and is
+    /// resolved in the next round. The agent reads the answers in a new model request.
+    fn settle(
+        &mut self,
+        calls: &[ToolCall],
+        plans: &[Plan],
+        outputs: &mut [Option<ToolOutput>],
+        mut answered: Vec<PendingCall>,
+    ) {
+        loop {
+            let mut to_worker = Vec::new();
+            for ((call, plan), out) in calls.iter().zip(plans).zip(outputs.iter_mut()) {
+                let Plan::Wait(id) = plan else { continue };
+                if out.is_some() {
+                    continue;
                 }
-            };
-            // A self-hosted session's worker runs a call the user allowed: it waits again, for
-            // the worker's `user.tool_result`, and is resolved in the next round.
-            loop {
-                let mut to_worker = Vec::new();
-                for ((call, plan), out) in calls.iter().zip(&plans).zip(outputs.iter_mut()) {
-                    let Plan::Wait(id) = plan else { continue };
-                    if out.is_some() {
-                        continue;
-                    }
-                    let answer = answered
-                        .iter()
-                        .find(|p| p.event_id == *id)
-                        .and_then(|p| p.answer.as_ref());
-                    if self.self_hosted
-                        && matches!(answer, Some(Answer::Confirmation { allow: true, .. }))
-                    {
-                        to_worker.push(id.clone());
-                    } else {
-                        *out = Some(self.resolve(call, id, answer));
-                    }
+                let answer = answered
+                    .iter()
+                    .find(|p| p.event_id == *id)
+                    .and_then(|p| p.answer.as_ref());
+                if self.self_hosted
+                    && matches!(answer, Some(Answer::Confirmation { allow: true, .. }))
+                {
+                    to_worker.push(id.clone());
+                } else {
+                    *out = Some(self.resolve(call, id, answer));
                 }
-                if to_worker.is_empty() {
-                    break;
-                }
-                answered = self.await_worker(&to_worker);
             }
-            // The agent reads the answers in a new model request.
-            if !self.span_open && !self.aborted() {
-                self.open_span();
-                self.span_fresh = true;
+            if to_worker.is_empty() {
+                break;
             }
+            answered = self.await_worker(&to_worker);
         }
-        outputs
-            .into_iter()
-            .map(|o| o.unwrap_or_else(interrupted))
-            .collect()
-    }
-
-    fn model_usage(&mut self, usage: ModelUsage) {
-        self.usage = Some(usage);
-    }
-
-    fn next_model_request(&mut self) {
-        if self.aborted() {
-            return;
+        if !self.span_open && !self.aborted() {
+            self.open_span();
+            self.span_fresh = true;
         }
-        if std::mem::take(&mut self.span_fresh) {
-            return;
-        }
-        self.open_span();
-    }
-
-    fn interrupted(&self) -> bool {
-        self.aborted()
-    }
-
-    fn say(&mut self, text: &str) {
-        if self.aborted() {
-            return;
-        }
-        self.span_fresh = false;
-        self.output_chars += text.len();
-        let content = vec![ContentBlock::text(text)];
-        self.emit(SessionEvent::AgentMessage, AgentMessage { content });
     }
 }
 
@@ -407,160 +448,5 @@ impl TurnContext {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-    use std::sync::atomic::AtomicBool;
-
-    use cma_types::*;
-    use serde_json::json;
-
-    use super::*;
-    use crate::sandbox::Fs;
-    use crate::store::{Db, Model};
-
-    /// A session whose agent has the custom tool `lookup_order`, and its sandbox with a model
-    /// request open.
-    #[allow(clippy::unwrap_used)]
-    fn custom_tool_session() -> (Arc<Db>, String, TurnContext) {
-        let db = Arc::new(Db::new(Model::default(), None));
-        let agent = db
-            .write(|m| {
-                let mut p = CreateAgent::new("a", "claude-sonnet-4-6");
-                p.tools = Some(vec![Tool::Custom(CustomTool {
-                    name: "lookup_order".into(),
-                    description: "Look up".into(),
-                    input_schema: json!({"type": "object"}),
-                })]);
-                m.create_agent(p)
-            })
-            .unwrap();
-        let env = db
-            .write(|m| {
-                m.create_environment(CreateEnvironment {
-                    name: "e".into(),
-                    ..Default::default()
-                })
-            })
-            .unwrap();
-        let (session, _) = db
-            .write(|m| m.create_session(CreateSession::new(AgentRef::Id(agent.id), env.id)))
-            .unwrap();
-        let sid = session.id.clone();
-        let actor = Actor::Session(SessionActor {
-            session_id: sid.clone(),
-        });
-        let fs = Fs::new(db.clone(), actor, Vec::new());
-        let tools = session.agent.tools.clone();
-        let mut sb = TurnContext::new(
-            db.clone(),
-            sid.clone(),
-            fs,
-            tools,
-            Arc::new(AtomicBool::new(false)),
-        );
-        sb.span_open = true;
-        (db, sid, sb)
-    }
-
-    /// An answer that arrives between the `agent.custom_tool_use` and the wait (the client
-    /// answered from the stream before the idle) is taken as is: no idle, no status change.
-    #[test]
-    #[allow(clippy::unwrap_used)]
-    fn an_answer_before_the_idle_resumes_without_idling() {
-        let (db, sid, mut sb) = custom_tool_session();
-        let call = ToolCall::new("lookup_order", json!({"order_id": "A1"}));
-        let Plan::Wait(id) = sb.plan(&call) else {
-            panic!("a custom call waits for its result");
-        };
-        let answer = ClientEvent::UserCustomToolResult(UserCustomToolResult {
-            custom_tool_use_id: id.clone(),
-            content: Some(vec![ContentBlock::text("shipped")]),
-            is_error: None,
-            session_thread_id: None,
-        });
-        db.write(|m| m.send_events(&sid, vec![answer])).unwrap();
-        let Waited::Answered(calls) = sb.await_answers() else {
-            panic!("answered already");
-        };
-        assert_eq!(calls.len(), 1);
-        assert_eq!(
-            sb.resolve(&call, &id, calls[0].answer.as_ref()),
-            ToolOutput {
-                is_error: false,
-                text: "shipped".into()
-            }
-        );
-        assert!(sb.span_open, "the model request goes on");
-        let kinds: Vec<String> = db.read(|m| {
-            m.sessions[&sid]
-                .rt
-                .log
-                .snapshot()
-                .iter()
-                .map(|e| e.kind.clone())
-                .collect()
-        });
-        assert_eq!(kinds, ["agent.custom_tool_use", "user.custom_tool_result"]);
-        // Answered and taken: a second answer is refused.
-        let again = ClientEvent::UserCustomToolResult(UserCustomToolResult {
-            custom_tool_use_id: id,
-            content: None,
-            is_error: None,
-            session_thread_id: None,
-        });
-        assert!(db.write(|m| m.send_events(&sid, vec![again])).is_err());
-    }
-
-    /// The server's shutdown ends a wait for answers, whether it comes before the runner
-    /// registers its wake channel or after the session idled `requires_action`.
-    /// Break it: drop the wake-sender loop in `Db::shut_down` (the `after` case reports the
-    /// runner still waiting), or the `is_shutting_down` check in `await_answers` (the `before`
-    /// case does).
-    #[test]
-    #[allow(clippy::unwrap_used)]
-    fn shutdown_ends_a_wait_for_answers() {
-        for wait_for_idle in [false, true] {
-            let (db, sid, mut sb) = custom_tool_session();
-            let call = ToolCall::new("lookup_order", json!({"order_id": "A1"}));
-            assert!(matches!(sb.plan(&call), Plan::Wait(_)));
-            let log = db.read(|m| m.sessions[&sid].rt.log.clone());
-            let mut changed = log.subscribe();
-            if !wait_for_idle {
-                // Before: the runner has not registered anything yet.
-                db.shut_down();
-            }
-            let (done, ended) = std::sync::mpsc::channel();
-            std::thread::spawn(move || {
-                let outcome = matches!(sb.await_answers(), Waited::Ended);
-                let _ = done.send(outcome);
-            });
-            if wait_for_idle {
-                let idle = || {
-                    log.snapshot()
-                        .iter()
-                        .any(|e| e.kind == "session.status_idle")
-                };
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_time()
-                    .build()
-                    .unwrap();
-                rt.block_on(async {
-                    tokio::time::timeout(
-                        std::time::Duration::from_secs(10),
-                        changed.wait_for(|_| idle()),
-                    )
-                    .await
-                })
-                .expect("the session idles requires_action")
-                .unwrap();
-                db.shut_down();
-            }
-            let outcome = ended.recv_timeout(std::time::Duration::from_secs(10));
-            assert_eq!(
-                outcome,
-                Ok(true),
-                "wait_for_idle={wait_for_idle}: the runner did not end its wait"
-            );
-        }
-    }
-}
+#[path = "tools_tests.rs"]
+mod tests;

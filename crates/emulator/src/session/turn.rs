@@ -6,7 +6,9 @@
 //! `session.status_idle{end_turn}` (or `budget_reached` once the budget is spent). A turn whose
 //! calls need the client's answers pauses inside [`super::tools`] (idle `requires_action`)
 //! and resumes on this same thread. An interrupt ends the turn here: pending calls get error
-//! results, the open span is closed, and the session idles `end_turn`.
+//! results, the open span is closed, and the session idles `end_turn`. A turn whose pending
+//! calls outlived its runner (a restart) is taken up again by the next runner, which replays it
+//! (see [`super::resume`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,11 +22,14 @@ use super::context::TurnContext;
 use super::lifecycle::{
     answer_unanswered, end_interrupted, end_outcomes, end_span, fail, finish, give_up, stall,
 };
+use super::replay::Replay;
+use super::resume::DIVERGED;
 use crate::agent::model::{AgentConfig, Backend, Message};
 use crate::agent::{Exchange, ModelUsage, Mount, TurnInput, TurnOutcome};
 use crate::sandbox::bwrap::BwrapShell;
 use crate::sandbox::fs::FileMount;
 use crate::sandbox::{Fs, FsMount};
+use crate::store::pending::{Queued, TurnStart};
 use crate::store::{Db, Model};
 
 /// Everything a turn needs, copied out of the model.
@@ -47,6 +52,8 @@ struct TurnSetup {
     self_hosted: bool,
     /// The outcome this turn works toward.
     outcome: Option<String>,
+    /// A resumed turn (see [`super::resume`]): the index in the log of its first event.
+    resume_from: Option<usize>,
 }
 
 /// Starts the runner thread for a session whose queue just got its first message.
@@ -115,7 +122,13 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
             setup.interrupted.clone(),
         );
         sandbox.span_id = setup.span_id.clone();
-        sandbox.span_open = true;
+        // A resumed turn's span ended at the wait; settling the answers opens the next.
+        sandbox.span_open = setup.resume_from.is_none();
+        if let Some(first) = setup.resume_from {
+            let events = db.read(|m| m.sessions.get(&sid).map(|r| r.rt.log.snapshot()));
+            let events = events.unwrap_or_default();
+            sandbox.replay = Some(Replay::from_events(events.get(first..).unwrap_or_default()));
+        }
         sandbox.input_chars = input_chars(&setup);
         sandbox.real_shell = agent.uses_real_shell();
         sandbox.self_hosted = setup.self_hosted;
@@ -181,7 +194,13 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                     });
                     end_span(m, &sid, &span_id, usage, is_error);
                 };
+                let diverged = sandbox.replay.as_ref().is_some_and(|r| r.diverged);
                 match outcome {
+                    _ if diverged && !interrupted => {
+                        answer_unanswered(m, &sid);
+                        fail(m, &sid, DIVERGED);
+                        Ok(false)
+                    }
                     _ if sandbox.budget_reached => {
                         // Stopped between model requests: the budget is spent.
                         end_outcomes(m, &sid, "failed", "the session's budget was reached");
@@ -209,17 +228,20 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                     }
                     Err(_) => {
                         tracing::error!(session_id = %sid, "the agent behaviour panicked");
+                        answer_unanswered(m, &sid);
                         span_end(m, sandbox.output_chars, true);
                         fail(m, &sid, "the emulated agent failed");
                         Ok(false)
                     }
                     Ok(TurnOutcome::Failed(message)) => {
                         tracing::warn!(session_id = %sid, error = %message, "the turn failed");
+                        answer_unanswered(m, &sid);
                         span_end(m, sandbox.output_chars, true);
                         fail(m, &sid, &message);
                         Ok(false)
                     }
                     Ok(TurnOutcome::Refused(text)) => {
+                        answer_unanswered(m, &sid);
                         // The model's own words, then idle with `refusal` (reference 6.4).
                         if !text.is_empty() {
                             let content = vec![ContentBlock::text(text.clone())];
@@ -242,6 +264,9 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                         Ok(false)
                     }
                     Ok(TurnOutcome::Reply(text)) => {
+                        // Nothing is pending after a live turn; a resumed one that ended before
+                        // reaching its waiting calls leaves them here.
+                        answer_unanswered(m, &sid);
                         // A model may end its turn with no text (its tools said it all).
                         if !text.is_empty() {
                             let content = vec![ContentBlock::text(text.clone())];
@@ -301,8 +326,20 @@ fn keep_shell(db: &Db, sid: &str, shell: Option<BwrapShell>) {
     }
 }
 
-/// Pops the next queued message and opens its model-request span.
+/// Pops the next queued message and opens its model-request span; or, for a turn paused for
+/// answers whose runner a restart took, sets it up to resume (see [`super::resume`]).
 fn next_turn(m: &mut Model, sid: &str, transcript: bool) -> Option<TurnSetup> {
+    let resumable = m
+        .sessions
+        .get(sid)
+        .and_then(|r| r.turn.clone().filter(|_| !r.pending.is_empty()));
+    if let Some(turn) = resumable {
+        let mut setup = setup_for(m, sid, turn.queued, transcript)?;
+        setup.resume_from = Some(turn.first_event);
+        return Some(setup);
+    }
+    // Pending calls with no turn to resume (stored before turns were) get their error results.
+    answer_unanswered(m, sid);
     if m.budget_reached(sid) {
         // The budget is spent: queued messages wait for a raised budget (they are flushed).
         end_outcomes(m, sid, "failed", "the session's budget was reached");
@@ -314,6 +351,24 @@ fn next_turn(m: &mut Model, sid: &str, transcript: bool) -> Option<TurnSetup> {
         finish(m, sid, StopReason::EndTurn(Marker {}));
         return None;
     };
+    rec.turn = Some(TurnStart {
+        queued: q.clone(),
+        first_event: rec.rt.log.len(),
+    });
+    let event_id = q.event_id.clone();
+    let mut setup = setup_for(m, sid, q, transcript)?;
+    m.mark_processed(sid, &event_id);
+    if let Some(outcome) = &setup.outcome {
+        m.outcome_running(sid, outcome);
+    }
+    let span = m.append_event(sid, SessionEvent::SpanModelRequestStart, Marker {})?;
+    setup.span_id = span.id.clone();
+    Some(setup)
+}
+
+/// What a turn serving `q` needs, read from the session (no span yet).
+fn setup_for(m: &Model, sid: &str, q: Queued, transcript: bool) -> Option<TurnSetup> {
+    let rec = m.sessions.get(sid)?;
     let s = &rec.session;
     let history = rec
         .history
@@ -323,9 +378,7 @@ fn next_turn(m: &mut Model, sid: &str, transcript: bool) -> Option<TurnSetup> {
             agent: a.clone(),
         })
         .collect();
-    let interrupted = rec.rt.interrupted.clone();
     let tools = s.agent.tools.clone();
-    let environment_id = s.environment_id.clone();
     let custom_tools = tools
         .iter()
         .filter_map(|t| match t {
@@ -333,37 +386,29 @@ fn next_turn(m: &mut Model, sid: &str, transcript: bool) -> Option<TurnSetup> {
             _ => None,
         })
         .collect();
-    let model = s.agent.model.id().to_string();
-    let system = s.agent.system.clone();
     let (mounts, fs_mounts) = mounts_of(s);
-    let files = files_of(s);
     let transcript = if transcript {
         let events = rec.rt.log.snapshot();
         crate::agent::model::history::from_events(events.iter().map(|e| &**e), &q.event_id)
     } else {
         Vec::new()
     };
-    let self_hosted = m.is_self_hosted(&environment_id);
-    m.mark_processed(sid, &q.event_id);
-    if let Some(outcome) = &q.outcome {
-        m.outcome_running(sid, outcome);
-    }
-    let span = m.append_event(sid, SessionEvent::SpanModelRequestStart, Marker {})?;
     Some(TurnSetup {
         message: q.text,
-        model,
-        system,
+        model: s.agent.model.id().to_string(),
+        system: s.agent.system.clone(),
         mounts,
         fs_mounts,
-        files,
+        files: files_of(s),
         history,
         tools,
-        interrupted,
-        span_id: span.id.clone(),
+        interrupted: rec.rt.interrupted.clone(),
+        span_id: String::new(),
         transcript,
         custom_tools,
-        self_hosted,
+        self_hosted: m.is_self_hosted(&s.environment_id),
         outcome: q.outcome,
+        resume_from: None,
     })
 }
 

@@ -7,22 +7,49 @@
 
 use std::sync::{Arc, Mutex};
 
+use cma_types::SessionEvent;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::clock::Timestamp;
 
-/// One stored event: its wire JSON plus what lists filter on.
+/// One stored event: the typed event, which readers match on, beside its wire JSON, which lists,
+/// streams and storage write out as it is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredEvent {
     pub id: String,
-    pub kind: String,
+    /// When it was appended (a queued message's wire `processed_at` is null until its turn
+    /// takes it up): what lists filter on.
     pub processed_at: Timestamp,
+    pub event: SessionEvent,
+    /// `event` serialized; never changed in place (a changed event is a new `StoredEvent`).
     pub json: Value,
 }
 
 impl StoredEvent {
+    /// `event` with its wire JSON (an error if it does not serialize). No secret `cma` holds is
+    /// stored or served, whoever wrote it (a model can repeat one): both forms are redacted.
+    pub fn new(event: SessionEvent, processed_at: Timestamp) -> Result<Self, serde_json::Error> {
+        let mut json = serde_json::to_value(&event)?;
+        let event = if cma_types::redact::redact_json(&mut json) {
+            serde_json::from_value(json.clone())?
+        } else {
+            event
+        };
+        Ok(Self {
+            id: event.id().unwrap_or_default().to_string(),
+            processed_at,
+            json,
+            event,
+        })
+    }
+
+    /// The event's `type`.
+    pub fn kind(&self) -> &str {
+        self.event.type_name()
+    }
+
     /// The event as it goes on the wire: its JSON with `type` first in every object.
     pub fn wire(&self) -> TypeFirst<'_> {
         TypeFirst(&self.json)
@@ -188,12 +215,13 @@ mod tests {
     use super::*;
 
     fn event(id: &str) -> Arc<StoredEvent> {
-        Arc::new(StoredEvent {
-            id: id.into(),
-            kind: "session.updated".into(),
-            processed_at: crate::clock::now(),
-            json: Value::Null,
-        })
+        let now = crate::clock::now();
+        let event = SessionEvent::SessionDeleted(Box::new(cma_types::Event::new(
+            id.to_string(),
+            now,
+            cma_types::Marker {},
+        )));
+        Arc::new(StoredEvent::new(event, now).unwrap())
     }
 
     /// A stream must not deliver an event whose write is not yet stored: a crash in between
@@ -231,8 +259,9 @@ mod tests {
         });
         let event = StoredEvent {
             id: "sevt_1".into(),
-            kind: "agent.message".into(),
             processed_at: crate::clock::now(),
+            // Not a valid `agent.message` (the `3`): kept as an unknown event, as it decodes.
+            event: SessionEvent::Unknown(json.clone()),
             json: json.clone(),
         };
         let wire = serde_json::to_string(&event.wire()).unwrap();

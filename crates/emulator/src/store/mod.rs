@@ -14,6 +14,7 @@ pub mod history;
 pub mod journal;
 pub mod log;
 pub mod memory;
+pub mod outbox;
 pub mod outcomes;
 pub mod pending;
 pub mod session_events;
@@ -37,6 +38,7 @@ pub use history::History;
 pub use journal::{Durable, Table, Undo};
 pub use log::{EventLog, StoredEvent};
 pub use memory::{MemoryRec, StoreRec, VersionRec};
+pub use outbox::WebhookRec;
 use sessions::Runtime;
 pub use sessions::SessionRec;
 pub use work::WorkRec;
@@ -53,8 +55,12 @@ pub(crate) enum Effect {
     Wake(mpsc::Sender<()>),
     /// Closes a deleted session's log, ending its streams.
     Close(Arc<EventLog>),
-    /// Queues a webhook (never waits).
-    Webhook(crate::webhooks::Notifier, cma_types::WebhookEventData),
+    /// Hands a stored webhook to its URL's delivery task (never waits).
+    Webhook(
+        crate::webhooks::Notifier,
+        String,
+        Box<crate::webhooks::Delivery>,
+    ),
     /// Wakes the long polls waiting for work.
     WakePollers(Arc<tokio::sync::Notify>),
     /// Replaces an event of a log (its stored copy is replaced in the same commit).
@@ -85,7 +91,10 @@ impl Effect {
                 let _ = tx.send(());
             }
             Effect::Close(log) => log.close(),
-            Effect::Webhook(notifier, data) => notifier.send(data),
+            Effect::Webhook(notifier, target, delivery) => {
+                // A refused delivery stays in the outbox for the next start.
+                notifier.send(&target, *delivery);
+            }
             Effect::WakePollers(ready) => ready.notify_waiters(),
             Effect::Replace(log, index, event) => log.replace(index, event),
             // Taken out by `Db::write` and run once the lock is released.
@@ -108,6 +117,8 @@ pub struct Model {
     pub files: Table<FileRec>,
     /// Work items of self-hosted environments.
     pub work: Table<WorkRec>,
+    /// Webhooks not yet delivered (see [`outbox`]).
+    pub outbox: Table<WebhookRec>,
     /// Notified when work is queued, for long polls.
     pub work_ready: Arc<tokio::sync::Notify>,
     /// When each worker last polled, per environment (runtime only, for the queue stats).
@@ -164,6 +175,10 @@ macro_rules! each_table {
             let $table = &mut $model.work;
             $body;
         }
+        {
+            let $table = &mut $model.outbox;
+            $body;
+        }
     }};
 }
 
@@ -190,6 +205,9 @@ impl Durable for FileRec {
 }
 impl Durable for WorkRec {
     const KIND: &'static str = work::KIND_WORK;
+}
+impl Durable for WebhookRec {
+    const KIND: &'static str = outbox::KIND_WEBHOOK;
 }
 
 impl Undo for StoreRec {
@@ -233,6 +251,12 @@ impl Undo for WorkRec {
     }
 }
 
+impl Undo for WebhookRec {
+    fn before_image(&self) -> Self {
+        self.clone()
+    }
+}
+
 impl Undo for FileRec {
     /// The bytes are shared, not copied.
     fn before_image(&self) -> Self {
@@ -252,6 +276,7 @@ impl Undo for SessionRec {
             queue: self.queue.clone(),
             stalled: self.stalled,
             pending: self.pending.clone(),
+            turn: self.turn.clone(),
             usage: self.usage,
             outcomes: self.outcomes.clone(),
             thread_archived_at: self.thread_archived_at,
@@ -260,6 +285,7 @@ impl Undo for SessionRec {
                 runner_active: self.rt.runner_active,
                 wake: self.rt.wake.clone(),
                 interrupted: self.rt.interrupted.clone(),
+                cut_by_restart: self.rt.cut_by_restart,
             },
         }
     }
@@ -346,7 +372,7 @@ impl Db {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Model> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Model> {
         self.model.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -358,8 +384,19 @@ impl Db {
     /// Mutates the model and commits what changed before returning. All or nothing: when `f`
     /// returns `Err` or the commit fails, the model is left exactly as it was (a failed commit
     /// answers 500 with [`NOT_STORED`]), and no stream or runner has seen any of it.
+    ///
+    /// Once [`Db::shut_down`] ran, every write is refused (503) and changes nothing: what was
+    /// acknowledged before is what a restart finds, and a runner woken by the shutdown cannot
+    /// end its turn on the way out (a restart resumes it instead).
     pub fn write<R>(&self, f: impl FnOnce(&mut Model) -> ApiResult<R>) -> ApiResult<R> {
         let model = self.lock();
+        if self.is_shutting_down() {
+            return Err(ApiError::new(
+                503,
+                "api_error",
+                "the emulator is shutting down; nothing was changed",
+            ));
+        }
         let mut pending = Pending {
             seq_before: model.seq,
             model,
@@ -444,11 +481,6 @@ impl Db {
     /// Makes every committed write that queues a session's first message start its turn runner.
     pub(crate) fn set_turn_starter(&self, starter: TurnStarter) {
         *self.turn_starter.lock().unwrap_or_else(|e| e.into_inner()) = Some(starter);
-    }
-
-    /// Announces committed changes through `notifier` from now on.
-    pub(crate) fn set_webhooks(&self, notifier: crate::webhooks::Notifier) {
-        self.lock().webhooks = notifier;
     }
 
     /// The switch that makes this database's commits fail (it has no effect without a data

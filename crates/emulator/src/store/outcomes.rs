@@ -1,12 +1,14 @@
 //! A session's outcomes (`user.define_outcome`) as data: what the grader needs of each beyond its
-//! public `outcome_evaluations` state, and the write that defines one and queues its first turn.
+//! public `outcome_evaluations` state, the write that defines one and queues its first turn, and
+//! the state changes of its turns (running, ended without a verdict).
 //! Grading and the evaluation events are the turn's, in [`crate::session::outcome`].
 
 use cma_types::{OutcomeEvaluation, UserDefineOutcome};
 use serde_json::Value;
 
 use super::Model;
-use super::session_events::Queued;
+use super::pending::Queued;
+use crate::clock;
 
 /// `max_iterations` when a `user.define_outcome` leaves it out (reference 6.2).
 pub const DEFAULT_MAX_ITERATIONS: u32 = 3;
@@ -46,6 +48,44 @@ impl Model {
             text: o.description.clone(),
             outcome: Some(outcome_id),
         });
+    }
+
+    /// An outcome's turn starts (or a revision of it).
+    pub(crate) fn outcome_running(&mut self, sid: &str, outcome_id: &str) {
+        if let Some(o) = self.outcome_mut(sid, outcome_id) {
+            o.result = "running".into();
+        }
+    }
+
+    /// Ends an outcome without a verdict (`interrupted`, `failed`).
+    pub(crate) fn outcome_ended(&mut self, sid: &str, outcome_id: &str, result: &str, why: &str) {
+        if let Some(o) = self.outcome_mut(sid, outcome_id)
+            && o.is_active()
+        {
+            o.result = result.into();
+            o.explanation = Some(why.into());
+            o.completed_at = Some(clock::now());
+        }
+    }
+
+    /// Every outcome still being worked on ends with `result` (the turn that would serve it
+    /// ended).
+    pub(crate) fn end_outcomes(&mut self, sid: &str, result: &str, why: &str) {
+        let active: Vec<String> = self
+            .sessions
+            .get(sid)
+            .map(|r| {
+                r.session
+                    .outcome_evaluations
+                    .iter()
+                    .filter(|o| o.is_active())
+                    .map(|o| o.outcome_id.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for id in active {
+            self.outcome_ended(sid, &id, result, why);
+        }
     }
 
     pub(crate) fn outcome_mut(

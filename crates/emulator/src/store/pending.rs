@@ -5,6 +5,11 @@
 //! the runner waits the session idles with `requires_action{event_ids}` listing every
 //! unanswered call; a partial answer re-emits that idle with the rest, and the last one returns
 //! the session to `running` and wakes the runner.
+//!
+//! Pending calls are stored with the session, and so is the turn they belong to
+//! ([`TurnStart`]), so a restart keeps them: the session stays idle `requires_action`, and
+//! answers are accepted as before. With no runner to wake, the last answer (or an interrupt)
+//! starts one that resumes the turn (see `crate::session::resume`).
 
 use cma_types::{ContentBlock, Marker, RequiresAction, SessionEvent, SessionStatus, StopReason};
 use serde::{Deserialize, Serialize};
@@ -73,6 +78,25 @@ pub struct PendingCall {
     pub answer: Option<Answer>,
 }
 
+/// A `user.message` waiting for its turn.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Queued {
+    pub event_id: String,
+    pub text: String,
+    /// The outcome this turn works toward (its grader runs when the turn ends).
+    #[serde(default)]
+    pub outcome: Option<String>,
+}
+
+/// The turn a session's runner is on: the queued message it serves and where its events begin
+/// in the log. Stored with the session, so a turn paused for answers can resume after a restart.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TurnStart {
+    pub queued: Queued,
+    /// The index in the session's log of the turn's first event.
+    pub first_event: usize,
+}
+
 impl Model {
     /// Registers `event_id` as a call the current turn waits on.
     pub(crate) fn add_pending(&mut self, sid: &str, event_id: &str, kind: PendingKind) {
@@ -116,16 +140,24 @@ impl Model {
 
     /// After a request's answers: when the runner is already waiting, the last answer returns
     /// the session to `running` and wakes it; otherwise the idle is re-emitted with the rest.
-    /// (A runner not yet waiting finds its answers when it gets there.)
+    /// (A runner not yet waiting finds its answers when it gets there.) With no runner at all
+    /// (a restart took it), the last answer starts one that resumes the turn.
     pub(crate) fn settle_answers(&mut self, sid: &str) {
         let Some(rec) = self.sessions.get_mut(sid) else {
             return;
         };
-        if rec.rt.wake.is_none() {
+        // Nobody waits and no runner will: a restart took the runner.
+        let orphaned = rec.rt.cut_by_restart && !rec.rt.runner_active;
+        if rec.rt.wake.is_none() && !orphaned {
             return;
         }
         if rec.pending.iter().any(|p| p.answer.is_none()) {
             self.idle_requires_action(sid);
+            return;
+        }
+        if orphaned {
+            // A new runner resumes the turn.
+            self.resume_turn(sid, false);
             return;
         }
         if let Some(tx) = rec.rt.wake.take() {
@@ -136,8 +168,30 @@ impl Model {
         }
     }
 
-    /// Stamps a queued event's `processed_at` (null while it waited behind a running turn) as
-    /// it is taken up.
+    /// Starts a runner on a turn whose runner is gone (a restart) but whose pending calls are
+    /// kept: to go on with the answers, or, `interrupted`, to end the turn as a live runner
+    /// would (error results for the unanswered calls, outcomes ended, idle `end_turn`).
+    pub(crate) fn resume_turn(&mut self, sid: &str, interrupted: bool) {
+        let Some(rec) = self.sessions.get_mut(sid) else {
+            return;
+        };
+        rec.rt.runner_active = true;
+        rec.rt.cut_by_restart = false;
+        rec.stalled = false;
+        let flag = rec.rt.interrupted.clone();
+        if !interrupted {
+            rec.session.status = SessionStatus::Running;
+            rec.session.updated_at = clock::now();
+        }
+        self.after_commit(Effect::SetFlag(flag, interrupted));
+        if !interrupted {
+            self.append_event(sid, SessionEvent::SessionStatusRunning, Marker {});
+        }
+        self.after_commit(Effect::StartTurn(sid.to_string()));
+    }
+
+    /// Stamps a queued message's `processed_at` (null while it waited behind a running turn) as
+    /// it is taken up: on the typed event, re-serialized into a new stored event.
     pub(crate) fn mark_processed(&mut self, sid: &str, event_id: &str) {
         let Some(rec) = self.sessions.get(sid) else {
             return;
@@ -146,27 +200,27 @@ impl Model {
         let Some((index, old)) = log.find(event_id) else {
             return;
         };
-        if !old
-            .json
-            .get("processed_at")
-            .is_some_and(serde_json::Value::is_null)
-        {
+        let mut event = old.event.clone();
+        let SessionEvent::UserMessage(message) = &mut event else {
+            return;
+        };
+        if message.processed_at.is_some() {
             return;
         }
         let now = clock::now();
-        let mut json = old.json.clone();
-        json["processed_at"] = serde_json::to_value(now).unwrap_or(serde_json::Value::Null);
+        message.processed_at = Some(now);
+        let event = match StoredEvent::new(event, now) {
+            Ok(event) => event,
+            Err(e) => {
+                tracing::error!(session_id = sid, error = %e, "event does not serialize");
+                return;
+            }
+        };
         self.changes.push(crate::persist::Change::Event {
             session_id: sid.to_string(),
             seq: index as u64,
-            json: json.to_string(),
+            json: event.json.to_string(),
         });
-        let event = StoredEvent {
-            id: old.id.clone(),
-            kind: old.kind.clone(),
-            processed_at: now,
-            json,
-        };
         self.after_commit(Effect::Replace(log, index, std::sync::Arc::new(event)));
     }
 

@@ -2,26 +2,17 @@
 //! validated whole, then every event is echoed and acted on in order. Answers to pending calls
 //! go through [`super::pending`].
 
-use cma_types::{ClientEvent, ContentBlock, Marker, SessionEvent, SessionStatus, StopReason};
+use cma_types::{
+    ClientEvent, ContentBlock, Marker, ModelRequestEnd, ModelUsage, SessionEvent, SessionStatus,
+    StopReason,
+};
 use serde_json::Value;
 
-use serde::{Deserialize, Serialize};
-
-use super::pending::{Answer, PendingCall, PendingKind};
+use super::pending::{Answer, PendingCall, PendingKind, Queued};
 use super::{Effect, Model};
 use crate::clock;
 use crate::error::{ApiError, ApiResult};
 use crate::ids;
-
-/// A `user.message` waiting for its turn.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Queued {
-    pub event_id: String,
-    pub text: String,
-    /// The outcome this turn works toward (its grader runs when the turn ends).
-    #[serde(default)]
-    pub outcome: Option<String>,
-}
 
 fn text_of(blocks: &[ContentBlock]) -> String {
     blocks
@@ -224,13 +215,19 @@ impl Model {
 
     /// `user.interrupt` jumps the queue: queued messages are dropped and the running turn ends.
     /// A runner (working or waiting on answers) ends it itself: its pending calls get error
-    /// results, its span is closed, and it idles `end_turn`. With no runner (a stalled turn) it
-    /// ends here. With nothing running it only clears the queue (the echo is all there is).
+    /// results, its span is closed, and it idles `end_turn`; so does a runner started for a turn
+    /// whose pending calls outlived its runner. With no runner (a stalled turn) it ends here. With nothing running it only clears the queue (the echo is all there is).
     fn interrupt(&mut self, id: &str) {
         let Some(rec) = self.sessions.get_mut(id) else {
             return;
         };
         rec.queue.clear();
+        if rec.rt.cut_by_restart && !rec.pending.is_empty() && rec.turn.is_some() {
+            // A turn whose pending calls outlived its runner (a restart): a new runner ends it
+            // the way a live one would.
+            self.resume_turn(id, true);
+            return;
+        }
         if !rec.rt.runner_active && !rec.stalled {
             return;
         }
@@ -238,11 +235,46 @@ impl Model {
         // Dropping the waiting runner's wake sender wakes it.
         rec.rt.wake = None;
         if !rec.rt.runner_active {
+            // A stalled turn (`emulator:stall`, or one a restart cut while it ran) ends here,
+            // its outcome interrupted; a cut one's model request is closed as failed.
             rec.stalled = false;
             rec.pending.clear();
+            if std::mem::take(&mut rec.rt.cut_by_restart) {
+                self.close_cut_span(id);
+            }
+            self.end_outcomes(id, "interrupted", "the turn was interrupted");
             self.go_idle(id, StopReason::EndTurn(Marker {}));
         }
         self.after_commit(Effect::SetFlag(flag, true));
+    }
+}
+
+impl Model {
+    /// Closes the last model-request span of a turn that has no runner, if it is open: the
+    /// request was cut (by a restart), so it ends as an error with no usage.
+    fn close_cut_span(&mut self, id: &str) {
+        let Some(rec) = self.sessions.get(id) else {
+            return;
+        };
+        let open = rec
+            .rt
+            .log
+            .snapshot()
+            .iter()
+            .rev()
+            .find_map(|e| match &e.event {
+                SessionEvent::SpanModelRequestEnd(_) => Some(None),
+                SessionEvent::SpanModelRequestStart(_) => Some(Some(e.id.clone())),
+                _ => None,
+            });
+        if let Some(Some(start)) = open {
+            let end = ModelRequestEnd {
+                model_request_start_id: start,
+                is_error: Some(true),
+                model_usage: ModelUsage::default(),
+            };
+            self.append_event(id, SessionEvent::SpanModelRequestEnd, end);
+        }
     }
 }
 

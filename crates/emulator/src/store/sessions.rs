@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use super::agents::{resolve_model, resolve_tools};
 use super::outcomes::OutcomeSpec;
-use super::pending::PendingCall;
-use super::session_events::{Queued, validate_events};
+use super::pending::{PendingCall, Queued, TurnStart};
+use super::session_events::validate_events;
 use super::usage::Tally;
 use super::{Effect, EventLog, Model, StoredEvent};
 use crate::clock::{self, Timestamp};
@@ -41,6 +41,9 @@ pub struct Runtime {
     /// dropping it (an interrupt, an archive) wakes the runner to end the turn.
     pub wake: Option<mpsc::Sender<()>>,
     pub interrupted: Arc<AtomicBool>,
+    /// The turn the session was on when the process last stopped is still open, and no runner
+    /// of this process has it (set at load for a running session, or one with pending calls).
+    pub cut_by_restart: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -58,6 +61,10 @@ pub struct SessionRec {
     /// The calls the current turn waits on (see [`super::pending`]).
     #[serde(default)]
     pub pending: Vec<PendingCall>,
+    /// The turn the runner is on (kept after it ends; read only to resume a turn whose
+    /// pending calls outlived its runner).
+    #[serde(default)]
+    pub turn: Option<TurnStart>,
     /// The session's usage so far (see [`super::usage`]).
     #[serde(default)]
     pub usage: Tally,
@@ -167,20 +174,13 @@ impl Model {
         let event = stamp(id.clone(), now);
         self.before_event(session_id, &event);
         let kind = event.type_name().to_string();
-        let json = match serde_json::to_value(&event) {
-            Ok(json) => json,
+        let event = match StoredEvent::new(event, now) {
+            Ok(event) => Arc::new(event),
             Err(e) => {
                 tracing::error!(session_id, kind, error = %e, "event does not serialize");
                 return None;
             }
         };
-        let typed = event;
-        let event = Arc::new(StoredEvent {
-            id,
-            kind,
-            processed_at: now,
-            json,
-        });
         let seq = log.len() as u64;
         if !log.push(event.clone()) {
             return None;
@@ -193,7 +193,7 @@ impl Model {
             });
         }
         self.notify.push(log);
-        self.after_event(session_id, &typed);
+        self.after_event(session_id, &event.event);
         Some(event)
     }
 
@@ -418,6 +418,7 @@ impl Model {
                 queue: VecDeque::new(),
                 stalled: false,
                 pending: Vec::new(),
+                turn: None,
                 usage: Tally::default(),
                 outcomes: Vec::new(),
                 thread_archived_at: None,

@@ -7,17 +7,16 @@
 //! [`Model::append_stamped`] calls [`Model::before_event`] and [`Model::after_event`] around
 //! every event it appends: session status events get their primary-thread twin (the SDK's runner
 //! takes the first `session.thread_status_*` event of a log as the primary thread's), and the
-//! matching webhook is queued to go out once the write is committed.
+//! matching webhook is queued ([`super::outbox`]) to go out once the write is committed.
 
 use cma_types::{
     SessionEvent, SessionStatus, SessionThread, StopReason, ThreadStatus, ThreadStatusIdle,
 };
 
-use super::{Effect, Model};
+use super::Model;
 use crate::clock;
 use crate::error::{ApiError, ApiResult};
 use crate::ids;
-use crate::webhooks;
 
 /// The primary thread's id: `sthr_` plus the session id's random part.
 pub fn primary_thread_id(session_id: &str) -> String {
@@ -51,10 +50,18 @@ impl Model {
         }
         let s = &rec.session;
         let log = rec.rt.log.snapshot();
-        let ran = log
+        let ran = log.iter().any(|e| {
+            matches!(
+                e.event,
+                SessionEvent::SessionThreadStatusRunning(_)
+                    | SessionEvent::SessionThreadStatusIdle(_)
+                    | SessionEvent::SessionThreadStatusRescheduled(_)
+                    | SessionEvent::SessionThreadStatusTerminated(_)
+            )
+        });
+        let idled = log
             .iter()
-            .any(|e| e.kind.starts_with("session.thread_status_"));
-        let idled = log.iter().any(|e| e.kind == "session.thread_status_idle");
+            .any(|e| matches!(e.event, SessionEvent::SessionThreadStatusIdle(_)));
         let archived_at = rec.thread_archived_at.or(s.archived_at);
         Ok(SessionThread {
             kind: "session_thread".into(),
@@ -103,14 +110,6 @@ impl Model {
             rec.thread_archived_at = Some(clock::now());
         }
         self.thread(session_id, thread_id)
-    }
-
-    /// Queues a webhook about object `id`, sent once the current write is committed.
-    pub(crate) fn webhook(&mut self, kind: &str, id: &str) {
-        if self.webhooks.is_active() {
-            let data = webhooks::data(kind, id);
-            self.after_commit(Effect::Webhook(self.webhooks.clone(), data));
-        }
     }
 
     /// The primary thread's `(id, agent name)` for its status events; `None` if the session is gone.

@@ -19,6 +19,9 @@ use serde_json::{Value, json};
 #[path = "reference_model.rs"]
 pub mod reference_model;
 
+#[path = "fake_streams.rs"]
+pub mod fake_streams;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Proto {
     Anthropic,
@@ -81,7 +84,9 @@ pub enum Step {
     Mixed(Vec<Either>),
     /// Text and tool calls in this order, ending with this stop reason.
     Ordered(Vec<Either>, Stop),
-    /// An HTTP answer as is.
+    /// Headers of a 200 stream, then nothing: a stalled server.
+    Stall,
+    /// An HTTP answer as is (`application/json` unless the headers name a content type).
     Raw {
         status: u16,
         headers: Vec<(&'static str, String)>,
@@ -487,6 +492,12 @@ fn record(
         ));
     };
     let mut problems = Vec::new();
+    if body["stream"] != true {
+        problems.push("the request does not ask for a stream".into());
+    }
+    if proto == Proto::OpenAi && body["stream_options"]["include_usage"] != true {
+        problems.push("the request does not ask for the stream's usage".into());
+    }
     let mut seen = match proto {
         Proto::Anthropic => {
             if headers.get("anthropic-version").is_none() {
@@ -545,11 +556,11 @@ async fn maybe_hold(inner: &Inner, call: usize) {
 
 fn raw(status: u16, headers: Vec<(&'static str, String)>, body: String) -> Response {
     let mut r = (StatusCode::from_u16(status).unwrap(), body).into_response();
+    r.headers_mut()
+        .insert("content-type", "application/json".parse().unwrap());
     for (k, v) in headers {
         r.headers_mut().insert(k, v.parse().unwrap());
     }
-    r.headers_mut()
-        .insert("content-type", "application/json".parse().unwrap());
     r
 }
 
@@ -570,6 +581,7 @@ async fn next_reply(
             headers,
             body,
         } => return Err(Box::new(raw(status, headers, body))),
+        Step::Stall => return Err(Box::new(fake_streams::stalled_response())),
         Step::Reply { text, tools, stop } => {
             let mut items: Vec<Either> = text.into_iter().map(Either::Text).collect();
             items.extend(tools.into_iter().map(|(n, i)| Either::Tool(n, i)));
@@ -602,12 +614,20 @@ async fn anthropic(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: By
         Stop::Refusal => "refusal",
         Stop::Reason(r) => r,
     };
-    axum::Json(json!({
+    let message = json!({
         "id": format!("msg_{call}"), "type": "message", "role": "assistant", "model": seen.model,
         "content": content, "stop_reason": stop, "stop_sequence": null,
         "usage": { "input_tokens": 1000 + call, "output_tokens": 10 + call, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 7 },
-    }))
-    .into_response()
+    });
+    if wants_stream(&body) {
+        return fake_streams::sse_response(fake_streams::anthropic_sse(&message));
+    }
+    axum::Json(message).into_response()
+}
+
+/// Whether the request asks for a stream (the model clients always do).
+fn wants_stream(body: &Bytes) -> bool {
+    serde_json::from_slice::<Value>(body).is_ok_and(|b| b["stream"] == true)
 }
 
 /// Tool-call arguments in a chat-completions history that are not a JSON object, as Ollama
@@ -667,12 +687,15 @@ async fn openai(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes
         Stop::MaxTokens => "length",
         Stop::Reason(r) => r,
     };
-    axum::Json(json!({
+    let completion = json!({
         "id": format!("chatcmpl-{call}"), "object": "chat.completion", "model": seen.model,
         "choices": [{ "index": 0, "message": message, "finish_reason": finish }],
         "usage": { "prompt_tokens": 2000 + call, "completion_tokens": 20 + call, "total_tokens": 2020 + 2 * call },
-    }))
-    .into_response()
+    });
+    if wants_stream(&body) {
+        return fake_streams::sse_response(fake_streams::openai_sse(&completion));
+    }
+    axum::Json(completion).into_response()
 }
 
 /// A model that uses memory: reads the notes first, saves `my X is Y` facts, answers questions

@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 
+use cma_types::{ContentBlock, SessionEvent};
 use serde_json::Value;
 
 use super::{Block, Message, Role, push_block};
@@ -14,18 +15,34 @@ use crate::store::StoredEvent;
 /// both protocols need every tool use answered.
 const NO_RESULT: &str = "Error: the tool call was interrupted before it finished";
 
-fn text_of(event: &Value) -> String {
-    event
-        .get("content")
-        .and_then(Value::as_array)
-        .map(|blocks| {
-            blocks
-                .iter()
-                .filter_map(|b| b.get("text").and_then(Value::as_str))
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
-        .unwrap_or_default()
+/// The text blocks of `content`, joined.
+fn text_of(content: &[ContentBlock]) -> String {
+    content
+        .iter()
+        .filter_map(ContentBlock::as_text)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn tool_use(id: &str, name: &str, input: &Value) -> Block {
+    Block::ToolUse {
+        id: id.to_string(),
+        name: name.to_string(),
+        input: input.clone(),
+        invalid: None,
+    }
+}
+
+fn tool_result(
+    tool_use_id: &str,
+    content: Option<&[ContentBlock]>,
+    is_error: Option<bool>,
+) -> Block {
+    Block::ToolResult {
+        tool_use_id: tool_use_id.to_string(),
+        text: content.map(text_of).unwrap_or_default(),
+        is_error: is_error == Some(true),
+    }
 }
 
 /// The transcript of the events before the one with id `until` (the message this turn answers).
@@ -38,52 +55,41 @@ pub fn from_events<'a>(
         if e.id == until {
             break;
         }
-        let j = &e.json;
-        match e.kind.as_str() {
-            "user.message" => {
-                let t = text_of(j);
-                if !t.trim().is_empty() {
-                    push_block(&mut out, Role::User, Block::Text(t));
-                }
+        let (role, block) = match &e.event {
+            SessionEvent::UserMessage(m) => (Role::User, Block::Text(text_of(&m.body.content))),
+            SessionEvent::AgentMessage(m) => {
+                (Role::Assistant, Block::Text(text_of(&m.body.content)))
             }
-            "agent.message" => {
-                let t = text_of(j);
-                if !t.trim().is_empty() {
-                    push_block(&mut out, Role::Assistant, Block::Text(t));
-                }
-            }
-            "agent.tool_use" | "agent.custom_tool_use" => {
-                let name = j.get("name").and_then(Value::as_str).unwrap_or("");
-                let input = j.get("input").cloned().unwrap_or(Value::Null);
-                push_block(
-                    &mut out,
-                    Role::Assistant,
-                    Block::ToolUse {
-                        id: e.id.clone(),
-                        name: name.to_string(),
-                        input,
-                        invalid: None,
-                    },
-                );
-            }
-            "agent.tool_result" | "user.custom_tool_result" => {
-                let id = j
-                    .get("tool_use_id")
-                    .or_else(|| j.get("custom_tool_use_id"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                push_block(
-                    &mut out,
-                    Role::User,
-                    Block::ToolResult {
-                        tool_use_id: id.to_string(),
-                        text: text_of(j),
-                        is_error: j.get("is_error").and_then(Value::as_bool) == Some(true),
-                    },
-                );
-            }
-            _ => {}
+            SessionEvent::AgentToolUse(u) => (
+                Role::Assistant,
+                tool_use(&e.id, &u.body.name, &u.body.input),
+            ),
+            SessionEvent::AgentCustomToolUse(u) => (
+                Role::Assistant,
+                tool_use(&e.id, &u.body.name, &u.body.input),
+            ),
+            SessionEvent::AgentToolResult(r) => (
+                Role::User,
+                tool_result(
+                    &r.body.tool_use_id,
+                    r.body.content.as_deref(),
+                    r.body.is_error,
+                ),
+            ),
+            SessionEvent::UserCustomToolResult(r) => (
+                Role::User,
+                tool_result(
+                    &r.body.custom_tool_use_id,
+                    r.body.content.as_deref(),
+                    r.body.is_error,
+                ),
+            ),
+            _ => continue,
+        };
+        if matches!(&block, Block::Text(t) if t.trim().is_empty()) {
+            continue;
         }
+        push_block(&mut out, role, block);
     }
     repair(out)
 }
@@ -174,8 +180,8 @@ mod tests {
         json["id"] = json!(id);
         StoredEvent {
             id: id.into(),
-            kind: kind.into(),
             processed_at: crate::clock::now(),
+            event: serde_json::from_value(json.clone()).unwrap(),
             json,
         }
     }
@@ -200,7 +206,11 @@ mod tests {
                 json!({ "tool_use_id": "e3", "content": [{ "type": "text", "text": "ok" }], "is_error": false }),
             ),
             ev("e5", "agent.message", text("Noted.")),
-            ev("e6", "session.status_idle", json!({})),
+            ev(
+                "e6",
+                "session.status_idle",
+                json!({ "stop_reason": { "type": "end_turn" } }),
+            ),
             ev("e7", "user.message", text("What do I like?")),
             ev("e8", "user.message", text("queued later")),
         ];

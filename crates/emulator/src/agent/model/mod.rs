@@ -44,6 +44,10 @@ pub struct AgentConfig {
     pub max_retries: u32,
     /// Bound on each model request.
     pub request_timeout: Duration,
+    /// No byte from the model server for this long ends the request (`--agent-stall-timeout`).
+    pub stall_timeout: Duration,
+    /// Where each model request's timing goes besides its span (`cma bench turns`).
+    pub timings: Option<cma_models::TimingLog>,
     /// Run the agent's `bash` (every backend's, the reference agent's too) in a real shell under
     /// bubblewrap when `bwrap` is available; `false`, or no `bwrap`, uses the emulated shell.
     pub real_shell: bool,
@@ -65,6 +69,8 @@ impl Default for AgentConfig {
             seed: None,
             max_retries: 2,
             request_timeout: Duration::from_secs(600),
+            stall_timeout: cma_models::DEFAULT_STALL_TIMEOUT,
+            timings: None,
             real_shell: true,
             sandbox: crate::sandbox::limits::SandboxLimits::default(),
         }
@@ -94,6 +100,8 @@ impl AgentConfig {
             seed: self.seed,
             max_retries: self.max_retries,
             request_timeout: self.request_timeout,
+            stall_timeout: self.stall_timeout,
+            timings: self.timings.clone(),
         }
     }
 }
@@ -226,6 +234,11 @@ impl AgentBehavior for ModelAgent {
                 return TurnOutcome::Refused(reply.text().join("\n\n"));
             }
             if let Some(why) = reply.unusable() {
+                return TurnOutcome::Failed(why);
+            }
+            // A call of a tool the model was never given is a broken response, not a slip: none
+            // of its calls runs. The web tools are the toolset's, answered with an error result.
+            if let Some(why) = reply.unknown_tool(&self.tools, &["web_fetch", "web_search"]) {
                 return TurnOutcome::Failed(why);
             }
             let calls_tools = reply

@@ -1,5 +1,6 @@
-//! Incremental, sans-IO Server-Sent-Events (SSE) decoder for the session event stream
-//! (`GET /v1/sessions/{id}/events/stream`).
+//! Incremental, sans-IO Server-Sent-Events (SSE) decoder: the one every SSE reader in the
+//! workspace uses, the session event stream (`GET /v1/sessions/{id}/events/stream`, re-exported as
+//! `cma_client::sse`) and the model clients' streamed responses (`cma-models`).
 //!
 //! The decoder does no I/O: the transport [`feed`](SseDecoder::feed)s it whatever byte chunks the
 //! network delivers, pulls complete frames out with [`next_frame`](SseDecoder::next_frame), and calls
@@ -165,7 +166,7 @@ fn classify<'a>(event: Option<&'a str>, data: &'a str) -> FrameKind<'a> {
 /// Incremental SSE decoder. See the [module documentation](self) for the rules it implements.
 ///
 /// ```
-/// use cma_client::sse::{FrameKind, SseDecoder};
+/// use cma_types::sse::{FrameKind, SseDecoder};
 ///
 /// let mut dec = SseDecoder::new();
 /// dec.feed(b"event: session.status_idle\r\ndata: {\"type\":");
