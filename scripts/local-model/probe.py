@@ -4,6 +4,10 @@ each protocol, how fast is it, and do two requests at temperature 0 with a seed 
 reply? Standard library only; talks to 127.0.0.1 only.
 
     scripts/local-model/probe.py [--port 8089] [--out probe.json]
+    scripts/local-model/probe.py --protocols chat_completions --prompts explicit --repeat 1
+
+--no-cache-prompt sends `cache_prompt: false` (llama-server evaluates the whole prompt again
+instead of reusing the slot's cached prefix), to tell cache effects from sampling.
 """
 
 import argparse
@@ -55,6 +59,13 @@ def post(url, body, timeout=600):
         return status, {"raw": raw[:500].decode(errors="replace")}, elapsed
 
 
+OPTIONS = {"max_tokens": 128, "cache_prompt": None}
+
+
+def extra():
+    return {} if OPTIONS["cache_prompt"] is None else {"cache_prompt": OPTIONS["cache_prompt"]}
+
+
 def chat(base, tools, user, seed):
     body = {
         "model": "local",
@@ -64,9 +75,10 @@ def chat(base, tools, user, seed):
                                               "parameters": t["input_schema"]}}
             for t in tools
         ],
-        "max_tokens": 128,
+        "max_tokens": OPTIONS["max_tokens"],
         "temperature": 0,
         "seed": seed,
+        **extra(),
     }
     status, v, elapsed = post(f"{base}/v1/chat/completions", body)
     choice = (v.get("choices") or [{}])[0]
@@ -92,10 +104,11 @@ def messages(base, tools, user, seed):
         "system": SYSTEM,
         "messages": [{"role": "user", "content": user}],
         "tools": tools,
-        "max_tokens": 128,
+        "max_tokens": OPTIONS["max_tokens"],
         "temperature": 0,
         # Not part of the Messages API; llama-server reads it from any body.
         "seed": seed,
+        **extra(),
     }
     status, v, elapsed = post(f"{base}/v1/messages", body)
     content = v.get("content") or []
@@ -118,17 +131,28 @@ def main():
     ap.add_argument("--port", type=int, default=8089)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--out")
+    ap.add_argument("--protocols", default="chat_completions,messages")
+    ap.add_argument("--prompts", default=",".join(PROMPTS))
+    ap.add_argument("--repeat", type=int, default=2, help="requests per prompt (2 compares them)")
+    ap.add_argument("--max-tokens", type=int, default=128)
+    ap.add_argument("--no-cache-prompt", action="store_true")
     args = ap.parse_args()
+    OPTIONS["max_tokens"] = args.max_tokens
+    if args.no_cache_prompt:
+        OPTIONS["cache_prompt"] = False
     base = f"http://127.0.0.1:{args.port}"
     tools = json.loads(TOOLSET.read_text())
     results = {}
-    for proto, fn in (("chat_completions", chat), ("messages", messages)):
-        for name, user in PROMPTS.items():
-            a = fn(base, tools, user, args.seed)
-            b = fn(base, tools, user, args.seed)
-            same = (a["text"], a["tool_calls"]) == (b["text"], b["tool_calls"])
-            results[f"{proto}/{name}"] = {"first": a, "second": b, "identical": same}
-            calls = [c["name"] for c in a["tool_calls"]]
+    protocols = {"chat_completions": chat, "messages": messages}
+    for proto in args.protocols.split(","):
+        fn = protocols[proto]
+        for name in args.prompts.split(","):
+            user = PROMPTS[name]
+            answers = [fn(base, tools, user, args.seed) for _ in range(args.repeat)]
+            a = answers[0]
+            same = all((x["text"], x["tool_calls"]) == (a["text"], a["tool_calls"]) for x in answers)
+            results[f"{proto}/{name}"] = {"answers": answers, "identical": same if len(answers) > 1 else None}
+            calls = [(c["name"], c["arguments"]) for c in a["tool_calls"]]
             print(f"{proto:16} {name:8} {a['seconds']:6.1f}s calls={calls} identical={same} "
                   f"text={(a['text'] or '')[:70]!r}", file=sys.stderr)
     out = json.dumps(results, indent=2)

@@ -5,14 +5,19 @@
 #   scripts/local-model/run-scenarios.sh                  # scenarios/, both protocols
 #   PROTOCOLS=openai scripts/local-model/run-scenarios.sh scenarios/single-fact-recall.toml
 #
-# Environment: PORT (default 8089), CMA (the cma binary; default target/debug/cma, built if
-# missing), PROTOCOLS ("openai anthropic"), TURN_TIMEOUT (default 600s), OUT (reports root),
-# MODEL_ID (the id sent as the model; llama-server serves whatever it loaded).
+# Environment: PORT (default 8089), CMA (the cma binary; default target/release/cma if built,
+# else target/debug/cma, built if missing), PROTOCOLS ("openai anthropic"), TURN_TIMEOUT
+# (default 600s), OUT (reports root), MODEL_ID (the id sent as the model; llama-server serves
+# whatever it loaded), AGENT_ARGS (default "--agent-temperature 0 --agent-seed 42").
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 PORT="${PORT:-8089}"
-CMA="${CMA:-target/debug/cma}"
+if [ -z "${CMA:-}" ]; then
+    CMA=target/debug/cma
+    [ -x target/release/cma ] && CMA=target/release/cma
+fi
+AGENT_ARGS="${AGENT_ARGS:---agent-temperature 0 --agent-seed 42}"
 PROTOCOLS="${PROTOCOLS:-openai anthropic}"
 TURN_TIMEOUT="${TURN_TIMEOUT:-600s}"
 OUT="${OUT:-target/local-model/reports}"
@@ -38,7 +43,8 @@ for proto in $PROTOCOLS; do
     echo "== $proto via $url" >&2
     # llama-server takes no key unless started with --api-key; cma's anthropic backend wants one.
     ANTHROPIC_API_KEY="${ANTHROPIC_API_KEY:-local-no-key}" \
-        "$CMA" run "$@" --agent "$proto" --agent-base-url "$url" --agent-model "$MODEL_ID" \
+        # shellcheck disable=SC2086
+        "$CMA" run "$@" --agent "$proto" --agent-base-url "$url" --agent-model "$MODEL_ID" $AGENT_ARGS \
         --concurrency 1 --turn-timeout "$TURN_TIMEOUT" --progress lines \
         --reports-dir "$OUT/$proto" || status=$?
 done

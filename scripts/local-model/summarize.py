@@ -3,7 +3,12 @@
 model calls and tool calls per turn, errors; and, given llama-server's log, its own per-request
 timings (prompt and generation tokens per second). Standard library only.
 
-    scripts/local-model/summarize.py RUN_JSON [--server-log LOG] [--since ISO_TIME]
+    scripts/local-model/summarize.py RUN_JSON [--server-log LOG]
+    scripts/local-model/summarize.py RUN_JSON --compare OTHER_RUN_JSON
+
+--compare lines up the two runs' turns (scenario, customer, visit, turn) and says, per turn,
+whether the replies and tool calls are the same, and where the first differing reply parts. The
+run id is replaced by RUN in both (it is in the mount path, so in replies that quote it).
 """
 
 import argparse
@@ -91,11 +96,48 @@ def server_summary(path):
           f"tokens at {statistics.median(g_tps) if g_tps else float('nan'):.1f} tok/s")
 
 
+def turns(path):
+    d = json.load(open(path))
+    run_id = d["run_id"]
+    out = collections.OrderedDict()
+    for u in d["units"]:
+        for v in u["visits"]:
+            for t in v["turns"]:
+                key = (u["scenario"], u["customer"]["id"], t["visit"], t["turn"])
+                reply = (t.get("reply") or "").replace(run_id, "RUN").replace(run_id.lower(), "RUN")
+                calls = [(tu["name"], json.dumps(tu.get("input"), sort_keys=True).replace(run_id.lower(), "RUN"))
+                         for tu in t["tool_uses"]]
+                out[key] = (reply, calls)
+    return out
+
+
+def compare(a_path, b_path):
+    a, b = turns(a_path), turns(b_path)
+    same = 0
+    for key in a.keys() | b.keys():
+        if key not in a or key not in b:
+            print(f"  {'/'.join(map(str, key))}: only in {'first' if key in a else 'second'} run")
+            continue
+        if a[key] == b[key]:
+            same += 1
+            continue
+        ra, rb = a[key][0], b[key][0]
+        at = next((i for i, (x, y) in enumerate(zip(ra, rb)) if x != y), min(len(ra), len(rb)))
+        print(f"  {'/'.join(map(str, key))}: differ at character {at}"
+              f"{' (tool calls differ)' if a[key][1] != b[key][1] else ''}\n"
+              f"    first:  {ra[max(0, at - 40):at + 80]!r}\n    second: {rb[max(0, at - 40):at + 80]!r}")
+    print(f"identical turns: {same} of {len(a.keys() | b.keys())}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("run_json")
     ap.add_argument("--server-log")
+    ap.add_argument("--compare", metavar="OTHER_RUN_JSON")
     args = ap.parse_args()
+    if args.compare:
+        compare(args.run_json, args.compare)
+        return
     run_summary(args.run_json)
     if args.server_log:
         server_summary(args.server_log)
