@@ -26,7 +26,7 @@ SYSTEM = """You help customers of a shoe shop, and remember what they tell you.
 
 # Memory
 
-Persistent memory stores are mounted as directories in your sandbox. Their files outlive this session: check them for what earlier sessions learned before you answer, and save what is worth remembering as files there (read_only stores cannot be changed).
+These memory stores are mounted as directories in your sandbox.
 
 ## /mnt/memory/customer-notes
 - name: Customer Notes
