@@ -74,6 +74,27 @@ async fn cma_run_on(dir: &Path, text: &str, args: &[&str], envs: &[(&str, &str)]
     cma_run_paths(dir, &scenario, args, envs).await
 }
 
+/// `cma run` of one scenario text with a model agent and a `--grader`, plus `extra` flags.
+async fn cma_run_graded(
+    dir: &Path,
+    text: &str,
+    (agent, agent_url): (&str, &str),
+    grader: &str,
+    extra: &[&str],
+    envs: &[(&str, &str)],
+) -> Outcome {
+    let mut args = vec![
+        "--agent",
+        agent,
+        "--agent-base-url",
+        agent_url,
+        "--grader",
+        grader,
+    ];
+    args.extend_from_slice(extra);
+    cma_run_on(dir, text, &args, envs).await
+}
+
 async fn cma_run_paths(dir: &Path, paths: &Path, args: &[&str], envs: &[(&str, &str)]) -> Outcome {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cma"));
     cmd.arg("run")
@@ -337,19 +358,12 @@ async fn a_grader_that_gives_no_verdict_makes_the_check_an_error() {
             FakeModel::start(std::sync::Arc::new(move |_: &Seen| answer.clone()), false).await;
         let dir = tempfile::tempdir().unwrap();
         let spec = format!("openai:grader-model@{}", grader.base_url(Proto::OpenAi));
-        let r = cma_run_on(
+        let r = cma_run_graded(
             dir.path(),
             &text,
-            &[
-                "--agent",
-                "openai",
-                "--agent-base-url",
-                &agent_url,
-                "--grader",
-                &spec,
-                "--grader-api-key-env",
-                "CMA_TEST_GRADER_KEY",
-            ],
+            ("openai", &agent_url),
+            &spec,
+            &["--grader-api-key-env", "CMA_TEST_GRADER_KEY"],
             &[("CMA_TEST_GRADER_KEY", KEY)],
         )
         .await;
@@ -389,17 +403,12 @@ async fn a_grader_that_gives_no_verdict_makes_the_check_an_error() {
     let grader = fake_grader().await;
     let dir = tempfile::tempdir().unwrap();
     let spec = format!("openai:grader-model@{}", grader.base_url(Proto::OpenAi));
-    let r = cma_run_on(
+    let r = cma_run_graded(
         dir.path(),
         &text,
-        &[
-            "--agent",
-            "openai",
-            "--agent-base-url",
-            &agent_url,
-            "--grader",
-            &spec,
-        ],
+        ("openai", &agent_url),
+        &spec,
+        &[],
         &[("OPENAI_API_KEY", KEY)],
     )
     .await;
@@ -418,19 +427,12 @@ async fn a_grader_that_gives_no_verdict_makes_the_check_an_error() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let spec = format!("openai:grader-model@{}", echo.base_url(Proto::OpenAi));
-    let r = cma_run_on(
+    let r = cma_run_graded(
         dir.path(),
         &text,
-        &[
-            "--agent",
-            "openai",
-            "--agent-base-url",
-            &agent_url,
-            "--grader",
-            &spec,
-            "--grader-api-key-env",
-            "CMA_TEST_GRADER_KEY",
-        ],
+        ("openai", &agent_url),
+        &spec,
+        &["--grader-api-key-env", "CMA_TEST_GRADER_KEY"],
         &[("CMA_TEST_GRADER_KEY", KEY)],
     )
     .await;
@@ -494,17 +496,12 @@ async fn llm_rubric_checks_are_judged_by_the_grader_cached_and_refused_without_o
     // A model that never reads memory cannot give the size: the grader fails it, saying why.
     let forgetful = FakeModel::start(memory_model(false), true).await;
     let url = forgetful.base_url(Proto::Anthropic);
-    let r = cma_run_on(
+    let r = cma_run_graded(
         dir.path(),
         &text,
-        &[
-            "--agent",
-            "anthropic",
-            "--agent-base-url",
-            &url,
-            "--grader",
-            &grader_spec,
-        ],
+        ("anthropic", &url),
+        &grader_spec,
+        &[],
         &[],
     )
     .await;
