@@ -157,7 +157,7 @@ pub fn edit(fs: &Fs, input: &Value) -> ToolOutput {
     }
 }
 
-/// At most this many compiled glob patterns are kept (patterns come from the model, so the
+/// At most this many compiled glob (and, separately, grep) patterns are kept (patterns come from the model, so the
 /// cache must not grow without bound); when full it starts again empty.
 const GLOB_CACHE_CAP: usize = 64;
 
@@ -166,9 +166,20 @@ const GLOB_CACHE_CAP: usize = 64;
 static GLOB_CACHE: LazyLock<Mutex<HashMap<String, regex::Regex>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
+/// `grep` patterns, kept for the same reason: a model agent may search its mounts every turn.
+static GREP_CACHE: LazyLock<Mutex<HashMap<String, regex::Regex>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
 /// A doublestar glob as a regex over `/`-separated paths (compiled once per pattern).
 pub fn glob_regex(pattern: &str) -> Result<regex::Regex, String> {
     cached(&GLOB_CACHE, pattern, compile_glob)
+}
+
+/// A `grep` pattern as a regex (compiled once per pattern).
+fn grep_regex(pattern: &str) -> Result<regex::Regex, String> {
+    cached(&GREP_CACHE, pattern, |p| {
+        regex::Regex::new(p).map_err(|e| e.to_string())
+    })
 }
 
 /// `compile(pattern)`, from `cache` when it was compiled before. Errors are not kept: a bad
@@ -318,7 +329,7 @@ pub fn grep(fs: &Fs, input: &Value) -> ToolOutput {
         Ok(p) => p,
         Err(e) => return e,
     };
-    let re = match regex::Regex::new(pattern) {
+    let re = match grep_regex(pattern) {
         Ok(r) => r,
         Err(e) => return err(format!("Error: invalid regex: {e}")),
     };
@@ -372,6 +383,17 @@ mod tests {
             cached(&cache, &format!("*.{i}"), compile).unwrap();
             assert!(cache.lock().unwrap().len() <= GLOB_CACHE_CAP);
         }
+    }
+
+    /// Break it: compile in `grep_regex` without `cached`.
+    #[test]
+    fn a_grep_pattern_is_kept_and_a_bad_one_is_not() {
+        let pattern = "kept-by-grep-[0-9]+";
+        grep_regex(pattern).unwrap();
+        assert!(GREP_CACHE.lock().unwrap().contains_key(pattern));
+        let bad = "unclosed-(";
+        assert!(grep_regex(bad).unwrap_err().contains("unclosed group"));
+        assert!(!GREP_CACHE.lock().unwrap().contains_key(bad));
     }
 
     #[test]
