@@ -37,6 +37,40 @@ pub(crate) fn setup() -> (Arc<Db>, String, String) {
     (db, rw, ro)
 }
 
+/// A session of a new agent with `tools`, in a new environment, with `stores` attached
+/// read-write.
+pub(crate) fn session_with(db: &Db, tools: Vec<Tool>, stores: &[&str]) -> Session {
+    let agent = db
+        .write(|m| {
+            let mut p = CreateAgent::new("a", "claude-sonnet-4-6");
+            p.tools = Some(tools);
+            m.create_agent(p)
+        })
+        .unwrap();
+    let env = db
+        .write(|m| {
+            m.create_environment(CreateEnvironment {
+                name: "e".into(),
+                ..Default::default()
+            })
+        })
+        .unwrap();
+    db.write(|m| {
+        let mut p = CreateSession::new(AgentRef::Id(agent.id), env.id);
+        if !stores.is_empty() {
+            p.resources = Some(
+                stores
+                    .iter()
+                    .map(|&id| ResourceParams::memory_store(id, Access::ReadWrite, None))
+                    .collect(),
+            );
+        }
+        m.create_session(p)
+    })
+    .unwrap()
+    .0
+}
+
 fn fs(db: &Arc<Db>, rw: &str, ro: &str) -> Fs {
     Fs::new(
         db.clone(),

@@ -9,46 +9,21 @@ use serde_json::json;
 
 use super::context::TurnContext;
 use crate::agent::Tools;
-use crate::sandbox::tests::{setup, versions};
+use crate::sandbox::tests::{session_with, setup, versions};
 use crate::sandbox::{Fs, FsMount};
 
 #[test]
 fn sandbox_records_tool_events_and_permissions() {
     let (db, rw, _) = setup();
-    let agent = db
-        .write(|m| {
-            let mut p = CreateAgent::new("a", "claude-sonnet-4-6");
-            let mut ts = AgentToolset::all(PermissionPolicy::AlwaysAllow(Empty {}));
-            ts.configs.push(ToolConfig {
-                name: "grep".into(),
-                kind: None,
-                enabled: Some(false),
-                permission_policy: None,
-                extra: Default::default(),
-            });
-            p.tools = Some(vec![Tool::AgentToolset20260401(ts)]);
-            m.create_agent(p)
-        })
-        .unwrap();
-    let env = db
-        .write(|m| {
-            m.create_environment(CreateEnvironment {
-                name: "e".into(),
-                ..Default::default()
-            })
-        })
-        .unwrap();
-    let (session, _) = db
-        .write(|m| {
-            let mut p = CreateSession::new(AgentRef::Id(agent.id.clone()), env.id.clone());
-            p.resources = Some(vec![ResourceParams::memory_store(
-                &rw,
-                Access::ReadWrite,
-                None,
-            )]);
-            m.create_session(p)
-        })
-        .unwrap();
+    let mut ts = AgentToolset::all(PermissionPolicy::AlwaysAllow(Empty {}));
+    ts.configs.push(ToolConfig {
+        name: "grep".into(),
+        kind: None,
+        enabled: Some(false),
+        permission_policy: None,
+        extra: Default::default(),
+    });
+    let session = session_with(&db, vec![Tool::AgentToolset20260401(ts)], &[&rw]);
     let mount = session
         .memory_stores()
         .next()
@@ -120,34 +95,8 @@ fn sandbox_records_tool_events_and_permissions() {
 #[tokio::test]
 async fn ask_policy_waits_for_a_confirmation() {
     let (db, rw, _) = setup();
-    let agent = db
-        .write(|m| {
-            let mut p = CreateAgent::new("a", "claude-sonnet-4-6");
-            p.tools = Some(vec![Tool::AgentToolset20260401(AgentToolset::all(
-                PermissionPolicy::AlwaysAsk(Empty {}),
-            ))]);
-            m.create_agent(p)
-        })
-        .unwrap();
-    let env = db
-        .write(|m| {
-            m.create_environment(CreateEnvironment {
-                name: "e".into(),
-                ..Default::default()
-            })
-        })
-        .unwrap();
-    let (session, _) = db
-        .write(|m| {
-            let mut p = CreateSession::new(AgentRef::Id(agent.id.clone()), env.id.clone());
-            p.resources = Some(vec![ResourceParams::memory_store(
-                &rw,
-                Access::ReadWrite,
-                None,
-            )]);
-            m.create_session(p)
-        })
-        .unwrap();
+    let ask = AgentToolset::all(PermissionPolicy::AlwaysAsk(Empty {}));
+    let session = session_with(&db, vec![Tool::AgentToolset20260401(ask)], &[&rw]);
     let log = db.read(|m| m.sessions[&session.id].rt.log.clone());
     let mut changes = log.subscribe();
     let sid = session.id.clone();

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::*;
 use crate::sandbox::Fs;
+use crate::sandbox::tests::session_with;
 use crate::store::{Db, Model};
 
 /// A session whose agent has the custom tool `lookup_order`, and its sandbox with a model
@@ -15,28 +16,12 @@ use crate::store::{Db, Model};
 #[allow(clippy::unwrap_used)]
 fn custom_tool_session() -> (Arc<Db>, String, TurnContext) {
     let db = Arc::new(Db::new(Model::default(), None));
-    let agent = db
-        .write(|m| {
-            let mut p = CreateAgent::new("a", "claude-sonnet-4-6");
-            p.tools = Some(vec![Tool::Custom(CustomTool {
-                name: "lookup_order".into(),
-                description: "Look up".into(),
-                input_schema: json!({"type": "object"}),
-            })]);
-            m.create_agent(p)
-        })
-        .unwrap();
-    let env = db
-        .write(|m| {
-            m.create_environment(CreateEnvironment {
-                name: "e".into(),
-                ..Default::default()
-            })
-        })
-        .unwrap();
-    let (session, _) = db
-        .write(|m| m.create_session(CreateSession::new(AgentRef::Id(agent.id), env.id)))
-        .unwrap();
+    let lookup = Tool::Custom(CustomTool {
+        name: "lookup_order".into(),
+        description: "Look up".into(),
+        input_schema: json!({"type": "object"}),
+    });
+    let session = session_with(&db, vec![lookup], &[]);
     let sid = session.id.clone();
     let actor = Actor::Session(SessionActor {
         session_id: sid.clone(),
