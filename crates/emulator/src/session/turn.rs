@@ -242,16 +242,8 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                         Ok(false)
                     }
                     Ok(TurnOutcome::Refused(text)) => {
-                        answer_unanswered(m, &sid);
                         // The model's own words, then idle with `refusal` (reference 6.4).
-                        if !text.is_empty() {
-                            let content = vec![ContentBlock::text(text.clone())];
-                            m.append_event(
-                                &sid,
-                                SessionEvent::AgentMessage,
-                                AgentMessage { content },
-                            );
-                        }
+                        say_last(m, &sid, &text);
                         span_end(m, sandbox.output_chars + text.len(), false);
                         end_outcomes(m, &sid, "failed", "the model refused");
                         finish(m, &sid, StopReason::Refusal(Marker {}));
@@ -265,18 +257,7 @@ fn run(db: Arc<Db>, agent: &AgentConfig, sid: String) {
                         Ok(false)
                     }
                     Ok(TurnOutcome::Reply(text)) => {
-                        // Nothing is pending after a live turn; a resumed one that ended before
-                        // reaching its waiting calls leaves them here.
-                        answer_unanswered(m, &sid);
-                        // A model may end its turn with no text (its tools said it all).
-                        if !text.is_empty() {
-                            let content = vec![ContentBlock::text(text.clone())];
-                            m.append_event(
-                                &sid,
-                                SessionEvent::AgentMessage,
-                                AgentMessage { content },
-                            );
-                        }
+                        say_last(m, &sid, &text);
                         span_end(m, sandbox.output_chars + text.len(), false);
                         if let Some(outcome) = &setup.outcome {
                             m.evaluate_outcome(&sid, outcome, &text, graded.clone());
@@ -368,6 +349,18 @@ fn next_turn(m: &mut Model, sid: &str, transcript: bool) -> Option<TurnSetup> {
 }
 
 /// What a turn serving `q` needs, read from the session (no span yet).
+/// The turn's last words: what is still unanswered is answered (nothing is pending after a live
+/// turn; a resumed one that ended before reaching its waiting calls leaves them), the text goes
+/// out as an `agent.message` unless empty (a model may end with no text, its tools having said
+/// it all). The caller then closes the model request's span counting it.
+fn say_last(m: &mut Model, sid: &str, text: &str) {
+    answer_unanswered(m, sid);
+    if !text.is_empty() {
+        let content = vec![ContentBlock::text(text.to_string())];
+        m.append_event(sid, SessionEvent::AgentMessage, AgentMessage { content });
+    }
+}
+
 fn setup_for(m: &Model, sid: &str, q: Queued, transcript: bool) -> Option<TurnSetup> {
     let rec = m.sessions.get(sid)?;
     let s = &rec.session;
